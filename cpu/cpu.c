@@ -1,0 +1,156 @@
+/* cpu.c - CPU state basics: reset, EFLAGS assembly, CPUID, the time-stamp counter. */
+#include "cpu/cpu.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <x86intrin.h>
+
+#define CHECK_ABI(field, off) _Static_assert(offsetof(struct cpu, field) == (off), #field)
+CHECK_ABI(regs, CPU_REGS);
+CHECK_ABI(regs[R_ESP], CPU_ESP);
+CHECK_ABI(eip, CPU_EIP);
+CHECK_ABI(eflags, CPU_EFLAGS);
+CHECK_ABI(vif, CPU_VIF);
+CHECK_ABI(vsys, CPU_VSYS);
+CHECK_ABI(stub_callout, CPU_STUB_CALLOUT);
+CHECK_ABI(stub_exit, CPU_STUB_EXIT);
+CHECK_ABI(jcache, CPU_JCACHE);
+CHECK_ABI(host_rsp, CPU_HOST_RSP);
+CHECK_ABI(view_base, CPU_VIEW_BASE);
+CHECK_ABI(fs_base, CPU_FS_BASE);
+CHECK_ABI(gs_base, CPU_GS_BASE);
+CHECK_ABI(rflags, CPU_RFLAGS);
+CHECK_ABI(resume, CPU_RESUME);
+CHECK_ABI(exit_r8, CPU_EXIT_R8);
+CHECK_ABI(exit_r9, CPU_EXIT_R9);
+CHECK_ABI(exit_r10, CPU_EXIT_R10);
+CHECK_ABI(mxcsr, CPU_MXCSR);
+CHECK_ABI(host_mxcsr, CPU_HOST_MXCSR);
+CHECK_ABI(flags_stack, CPU_FLAGS_STACK - 16);
+CHECK_ABI(xmm, CPU_XMM);
+_Static_assert(offsetof(struct cpu, xmm) + sizeof(((struct cpu *)0)->xmm) == CPU_ABI_END,
+               "abi end");
+
+static void set_flat(struct segment *s, uint16_t sel, uint16_t type) {
+  s->sel = sel;
+  s->base = 0;
+  s->limit = 0xffffffffu;
+  s->attr = type | SEGA_S | SEGA_P | SEGA_DB | SEGA_G;
+}
+
+/* The state a Multiboot loader hands over (Multiboot spec 3.2): 32-bit protected mode, flat
+ * segments, paging and interrupts off. */
+void cpu_reset_protected_flat(struct cpu *cpu) {
+  memset(cpu->regs, 0, sizeof(cpu->regs));
+  cpu->eip = 0;
+  cpu->eflags = 0x2;
+  for (int i = 0; i < SEG_COUNT; i++)
+    set_flat(&cpu->seg[i], 0x10, 0x3); /* data, read/write, accessed */
+  set_flat(&cpu->seg[SEG_CS], 0x08, 0xb); /* code, execute/read, accessed */
+  cpu->gdtr = (struct dtable){0, 0};
+  cpu->idtr = (struct dtable){0, 0x3ff};
+  cpu->ldtr = (struct segment){0, 0, 0, 0x82};
+  cpu->tr = (struct segment){0, 0, 0xffff, 0x8b};
+  cpu->cr0 = CR0_PE | CR0_ET;
+  cpu->cr2 = cpu->cr3 = cpu->cr4 = 0;
+  cpu->cpl = 0;
+  cpu->fs_base = cpu->gs_base = 0;
+  cpu->mxcsr = 0x1f80;
+  memset(cpu->xmm, 0, sizeof(cpu->xmm));
+  memset(&cpu->pending, 0, sizeof(cpu->pending));
+  cpu->halted = false;
+  cpu_flags_to_host(cpu);
+}
+
+uint32_t cpu_get_eflags(const struct cpu *cpu) { return cpu->eflags; }
+
+void cpu_set_eflags(struct cpu *cpu, uint32_t value) {
+  cpu->eflags = (value & ~(0xffc08028u)) | 0x2;
+}
+
+/* Translated code keeps the arithmetic flags and DF in host RFLAGS, IF in vif and the other
+ * system flags in vsys (see translator/abi.h). */
+void cpu_flags_from_host(struct cpu *cpu) {
+  cpu->eflags = ((uint32_t)cpu->rflags & FL_HOST) | cpu->vsys | cpu->vif | 0x2;
+}
+
+void cpu_flags_to_host(struct cpu *cpu) {
+  cpu->rflags = (cpu->eflags & FL_HOST) | 0x202;
+  cpu->vif = cpu->eflags & FL_IF;
+  cpu->vsys = cpu->eflags & ~(FL_HOST | FL_IF | 0x2u);
+}
+
+void cpu_stop(struct cpu *cpu, int reason, const char *fmt, ...) {
+  if (cpu->shutdown)
+    return; /* keep the first reason */
+  cpu->shutdown = reason;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(cpu->shutdown_msg, sizeof(cpu->shutdown_msg), fmt, ap);
+  va_end(ap);
+}
+
+/* A coherent family-6 feature set (SDM vol. 2, CPUID leaf 1 EDX). */
+#define CPUID_FPU (1u << 0)
+#define CPUID_PSE (1u << 3)
+#define CPUID_TSC (1u << 4)
+#define CPUID_MSR (1u << 5)
+#define CPUID_CX8 (1u << 8)
+#define CPUID_SEP (1u << 11)
+#define CPUID_PGE (1u << 13)
+#define CPUID_CMOV (1u << 15)
+#define CPUID_MMX (1u << 23)
+#define CPUID_FXSR (1u << 24)
+#define CPUID_SSE (1u << 25)
+#define CPUID_SSE2 (1u << 26)
+#define CPUID_FEATURES_EDX                                                                   \
+  (CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_CX8 | CPUID_SEP | CPUID_PGE |        \
+   CPUID_CMOV | CPUID_MMX | CPUID_FXSR | CPUID_SSE | CPUID_SSE2)
+
+static void cpuid_string(uint32_t *out, const char *s, int words) {
+  memcpy(out, s, (size_t)words * 4);
+}
+
+void cpu_cpuid(struct cpu *cpu) {
+  uint32_t leaf = cpu->regs[R_EAX];
+  uint32_t r[4] = {0, 0, 0, 0}; /* eax, ebx, ecx, edx */
+  static const char brand[48] = "bt386 virtual i686 CPU";
+  switch (leaf) {
+  case 0:
+    r[0] = 2;
+    cpuid_string(&r[1], "Genu", 1);
+    cpuid_string(&r[3], "ineI", 1);
+    cpuid_string(&r[2], "ntel", 1);
+    break;
+  case 1:
+    r[0] = 0x6d6; /* family 6, model 13, stepping 6 */
+    r[1] = 0x00010000 | (64 / 8) << 8; /* one logical CPU, CLFLUSH line 64 bytes */
+    r[2] = 0;
+    r[3] = CPUID_FEATURES_EDX;
+    break;
+  case 2:
+    r[0] = 0x00000001; /* one iteration, no descriptors */
+    break;
+  case 0x80000000:
+    r[0] = 0x80000004;
+    break;
+  case 0x80000002:
+  case 0x80000003:
+  case 0x80000004:
+    memcpy(r, brand + (leaf - 0x80000002) * 16, 16);
+    break;
+  default:
+    /* Above the maximum basic leaf, Intel CPUs return the highest basic leaf's data. */
+    if (leaf < 0x80000000u) {
+      r[0] = 0x00000001;
+    }
+    break;
+  }
+  cpu->regs[R_EAX] = r[0];
+  cpu->regs[R_EBX] = r[1];
+  cpu->regs[R_ECX] = r[2];
+  cpu->regs[R_EDX] = r[3];
+}
+
+uint64_t cpu_rdtsc(struct cpu *cpu) { return __rdtsc() + cpu->tsc_offset; }

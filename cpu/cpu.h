@@ -1,0 +1,172 @@
+/* cpu.h - the architectural state of the emulated i686 CPU.
+ *
+ * struct cpu begins with the fields translated code and the stubs use (translator/abi.h); the
+ * rest is the system state that only callouts touch: control registers, descriptor tables,
+ * segment descriptor caches, MSRs. Device models never see it; they reach the CPU through the
+ * few callbacks in struct cpu_env (port I/O and the machine's memory). */
+#ifndef BT386_CPU_H
+#define BT386_CPU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "translator/abi.h"
+
+enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
+enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_COUNT };
+
+/* EFLAGS bits (Intel SDM vol. 1, 3.4.3). */
+#define FL_CF 0x0001u
+#define FL_PF 0x0004u
+#define FL_AF 0x0010u
+#define FL_ZF 0x0040u
+#define FL_SF 0x0080u
+#define FL_TF 0x0100u
+#define FL_IF 0x0200u
+#define FL_DF 0x0400u
+#define FL_OF 0x0800u
+#define FL_IOPL 0x3000u
+#define FL_NT 0x4000u
+#define FL_RF 0x10000u
+#define FL_VM 0x20000u
+#define FL_AC 0x40000u
+#define FL_VIF 0x80000u
+#define FL_VIP 0x100000u
+#define FL_ID 0x200000u
+#define FL_ARITH (FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_OF)
+/* The bits that live in host RFLAGS while translated code runs. */
+#define FL_HOST (FL_ARITH | FL_DF)
+
+/* Exception vectors (SDM vol. 3, table 6-1). */
+enum {
+  EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5, EXC_UD = 6,
+  EXC_NM = 7, EXC_DF = 8, EXC_TS = 10, EXC_NP = 11, EXC_SS = 12, EXC_GP = 13, EXC_PF = 14,
+  EXC_MF = 16, EXC_AC = 17, EXC_MC = 18, EXC_XM = 19,
+};
+
+/* A segment register: the visible selector and the hidden descriptor cache. */
+struct segment {
+  uint16_t sel;
+  uint32_t base;
+  uint32_t limit; /* in bytes, granularity applied */
+  uint16_t attr;  /* descriptor bits 40-47 (type, S, DPL, P) and 52-55 (AVL, L, D/B, G) << 8 */
+};
+
+#define SEGA_TYPE 0x000f
+#define SEGA_S 0x0010
+#define SEGA_DPL(a) (((a) >> 5) & 3)
+#define SEGA_P 0x0080
+#define SEGA_DB 0x4000
+#define SEGA_G 0x8000
+
+struct dtable {
+  uint32_t base;
+  uint16_t limit;
+};
+
+/* An exception or interrupt waiting to be delivered through the IDT. */
+struct pending_event {
+  bool valid;
+  uint8_t vector;
+  bool has_error;
+  uint32_t error;
+  bool software; /* int n / int3 / into: the pushed EIP is the next instruction */
+};
+
+struct cpu;
+struct mmu;
+
+/* What the CPU needs from the machine around it. */
+struct cpu_env {
+  void *opaque;
+  uint32_t (*io_read)(void *opaque, uint16_t port, int size);
+  void (*io_write)(void *opaque, uint16_t port, int size, uint32_t value);
+};
+
+struct cpu {
+  /* ---- translator/abi.h: offsets checked in cpu.c ---- */
+  uint32_t regs[8];
+  uint32_t eip;
+  uint32_t eflags;
+  uint32_t vif;
+  uint32_t vsys;
+  uint64_t stub_callout;
+  uint64_t stub_exit;
+  uint64_t jcache;
+  uint64_t host_rsp;
+  uint64_t view_base;
+  uint64_t fs_base;
+  uint64_t gs_base;
+  uint64_t rflags;
+  uint64_t resume;
+  uint64_t exit_r8;
+  uint64_t exit_r9;
+  uint64_t exit_r10;
+  uint32_t mxcsr;
+  uint32_t host_mxcsr;
+  uint64_t flags_stack[2];
+  uint64_t abi_pad;
+  uint8_t xmm[8][16];
+  /* ---- C-only state ---- */
+  struct segment seg[SEG_COUNT];
+  struct dtable gdtr, idtr;
+  struct segment ldtr, tr;
+  uint32_t cr0, cr2, cr3, cr4;
+  uint32_t dr[8];
+  int cpl;
+  uint64_t tsc_offset;
+  uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
+  struct pending_event pending;
+  bool halted;
+  int shutdown;         /* nonzero: stop the VM, with this reason */
+  char shutdown_msg[160];
+  struct cpu_env env;
+  struct mmu *mmu;
+};
+
+#define CR0_PE 0x00000001u
+#define CR0_MP 0x00000002u
+#define CR0_EM 0x00000004u
+#define CR0_TS 0x00000008u
+#define CR0_ET 0x00000010u
+#define CR0_NE 0x00000020u
+#define CR0_WP 0x00010000u
+#define CR0_AM 0x00040000u
+#define CR0_NW 0x20000000u
+#define CR0_CD 0x40000000u
+#define CR0_PG 0x80000000u
+
+enum { SHUTDOWN_NONE, SHUTDOWN_EXIT, SHUTDOWN_TRIPLE_FAULT, SHUTDOWN_HALTED, SHUTDOWN_ERROR };
+
+void cpu_reset_protected_flat(struct cpu *cpu);
+
+/* EFLAGS as the guest sees it, assembled from the host-resident and virtual parts. */
+uint32_t cpu_get_eflags(const struct cpu *cpu);
+void cpu_set_eflags(struct cpu *cpu, uint32_t value);
+/* Move EFLAGS between cpu->eflags and the pieces translated code uses (rflags, vif, vsys). */
+void cpu_flags_from_host(struct cpu *cpu);
+void cpu_flags_to_host(struct cpu *cpu);
+
+/* Queue an exception for delivery; faults report the current instruction's EIP. */
+void cpu_raise(struct cpu *cpu, int vector, bool has_error, uint32_t error);
+/* Deliver cpu->pending through the IDT (or escalate to #DF / triple fault). */
+void cpu_deliver_pending(struct cpu *cpu);
+/* Stop the VM with a message (printed by the run loop). */
+void cpu_stop(struct cpu *cpu, int reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Load a segment register in protected mode with the SDM's checks; false if it raised. */
+bool cpu_load_segment(struct cpu *cpu, int seg, uint16_t sel);
+/* Far jump to sel:offset (code segment or call gate at the same privilege). */
+bool cpu_far_jump(struct cpu *cpu, uint16_t sel, uint32_t offset);
+/* DS, ES and SS all have base 0: memory operands need no segment base added. */
+bool cpu_segs_flat(const struct cpu *cpu);
+/* Push/pop on the guest stack (SS:ESP); false if that raised an exception. */
+bool cpu_push32(struct cpu *cpu, uint32_t value);
+bool cpu_pop32(struct cpu *cpu, uint32_t *value);
+/* CPUID leaf/subleaf into regs[]. */
+void cpu_cpuid(struct cpu *cpu);
+uint64_t cpu_rdtsc(struct cpu *cpu);
+
+#endif

@@ -1,0 +1,916 @@
+/* insn.c - the semantics of the instructions translated code calls out for: sensitive ones
+ * (I/O, descriptor tables, segment loads, control registers, interrupts) and the few ordinary
+ * ones that 64-bit mode no longer has (BCD arithmetic, BOUND, ARPL, SALC).
+ *
+ * Each handler runs with struct cpu holding the guest state from before the instruction
+ * (EFLAGS assembled in cpu->eflags), and either completes it (CO_NEXT) or raises/leaves
+ * (CO_EXIT with cpu->eip and cpu->pending set). */
+#include "cpu/insn.h"
+
+#include <Zydis/Zydis.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu/segment.h"
+#include "mmu/mmu.h"
+
+/* ---- helpers ---- */
+
+static uint32_t reg_read(const struct cpu *cpu, int r, int width) {
+  if (width == 1)
+    return r < 4 ? cpu->regs[r] & 0xff : (cpu->regs[r - 4] >> 8) & 0xff;
+  if (width == 2)
+    return cpu->regs[r] & 0xffff;
+  return cpu->regs[r];
+}
+
+static void reg_write(struct cpu *cpu, int r, int width, uint32_t v) {
+  if (width == 1) {
+    if (r < 4)
+      cpu->regs[r] = (cpu->regs[r] & ~0xffu) | (v & 0xff);
+    else
+      cpu->regs[r - 4] = (cpu->regs[r - 4] & ~0xff00u) | (v & 0xff) << 8;
+  } else if (width == 2) {
+    cpu->regs[r] = (cpu->regs[r] & ~0xffffu) | (v & 0xffff);
+  } else {
+    cpu->regs[r] = v;
+  }
+}
+
+static unsigned user_access(const struct cpu *cpu) { return cpu->cpl == 3 ? MMU_USER : 0; }
+
+static bool mem_read(struct cpu *cpu, uint32_t lin, void *buf, unsigned len) {
+  return mmu_read(cpu->mmu, cpu, lin, buf, len, user_access(cpu));
+}
+
+static bool mem_write(struct cpu *cpu, uint32_t lin, const void *buf, unsigned len) {
+  return mmu_write(cpu->mmu, cpu, lin, buf, len, user_access(cpu));
+}
+
+/* Leave translated code to deliver what cpu->pending holds, reporting this instruction. */
+static int fault(struct cpu *cpu, const struct insn_call *c) {
+  cpu->eip = c->eip;
+  return CO_EXIT;
+}
+
+static int raise_at(struct cpu *cpu, const struct insn_call *c, int vector, bool has_error,
+                    uint32_t error) {
+  cpu_raise(cpu, vector, has_error, error);
+  return fault(cpu, c);
+}
+
+/* Leave translated code and continue at the next instruction through the dispatcher, for
+ * instructions that change what translations depend on. */
+static int next_via_dispatcher(struct cpu *cpu, const struct insn_call *c) {
+  cpu->eip = c->next_eip;
+  return CO_EXIT;
+}
+
+static bool privileged_ok(struct cpu *cpu) { return cpu->cpl == 0; }
+
+#define REQUIRE_CPL0(cpu, c)                                                                  \
+  do {                                                                                         \
+    if (!privileged_ok(cpu))                                                                   \
+      return raise_at(cpu, c, EXC_GP, true, 0);                                                \
+  } while (0)
+
+static int iopl(const struct cpu *cpu) { return (int)(cpu->eflags >> 12) & 3; }
+
+/* May the current privilege access `len` ports from `port`? (SDM vol. 1, 19.5) */
+static bool io_allowed(struct cpu *cpu, uint16_t port, int len) {
+  if (cpu->cpl <= iopl(cpu))
+    return true;
+  if ((cpu->tr.attr & 0xd) != 0x9 || cpu->tr.limit < 0x67) /* 32-bit TSS */
+    return false;
+  uint16_t base;
+  if (!mmu_read(cpu->mmu, cpu, cpu->tr.base + 0x66, &base, 2, 0))
+    return false;
+  uint32_t byte = base + port / 8u;
+  if (byte + 1 > cpu->tr.limit)
+    return false;
+  uint16_t bits;
+  if (!mmu_read(cpu->mmu, cpu, cpu->tr.base + byte, &bits, 2, 0))
+    return false;
+  unsigned mask = ((1u << len) - 1) << (port & 7);
+  return (bits & mask) == 0;
+}
+
+/* ---- port I/O ---- */
+
+static uint16_t io_port(const struct cpu *cpu, const struct insn_call *c) {
+  return c->reg == INSN_OPERAND_NONE ? (uint16_t)c->imm : (uint16_t)cpu->regs[R_EDX];
+}
+
+int insn_in(struct cpu *cpu, const struct insn_call *c) {
+  uint16_t port = io_port(cpu, c);
+  if (!io_allowed(cpu, port, c->width))
+    return raise_at(cpu, c, EXC_GP, true, 0);
+  if (cpu->pending.valid)
+    return fault(cpu, c);
+  uint32_t v = cpu->env.io_read(cpu->env.opaque, port, c->width);
+  reg_write(cpu, R_EAX, c->width, v);
+  return cpu->shutdown ? next_via_dispatcher(cpu, c) : CO_NEXT;
+}
+
+int insn_out(struct cpu *cpu, const struct insn_call *c) {
+  uint16_t port = io_port(cpu, c);
+  if (!io_allowed(cpu, port, c->width))
+    return raise_at(cpu, c, EXC_GP, true, 0);
+  if (cpu->pending.valid)
+    return fault(cpu, c);
+  cpu->env.io_write(cpu->env.opaque, port, c->width, reg_read(cpu, R_EAX, c->width));
+  return cpu->shutdown ? next_via_dispatcher(cpu, c) : CO_NEXT;
+}
+
+static uint32_t addr_mask(const struct insn_call *c) { return c->addr16 ? 0xffffu : ~0u; }
+
+static uint32_t count_reg(const struct cpu *cpu, const struct insn_call *c) {
+  return cpu->regs[R_ECX] & addr_mask(c);
+}
+
+static void index_step(struct cpu *cpu, const struct insn_call *c, int r) {
+  uint32_t m = addr_mask(c);
+  int32_t step = (cpu->eflags & FL_DF) ? -(int32_t)c->width : (int32_t)c->width;
+  cpu->regs[r] = (cpu->regs[r] & ~m) | ((cpu->regs[r] + (uint32_t)step) & m);
+}
+
+static void count_dec(struct cpu *cpu, const struct insn_call *c) {
+  uint32_t m = addr_mask(c);
+  cpu->regs[R_ECX] = (cpu->regs[R_ECX] & ~m) | ((cpu->regs[R_ECX] - 1) & m);
+}
+
+int insn_ins(struct cpu *cpu, const struct insn_call *c) {
+  uint16_t port = (uint16_t)cpu->regs[R_EDX];
+  if (!io_allowed(cpu, port, c->width))
+    return raise_at(cpu, c, EXC_GP, true, 0);
+  while (!c->rep || count_reg(cpu, c)) {
+    uint32_t lin = cpu->seg[SEG_ES].base + (cpu->regs[R_EDI] & addr_mask(c));
+    uint32_t v = cpu->env.io_read(cpu->env.opaque, port, c->width);
+    if (!mem_write(cpu, lin, &v, c->width))
+      return fault(cpu, c);
+    index_step(cpu, c, R_EDI);
+    if (!c->rep)
+      break;
+    count_dec(cpu, c);
+  }
+  return CO_NEXT;
+}
+
+int insn_outs(struct cpu *cpu, const struct insn_call *c) {
+  uint16_t port = (uint16_t)cpu->regs[R_EDX];
+  if (!io_allowed(cpu, port, c->width))
+    return raise_at(cpu, c, EXC_GP, true, 0);
+  while (!c->rep || count_reg(cpu, c)) {
+    uint32_t lin = cpu->seg[c->seg].base + (cpu->regs[R_ESI] & addr_mask(c));
+    uint32_t v = 0;
+    if (!mem_read(cpu, lin, &v, c->width))
+      return fault(cpu, c);
+    cpu->env.io_write(cpu->env.opaque, port, c->width, v);
+    index_step(cpu, c, R_ESI);
+    if (!c->rep)
+      break;
+    count_dec(cpu, c);
+  }
+  return cpu->shutdown ? next_via_dispatcher(cpu, c) : CO_NEXT;
+}
+
+/* ---- string instructions the translator cannot run natively (segment bases, wrap) ---- */
+
+static uint32_t flags_sub(uint32_t a, uint32_t b, int width) {
+  unsigned bits = (unsigned)width * 8;
+  uint64_t mask = (bits == 32) ? 0xffffffffull : ((1ull << bits) - 1);
+  uint64_t r = ((uint64_t)a - b) & mask;
+  uint32_t sign = 1u << (bits - 1);
+  uint32_t f = 0;
+  if ((uint64_t)b > a)
+    f |= FL_CF;
+  if (r == 0)
+    f |= FL_ZF;
+  if (r & sign)
+    f |= FL_SF;
+  if (((a ^ b) & (a ^ (uint32_t)r)) & sign)
+    f |= FL_OF;
+  if ((a ^ b ^ (uint32_t)r) & 0x10)
+    f |= FL_AF;
+  if (!__builtin_parity((uint32_t)r & 0xff))
+    f |= FL_PF;
+  return f;
+}
+
+int insn_string(struct cpu *cpu, const struct insn_call *c) {
+  int w = c->width;
+  uint32_t m = addr_mask(c);
+  int op = c->mnemonic;
+  bool compares = op == ZYDIS_MNEMONIC_CMPSB || op == ZYDIS_MNEMONIC_CMPSW ||
+                  op == ZYDIS_MNEMONIC_CMPSD || op == ZYDIS_MNEMONIC_SCASB ||
+                  op == ZYDIS_MNEMONIC_SCASW || op == ZYDIS_MNEMONIC_SCASD;
+  for (uint32_t n = 0; !c->rep || count_reg(cpu, c); n++) {
+    uint32_t src = cpu->seg[c->seg].base + (cpu->regs[R_ESI] & m);
+    uint32_t dst = cpu->seg[SEG_ES].base + (cpu->regs[R_EDI] & m);
+    uint32_t a = 0, b = 0;
+    switch (op) {
+    case ZYDIS_MNEMONIC_MOVSB: case ZYDIS_MNEMONIC_MOVSW: case ZYDIS_MNEMONIC_MOVSD:
+      if (!mem_read(cpu, src, &a, w) || !mem_write(cpu, dst, &a, w))
+        return fault(cpu, c);
+      index_step(cpu, c, R_ESI);
+      index_step(cpu, c, R_EDI);
+      break;
+    case ZYDIS_MNEMONIC_STOSB: case ZYDIS_MNEMONIC_STOSW: case ZYDIS_MNEMONIC_STOSD:
+      a = reg_read(cpu, R_EAX, w);
+      if (!mem_write(cpu, dst, &a, w))
+        return fault(cpu, c);
+      index_step(cpu, c, R_EDI);
+      break;
+    case ZYDIS_MNEMONIC_LODSB: case ZYDIS_MNEMONIC_LODSW: case ZYDIS_MNEMONIC_LODSD:
+      if (!mem_read(cpu, src, &a, w))
+        return fault(cpu, c);
+      reg_write(cpu, R_EAX, w, a);
+      index_step(cpu, c, R_ESI);
+      break;
+    case ZYDIS_MNEMONIC_CMPSB: case ZYDIS_MNEMONIC_CMPSW: case ZYDIS_MNEMONIC_CMPSD:
+      if (!mem_read(cpu, src, &a, w) || !mem_read(cpu, dst, &b, w))
+        return fault(cpu, c);
+      cpu->eflags = (cpu->eflags & ~FL_ARITH) | flags_sub(a, b, w);
+      index_step(cpu, c, R_ESI);
+      index_step(cpu, c, R_EDI);
+      break;
+    default: /* SCAS */
+      if (!mem_read(cpu, dst, &b, w))
+        return fault(cpu, c);
+      cpu->eflags = (cpu->eflags & ~FL_ARITH) | flags_sub(reg_read(cpu, R_EAX, w), b, w);
+      index_step(cpu, c, R_EDI);
+      break;
+    }
+    if (!c->rep)
+      break;
+    count_dec(cpu, c);
+    if (compares) {
+      bool zf = cpu->eflags & FL_ZF;
+      if ((c->rep == 0xf3 && !zf) || (c->rep == 0xf2 && zf))
+        break;
+    }
+    (void)n;
+  }
+  return CO_NEXT;
+}
+
+/* ---- identification and time ---- */
+
+int insn_cpuid(struct cpu *cpu, const struct insn_call *c) {
+  (void)c;
+  cpu_cpuid(cpu);
+  return CO_NEXT;
+}
+
+#define CR4_TSD 0x4u
+
+int insn_rdtsc(struct cpu *cpu, const struct insn_call *c) {
+  if ((cpu->cr4 & CR4_TSD) && cpu->cpl != 0)
+    return raise_at(cpu, c, EXC_GP, true, 0);
+  uint64_t t = cpu_rdtsc(cpu);
+  cpu->regs[R_EAX] = (uint32_t)t;
+  cpu->regs[R_EDX] = (uint32_t)(t >> 32);
+  return CO_NEXT;
+}
+
+/* ---- interrupts ---- */
+
+int insn_hlt(struct cpu *cpu, const struct insn_call *c) {
+  REQUIRE_CPL0(cpu, c);
+  cpu->halted = true;
+  return next_via_dispatcher(cpu, c);
+}
+
+static int software_interrupt(struct cpu *cpu, const struct insn_call *c, int vector) {
+  cpu->pending = (struct pending_event){true, (uint8_t)vector, false, 0, true};
+  cpu->eip = c->next_eip;
+  return CO_EXIT;
+}
+
+int insn_int(struct cpu *cpu, const struct insn_call *c) {
+  return software_interrupt(cpu, c, (int)c->imm);
+}
+
+int insn_into(struct cpu *cpu, const struct insn_call *c) {
+  if (!(cpu->eflags & FL_OF))
+    return CO_NEXT;
+  return software_interrupt(cpu, c, EXC_OF);
+}
+
+int insn_raise_ud(struct cpu *cpu, const struct insn_call *c) {
+  return raise_at(cpu, c, EXC_UD, false, 0);
+}
+
+int insn_unsupported(struct cpu *cpu, const struct insn_call *c) {
+  cpu_stop(cpu, SHUTDOWN_ERROR, "instruction %s at EIP 0x%08x is not supported yet",
+           ZydisMnemonicGetString((ZydisMnemonic)c->mnemonic), c->eip);
+  cpu->eip = c->eip;
+  return CO_EXIT;
+}
+
+/* EFLAGS bits IRET/POPF may change at the current privilege (SDM vol. 2, POPF table). */
+static uint32_t writable_flags(const struct cpu *cpu, bool is_iret) {
+  uint32_t m = FL_ARITH | FL_TF | FL_DF | FL_NT | FL_AC | FL_ID;
+  if (is_iret)
+    m |= FL_RF;
+  if (cpu->cpl == 0)
+    m |= FL_IOPL | FL_IF;
+  else if (cpu->cpl <= iopl(cpu))
+    m |= FL_IF;
+  return m;
+}
+
+int insn_iret(struct cpu *cpu, const struct insn_call *c) {
+  if (cpu->eflags & FL_NT) {
+    cpu_stop(cpu, SHUTDOWN_ERROR, "IRET with NT set (task return) at EIP 0x%08x is not supported",
+             c->eip);
+    return fault(cpu, c);
+  }
+  uint32_t frame[3];
+  uint32_t sp = cpu->seg[SEG_SS].base + cpu->regs[R_ESP];
+  if (!mem_read(cpu, sp, frame, 12))
+    return fault(cpu, c);
+  uint32_t new_eip = frame[0], new_eflags = frame[2];
+  uint16_t new_cs = (uint16_t)frame[1];
+  if (new_eflags & FL_VM) {
+    cpu_stop(cpu, SHUTDOWN_ERROR, "IRET to virtual-8086 mode at EIP 0x%08x is not supported",
+             c->eip);
+    return fault(cpu, c);
+  }
+  int rpl = new_cs & 3;
+  if ((new_cs & 0xfffc) == 0 || rpl < cpu->cpl)
+    return raise_at(cpu, c, EXC_GP, true, new_cs & 0xfffc);
+  uint64_t raw;
+  if (!descriptor_read(cpu, new_cs, &raw))
+    return fault(cpu, c);
+  struct segment cs;
+  descriptor_unpack(raw, &cs, new_cs);
+  bool is_code = (cs.attr & SEGA_S) && (cs.attr & 0x8);
+  int dpl = SEGA_DPL(cs.attr);
+  bool conforming = cs.attr & 0x4;
+  if (!is_code || (conforming ? dpl > rpl : dpl != rpl))
+    return raise_at(cpu, c, EXC_GP, true, new_cs & 0xfffc);
+  uint32_t mask = writable_flags(cpu, true);
+  if (rpl == cpu->cpl) {
+    if (!load_code_segment(cpu, new_cs, raw, rpl))
+      return fault(cpu, c);
+    cpu->regs[R_ESP] += 12;
+  } else {
+    uint32_t outer[2];
+    if (!mem_read(cpu, sp + 12, outer, 8))
+      return fault(cpu, c);
+    struct segment saved_cs = cpu->seg[SEG_CS];
+    int saved_cpl = cpu->cpl;
+    if (!load_code_segment(cpu, new_cs, raw, rpl))
+      return fault(cpu, c);
+    if (!cpu_load_segment(cpu, SEG_SS, (uint16_t)outer[1])) {
+      cpu->seg[SEG_CS] = saved_cs;
+      cpu->cpl = saved_cpl;
+      return fault(cpu, c);
+    }
+    cpu->regs[R_ESP] = outer[0];
+    /* Data segments the new privilege may not use become null (SDM vol. 2, IRET). */
+    static const int data_segs[] = {SEG_ES, SEG_DS, SEG_FS, SEG_GS};
+    for (int i = 0; i < 4; i++) {
+      struct segment *s = &cpu->seg[data_segs[i]];
+      bool code_conforming = (s->attr & 0x18) == 0x18 && (s->attr & 0x4);
+      if (!code_conforming && SEGA_DPL(s->attr) < rpl) {
+        *s = (struct segment){0, 0, 0, 0};
+        if (data_segs[i] == SEG_FS)
+          cpu->fs_base = 0;
+        if (data_segs[i] == SEG_GS)
+          cpu->gs_base = 0;
+      }
+    }
+  }
+  cpu->eflags = (cpu->eflags & ~mask) | (new_eflags & mask) | 0x2;
+  cpu->eip = new_eip;
+  return CO_EXIT;
+}
+
+/* ---- descriptor tables ---- */
+
+int insn_lgdt_lidt(struct cpu *cpu, const struct insn_call *c) {
+  REQUIRE_CPL0(cpu, c);
+  uint8_t buf[6];
+  if (!mem_read(cpu, (uint32_t)cpu->exit_r8, buf, 6))
+    return fault(cpu, c);
+  struct dtable t;
+  memcpy(&t.limit, buf, 2);
+  memcpy(&t.base, buf + 2, 4);
+  if (c->width == 2)
+    t.base &= 0x00ffffff;
+  if (c->mnemonic == ZYDIS_MNEMONIC_LGDT)
+    cpu->gdtr = t;
+  else
+    cpu->idtr = t;
+  return CO_NEXT;
+}
+
+int insn_sgdt_sidt(struct cpu *cpu, const struct insn_call *c) {
+  const struct dtable *t = c->mnemonic == ZYDIS_MNEMONIC_SGDT ? &cpu->gdtr : &cpu->idtr;
+  uint8_t buf[6];
+  memcpy(buf, &t->limit, 2);
+  memcpy(buf + 2, &t->base, 4);
+  if (!mem_write(cpu, (uint32_t)cpu->exit_r8, buf, 6))
+    return fault(cpu, c);
+  return CO_NEXT;
+}
+
+/* ---- segment registers ---- */
+
+/* A load that changes whether DS/ES/SS are flat changes how blocks are translated. */
+static int after_segment_load(struct cpu *cpu, const struct insn_call *c, bool was_flat, int seg) {
+  if (seg == SEG_SS || was_flat != cpu_segs_flat(cpu))
+    return next_via_dispatcher(cpu, c);
+  return CO_NEXT;
+}
+
+int insn_mov_to_seg(struct cpu *cpu, const struct insn_call *c) {
+  uint16_t sel;
+  if (c->mem) {
+    if (!mem_read(cpu, (uint32_t)cpu->exit_r8, &sel, 2))
+      return fault(cpu, c);
+  } else {
+    sel = (uint16_t)cpu->regs[c->reg];
+  }
+  bool flat = cpu_segs_flat(cpu);
+  if (!cpu_load_segment(cpu, c->seg, sel))
+    return fault(cpu, c);
+  return after_segment_load(cpu, c, flat, c->seg);
+}
+
+int insn_mov_from_seg(struct cpu *cpu, const struct insn_call *c) {
+  uint16_t sel = cpu->seg[c->seg].sel;
+  if (c->mem) {
+    if (!mem_write(cpu, (uint32_t)cpu->exit_r8, &sel, 2))
+      return fault(cpu, c);
+  } else {
+    /* A 32-bit register destination gets the selector zero-extended (P6 and later). */
+    reg_write(cpu, c->reg, c->width, sel);
+  }
+  return CO_NEXT;
+}
+
+int insn_push_seg(struct cpu *cpu, const struct insn_call *c) {
+  uint32_t esp = cpu->regs[R_ESP] - c->width;
+  uint32_t v = cpu->seg[c->seg].sel;
+  if (!mem_write(cpu, cpu->seg[SEG_SS].base + esp, &v, c->width))
+    return fault(cpu, c);
+  cpu->regs[R_ESP] = esp;
+  return CO_NEXT;
+}
+
+int insn_pop_seg(struct cpu *cpu, const struct insn_call *c) {
+  uint32_t v = 0;
+  if (!mem_read(cpu, cpu->seg[SEG_SS].base + cpu->regs[R_ESP], &v, c->width))
+    return fault(cpu, c);
+  bool flat = cpu_segs_flat(cpu);
+  if (!cpu_load_segment(cpu, c->seg, (uint16_t)v))
+    return fault(cpu, c);
+  cpu->regs[R_ESP] += c->width;
+  return after_segment_load(cpu, c, flat, c->seg);
+}
+
+/* LDS/LES/LSS/LFS/LGS reg, m16:32 */
+int insn_load_far_pointer(struct cpu *cpu, const struct insn_call *c) {
+  uint8_t buf[6];
+  if (!mem_read(cpu, (uint32_t)cpu->exit_r8, buf, (unsigned)c->width + 2))
+    return fault(cpu, c);
+  uint32_t off = 0;
+  uint16_t sel;
+  memcpy(&off, buf, c->width);
+  memcpy(&sel, buf + c->width, 2);
+  bool flat = cpu_segs_flat(cpu);
+  if (!cpu_load_segment(cpu, c->seg, sel))
+    return fault(cpu, c);
+  reg_write(cpu, c->reg, c->width, off);
+  return after_segment_load(cpu, c, flat, c->seg);
+}
+
+static bool far_operand(struct cpu *cpu, const struct insn_call *c, uint16_t *sel, uint32_t *off) {
+  if (!c->mem) {
+    *sel = (uint16_t)c->imm2;
+    *off = c->imm;
+    return true;
+  }
+  uint8_t buf[6];
+  if (!mem_read(cpu, (uint32_t)cpu->exit_r8, buf, (unsigned)c->width + 2))
+    return false;
+  *off = 0;
+  memcpy(off, buf, c->width);
+  memcpy(sel, buf + c->width, 2);
+  return true;
+}
+
+int insn_jmp_far(struct cpu *cpu, const struct insn_call *c) {
+  uint16_t sel;
+  uint32_t off;
+  if (!far_operand(cpu, c, &sel, &off) || !cpu_far_jump(cpu, sel, off))
+    return fault(cpu, c);
+  return CO_EXIT;
+}
+
+int insn_call_far(struct cpu *cpu, const struct insn_call *c) {
+  uint16_t sel;
+  uint32_t off;
+  if (!far_operand(cpu, c, &sel, &off))
+    return fault(cpu, c);
+  uint32_t esp = cpu->regs[R_ESP];
+  uint32_t frame[2] = {c->next_eip, cpu->seg[SEG_CS].sel};
+  /* Write the return frame first: a stack fault must leave CS:EIP untouched. */
+  if (!mem_write(cpu, cpu->seg[SEG_SS].base + esp - 8, frame, 8))
+    return fault(cpu, c);
+  struct segment saved_cs = cpu->seg[SEG_CS];
+  if (!cpu_far_jump(cpu, sel, off)) {
+    cpu->seg[SEG_CS] = saved_cs;
+    return fault(cpu, c);
+  }
+  cpu->regs[R_ESP] = esp - 8;
+  return CO_EXIT;
+}
+
+int insn_ret_far(struct cpu *cpu, const struct insn_call *c) {
+  uint32_t frame[2];
+  uint32_t sp = cpu->seg[SEG_SS].base + cpu->regs[R_ESP];
+  if (!mem_read(cpu, sp, frame, 8))
+    return fault(cpu, c);
+  uint16_t sel = (uint16_t)frame[1];
+  int rpl = sel & 3;
+  if ((sel & 0xfffc) == 0 || rpl < cpu->cpl)
+    return raise_at(cpu, c, EXC_GP, true, sel & 0xfffc);
+  uint64_t raw;
+  if (!descriptor_read(cpu, sel, &raw))
+    return fault(cpu, c);
+  struct segment cs;
+  descriptor_unpack(raw, &cs, sel);
+  int dpl = SEGA_DPL(cs.attr);
+  bool is_code = (cs.attr & SEGA_S) && (cs.attr & 0x8);
+  if (!is_code || ((cs.attr & 0x4) ? dpl > rpl : dpl != rpl))
+    return raise_at(cpu, c, EXC_GP, true, sel & 0xfffc);
+  if (rpl == cpu->cpl) {
+    if (!load_code_segment(cpu, sel, raw, rpl))
+      return fault(cpu, c);
+    cpu->regs[R_ESP] += 8 + c->imm;
+  } else {
+    uint32_t outer[2];
+    if (!mem_read(cpu, sp + 8 + c->imm, outer, 8))
+      return fault(cpu, c);
+    struct segment saved_cs = cpu->seg[SEG_CS];
+    int saved_cpl = cpu->cpl;
+    if (!load_code_segment(cpu, sel, raw, rpl))
+      return fault(cpu, c);
+    if (!cpu_load_segment(cpu, SEG_SS, (uint16_t)outer[1])) {
+      cpu->seg[SEG_CS] = saved_cs;
+      cpu->cpl = saved_cpl;
+      return fault(cpu, c);
+    }
+    cpu->regs[R_ESP] = outer[0] + c->imm;
+  }
+  cpu->eip = frame[0];
+  return CO_EXIT;
+}
+
+/* ---- control registers and system state ---- */
+
+#define CR4_KNOWN (0x10u | 0x80u | 0x4u | 0x200u | 0x400u) /* PSE PGE TSD OSFXSR OSXMMEXCPT */
+
+int insn_mov_to_cr(struct cpu *cpu, const struct insn_call *c) {
+  REQUIRE_CPL0(cpu, c);
+  uint32_t v = cpu->regs[c->reg];
+  switch (c->imm) {
+  case 0:
+    if ((v & CR0_PG) && !(v & CR0_PE))
+      return raise_at(cpu, c, EXC_GP, true, 0);
+    if ((v & CR0_PG) && !(cpu->cr0 & CR0_PG)) {
+      cpu_stop(cpu, SHUTDOWN_ERROR,
+               "guest enabled paging at EIP 0x%08x; paging is not supported yet", c->eip);
+      return fault(cpu, c);
+    }
+    if (!(v & CR0_PE)) {
+      cpu_stop(cpu, SHUTDOWN_ERROR,
+               "guest left protected mode at EIP 0x%08x; real mode is not supported", c->eip);
+      return fault(cpu, c);
+    }
+    cpu->cr0 = v | CR0_ET;
+    break;
+  case 2:
+    cpu->cr2 = v;
+    break;
+  case 3:
+    cpu->cr3 = v;
+    break;
+  case 4:
+    if (v & ~CR4_KNOWN)
+      return raise_at(cpu, c, EXC_GP, true, 0);
+    cpu->cr4 = v;
+    break;
+  default:
+    return raise_at(cpu, c, EXC_UD, false, 0);
+  }
+  return next_via_dispatcher(cpu, c);
+}
+
+int insn_mov_from_cr(struct cpu *cpu, const struct insn_call *c) {
+  REQUIRE_CPL0(cpu, c);
+  uint32_t v;
+  switch (c->imm) {
+  case 0: v = cpu->cr0; break;
+  case 2: v = cpu->cr2; break;
+  case 3: v = cpu->cr3; break;
+  case 4: v = cpu->cr4; break;
+  default: return raise_at(cpu, c, EXC_UD, false, 0);
+  }
+  cpu->regs[c->reg] = v;
+  return CO_NEXT;
+}
+
+/* mov to/from DR0-DR7 (reg2: 1 = to DRn). Breakpoints are stored, not armed. */
+int insn_mov_dr(struct cpu *cpu, const struct insn_call *c) {
+  REQUIRE_CPL0(cpu, c);
+  unsigned n = c->imm & 7;
+  if (n == 4 || n == 5)
+    n += 2; /* aliases of DR6/DR7 while CR4.DE is clear */
+  if (c->reg2)
+    cpu->dr[n] = cpu->regs[c->reg];
+  else
+    cpu->regs[c->reg] = cpu->dr[n];
+  return CO_NEXT;
+}
+
+int insn_smsw(struct cpu *cpu, const struct insn_call *c) {
+  if (c->mem) {
+    uint16_t v = (uint16_t)cpu->cr0;
+    if (!mem_write(cpu, (uint32_t)cpu->exit_r8, &v, 2))
+      return fault(cpu, c);
+  } else {
+    reg_write(cpu, c->reg, c->width, cpu->cr0);
+  }
+  return CO_NEXT;
+}
+
+int insn_clts(struct cpu *cpu, const struct insn_call *c) {
+  REQUIRE_CPL0(cpu, c);
+  cpu->cr0 &= ~CR0_TS;
+  return CO_NEXT;
+}
+
+int insn_nop_privileged(struct cpu *cpu, const struct insn_call *c) {
+  REQUIRE_CPL0(cpu, c);
+  return CO_NEXT;
+}
+
+int insn_popf(struct cpu *cpu, const struct insn_call *c) {
+  uint32_t v = 0;
+  if (!mem_read(cpu, cpu->seg[SEG_SS].base + cpu->regs[R_ESP], &v, c->width))
+    return fault(cpu, c);
+  cpu->regs[R_ESP] += c->width;
+  uint32_t mask = writable_flags(cpu, false);
+  if (c->width == 2)
+    mask &= 0xffff;
+  cpu->eflags = (cpu->eflags & ~mask) | (v & mask) | 0x2;
+  return CO_NEXT;
+}
+
+int insn_cli_sti(struct cpu *cpu, const struct insn_call *c) {
+  if (cpu->cpl > iopl(cpu))
+    return raise_at(cpu, c, EXC_GP, true, 0);
+  if (c->mnemonic == ZYDIS_MNEMONIC_CLI)
+    cpu->eflags &= ~FL_IF;
+  else
+    cpu->eflags |= FL_IF;
+  return CO_NEXT;
+}
+
+/* ---- model-specific registers ---- */
+
+#define MSR_TSC 0x10
+#define MSR_APIC_BASE 0x1b
+#define MSR_SYSENTER_CS 0x174
+#define MSR_SYSENTER_ESP 0x175
+#define MSR_SYSENTER_EIP 0x176
+
+static uint64_t *sysenter_msr(struct cpu *cpu, uint32_t msr) {
+  return msr == MSR_SYSENTER_CS ? &cpu->sysenter_cs
+         : msr == MSR_SYSENTER_ESP ? &cpu->sysenter_esp
+                                   : &cpu->sysenter_eip;
+}
+
+int insn_rdmsr(struct cpu *cpu, const struct insn_call *c) {
+  REQUIRE_CPL0(cpu, c);
+  uint64_t v;
+  uint32_t msr = cpu->regs[R_ECX];
+  switch (msr) {
+  case MSR_TSC: v = cpu_rdtsc(cpu); break;
+  case MSR_SYSENTER_CS: case MSR_SYSENTER_ESP: case MSR_SYSENTER_EIP:
+    v = *sysenter_msr(cpu, msr);
+    break;
+  default: return raise_at(cpu, c, EXC_GP, true, 0);
+  }
+  cpu->regs[R_EAX] = (uint32_t)v;
+  cpu->regs[R_EDX] = (uint32_t)(v >> 32);
+  return CO_NEXT;
+}
+
+int insn_wrmsr(struct cpu *cpu, const struct insn_call *c) {
+  REQUIRE_CPL0(cpu, c);
+  uint64_t v = (uint64_t)cpu->regs[R_EDX] << 32 | cpu->regs[R_EAX];
+  uint32_t msr = cpu->regs[R_ECX];
+  switch (msr) {
+  case MSR_TSC: cpu->tsc_offset = v - (cpu_rdtsc(cpu) - cpu->tsc_offset); break;
+  case MSR_SYSENTER_CS: case MSR_SYSENTER_ESP: case MSR_SYSENTER_EIP:
+    *sysenter_msr(cpu, msr) = v;
+    break;
+  default: return raise_at(cpu, c, EXC_GP, true, 0);
+  }
+  return CO_NEXT;
+}
+
+/* ---- ordinary instructions 64-bit mode lacks ---- */
+
+static uint32_t szp_flags(uint8_t v) {
+  uint32_t f = 0;
+  if (v == 0)
+    f |= FL_ZF;
+  if (v & 0x80)
+    f |= FL_SF;
+  if (!__builtin_parity(v))
+    f |= FL_PF;
+  return f;
+}
+
+/* DAA, DAS, AAA, AAS, AAM, AAD as the SDM's pseudo-code gives them. Flags it calls undefined
+ * are computed as current Intel processors leave them. */
+int insn_bcd(struct cpu *cpu, const struct insn_call *c) {
+  uint32_t f = cpu->eflags;
+  uint8_t al = (uint8_t)cpu->regs[R_EAX], ah = (uint8_t)(cpu->regs[R_EAX] >> 8);
+  bool cf = f & FL_CF, af = f & FL_AF;
+  uint32_t out = f & ~FL_ARITH;
+  switch (c->mnemonic) {
+  case ZYDIS_MNEMONIC_DAA: {
+    uint8_t old_al = al;
+    bool ncf = false, naf = false;
+    if ((al & 0xf) > 9 || af) {
+      ncf = cf || al > 0xf9;
+      al = (uint8_t)(al + 6);
+      naf = true;
+    }
+    if (old_al > 0x99 || cf) {
+      al = (uint8_t)(al + 0x60);
+      ncf = true;
+    }
+    out |= szp_flags(al) | (ncf ? FL_CF : 0) | (naf ? FL_AF : 0);
+    if ((old_al ^ al) & ~old_al & 0x80) /* OF as the adds set it */
+      out |= FL_OF;
+    reg_write(cpu, R_EAX, 1, al);
+    break;
+  }
+  case ZYDIS_MNEMONIC_DAS: {
+    uint8_t old_al = al;
+    bool ncf = false, naf = false;
+    if ((al & 0xf) > 9 || af) {
+      ncf = cf || al < 6;
+      al = (uint8_t)(al - 6);
+      naf = true;
+    }
+    if (old_al > 0x99 || cf) {
+      al = (uint8_t)(al - 0x60);
+      ncf = true;
+    }
+    out |= szp_flags(al) | (ncf ? FL_CF : 0) | (naf ? FL_AF : 0);
+    if ((old_al ^ al) & old_al & 0x80)
+      out |= FL_OF;
+    reg_write(cpu, R_EAX, 1, al);
+    break;
+  }
+  case ZYDIS_MNEMONIC_AAA:
+  case ZYDIS_MNEMONIC_AAS: {
+    bool adjust = (al & 0xf) > 9 || af;
+    uint16_t ax = (uint16_t)cpu->regs[R_EAX];
+    if (adjust) {
+      if (c->mnemonic == ZYDIS_MNEMONIC_AAA)
+        ax = (uint16_t)(ax + 0x106);
+      else
+        ax = (uint16_t)(((ax - 6) & 0xff) | ((((ax >> 8) - 1) & 0xff) << 8));
+      out |= FL_AF | FL_CF;
+    }
+    ax &= 0xff0f;
+    out |= szp_flags((uint8_t)ax) & ~(FL_SF | FL_ZF | FL_PF);
+    out |= szp_flags((uint8_t)ax) & (FL_ZF | FL_PF);
+    reg_write(cpu, R_EAX, 2, ax);
+    break;
+  }
+  case ZYDIS_MNEMONIC_AAM: {
+    uint8_t base = (uint8_t)c->imm;
+    if (base == 0)
+      return raise_at(cpu, c, EXC_DE, false, 0);
+    ah = al / base;
+    al = al % base;
+    out |= szp_flags(al);
+    reg_write(cpu, R_EAX, 2, (uint32_t)ah << 8 | al);
+    break;
+  }
+  case ZYDIS_MNEMONIC_AAD: {
+    uint8_t base = (uint8_t)c->imm;
+    unsigned prod = (unsigned)ah * base;
+    unsigned sum = (prod & 0xff) + al;
+    al = (uint8_t)sum;
+    out |= szp_flags(al);
+    /* The add of AH*imm8 to AL sets CF, AF and OF like an 8-bit ADD. */
+    if (sum > 0xff)
+      out |= FL_CF;
+    if (((prod & 0xf) + ((unsigned)(uint8_t)cpu->regs[R_EAX] & 0xf)) > 0xf)
+      out |= FL_AF;
+    if (~((prod & 0xff) ^ (uint8_t)cpu->regs[R_EAX]) & ((prod & 0xff) ^ al) & 0x80)
+      out |= FL_OF;
+    reg_write(cpu, R_EAX, 2, al);
+    break;
+  }
+  default:
+    return insn_unsupported(cpu, c);
+  }
+  cpu->eflags = out;
+  return CO_NEXT;
+}
+
+int insn_salc(struct cpu *cpu, const struct insn_call *c) {
+  (void)c;
+  reg_write(cpu, R_EAX, 1, (cpu->eflags & FL_CF) ? 0xff : 0);
+  return CO_NEXT;
+}
+
+int insn_bound(struct cpu *cpu, const struct insn_call *c) {
+  int32_t lo, hi, v;
+  if (c->width == 2) {
+    int16_t b[2];
+    if (!mem_read(cpu, (uint32_t)cpu->exit_r8, b, 4))
+      return fault(cpu, c);
+    lo = b[0];
+    hi = b[1];
+    v = (int16_t)cpu->regs[c->reg];
+  } else {
+    int32_t b[2];
+    if (!mem_read(cpu, (uint32_t)cpu->exit_r8, b, 8))
+      return fault(cpu, c);
+    lo = b[0];
+    hi = b[1];
+    v = (int32_t)cpu->regs[c->reg];
+  }
+  if (v < lo || v > hi)
+    return raise_at(cpu, c, EXC_BR, false, 0);
+  return CO_NEXT;
+}
+
+int insn_arpl(struct cpu *cpu, const struct insn_call *c) {
+  uint16_t dst;
+  if (c->mem) {
+    if (!mem_read(cpu, (uint32_t)cpu->exit_r8, &dst, 2))
+      return fault(cpu, c);
+  } else {
+    dst = (uint16_t)cpu->regs[c->reg2];
+  }
+  uint16_t src = (uint16_t)cpu->regs[c->reg];
+  if ((dst & 3) < (src & 3)) {
+    dst = (uint16_t)((dst & ~3u) | (src & 3u));
+    if (c->mem) {
+      if (!mem_write(cpu, (uint32_t)cpu->exit_r8, &dst, 2))
+        return fault(cpu, c);
+    } else {
+      reg_write(cpu, c->reg2, 2, dst);
+    }
+    cpu->eflags |= FL_ZF;
+  } else {
+    cpu->eflags &= ~FL_ZF;
+  }
+  return CO_NEXT;
+}
+
+/* ENTER with a nesting level (SDM vol. 2, ENTER); level 0 is translated inline. */
+int insn_enter_nested(struct cpu *cpu, const struct insn_call *c) {
+  unsigned level = c->imm2 & 31;
+  uint32_t size = c->imm & 0xffff;
+  uint32_t ss = cpu->seg[SEG_SS].base;
+  uint32_t esp = cpu->regs[R_ESP], ebp = cpu->regs[R_EBP];
+  unsigned w = c->width;
+  uint32_t frame_ptr;
+  uint32_t v = ebp;
+  esp -= w;
+  if (!mem_write(cpu, ss + esp, &v, w))
+    return fault(cpu, c);
+  frame_ptr = esp;
+  for (unsigned i = 1; i < level; i++) {
+    ebp -= w;
+    uint32_t t = 0;
+    if (!mem_read(cpu, ss + ebp, &t, w))
+      return fault(cpu, c);
+    esp -= w;
+    if (!mem_write(cpu, ss + esp, &t, w))
+      return fault(cpu, c);
+  }
+  esp -= w;
+  if (!mem_write(cpu, ss + esp, &frame_ptr, w))
+    return fault(cpu, c);
+  reg_write(cpu, R_EBP, (int)w, frame_ptr);
+  cpu->regs[R_ESP] = esp - size;
+  return CO_NEXT;
+}

@@ -1,0 +1,194 @@
+/* segment.c - protected-mode segmentation: descriptor fetch, segment register loads with the
+ * SDM's checks (vol. 3, 5.5-5.8), far jumps, and the guest stack as the CPU pushes on it. */
+#include <stdio.h>
+
+#include "cpu/cpu.h"
+#include "cpu/segment.h"
+#include "mmu/mmu.h"
+
+void descriptor_unpack(uint64_t raw, struct segment *s, uint16_t sel) {
+  uint32_t lo = (uint32_t)raw, hi = (uint32_t)(raw >> 32);
+  s->sel = sel;
+  s->base = (lo >> 16) | (hi & 0xff) << 16 | (hi & 0xff000000u);
+  uint32_t limit = (lo & 0xffff) | (hi & 0x000f0000u);
+  s->attr = (uint16_t)(((hi >> 8) & 0xff) | ((hi >> 12) & 0xf0) << 8);
+  s->limit = (s->attr & SEGA_G) ? (limit << 12) | 0xfff : limit;
+}
+
+/* Read the 8-byte descriptor sel names from the GDT or LDT. Raises #GP(sel) past the limit. */
+bool descriptor_read(struct cpu *cpu, uint16_t sel, uint64_t *raw) {
+  uint32_t index = sel & ~7u;
+  uint32_t base, limit;
+  if (sel & 4) {
+    if (!(cpu->ldtr.attr & SEGA_P)) {
+      cpu_raise(cpu, EXC_GP, true, sel & 0xfffc);
+      return false;
+    }
+    base = cpu->ldtr.base;
+    limit = cpu->ldtr.limit;
+  } else {
+    base = cpu->gdtr.base;
+    limit = cpu->gdtr.limit;
+  }
+  if (index + 7 > limit) {
+    cpu_raise(cpu, EXC_GP, true, sel & 0xfffc);
+    return false;
+  }
+  return mmu_read(cpu->mmu, cpu, base + index, raw, 8, 0);
+}
+
+/* The CPU sets the accessed bit of a descriptor it loads (SDM vol. 3, 3.4.5.1). */
+static bool descriptor_set_accessed(struct cpu *cpu, uint16_t sel, uint64_t raw) {
+  if (raw & (1ull << 40))
+    return true;
+  uint32_t base = (sel & 4) ? cpu->ldtr.base : cpu->gdtr.base;
+  uint8_t access = (uint8_t)(raw >> 40) | 1;
+  return mmu_write(cpu->mmu, cpu, base + (sel & ~7u) + 5, &access, 1, 0);
+}
+
+bool cpu_segs_flat(const struct cpu *cpu) {
+  return cpu->seg[SEG_DS].base == 0 && cpu->seg[SEG_ES].base == 0 && cpu->seg[SEG_SS].base == 0;
+}
+
+static void segment_loaded(struct cpu *cpu, int seg) {
+  if (seg == SEG_FS)
+    cpu->fs_base = cpu->seg[SEG_FS].base;
+  else if (seg == SEG_GS)
+    cpu->gs_base = cpu->seg[SEG_GS].base;
+}
+
+bool cpu_load_segment(struct cpu *cpu, int seg, uint16_t sel) {
+  int rpl = sel & 3;
+  if ((sel & 0xfffc) == 0) {
+    if (seg == SEG_SS) {
+      cpu_raise(cpu, EXC_GP, true, 0);
+      return false;
+    }
+    /* A null selector loads an unusable segment; using it raises #GP. */
+    cpu->seg[seg] = (struct segment){sel, 0, 0, 0};
+    segment_loaded(cpu, seg);
+    return true;
+  }
+  uint64_t raw;
+  if (!descriptor_read(cpu, sel, &raw))
+    return false;
+  struct segment s;
+  descriptor_unpack(raw, &s, sel);
+  int dpl = SEGA_DPL(s.attr);
+  bool is_code = (s.attr & SEGA_S) && (s.attr & 0x8);
+  bool is_data = (s.attr & SEGA_S) && !(s.attr & 0x8);
+  uint32_t err = sel & 0xfffc;
+  if (seg == SEG_SS) {
+    bool writable = is_data && (s.attr & 0x2);
+    if (rpl != cpu->cpl || dpl != cpu->cpl || !writable) {
+      cpu_raise(cpu, EXC_GP, true, err);
+      return false;
+    }
+    if (!(s.attr & SEGA_P)) {
+      cpu_raise(cpu, EXC_SS, true, err);
+      return false;
+    }
+  } else {
+    bool readable = is_data || (is_code && (s.attr & 0x2));
+    bool conforming_code = is_code && (s.attr & 0x4);
+    int need = rpl > cpu->cpl ? rpl : cpu->cpl;
+    if (!readable || (!conforming_code && dpl < need)) {
+      cpu_raise(cpu, EXC_GP, true, err);
+      return false;
+    }
+    if (!(s.attr & SEGA_P)) {
+      cpu_raise(cpu, EXC_NP, true, err);
+      return false;
+    }
+  }
+  if (!descriptor_set_accessed(cpu, sel, raw))
+    return false;
+  s.attr |= 1; /* accessed */
+  cpu->seg[seg] = s;
+  segment_loaded(cpu, seg);
+  return true;
+}
+
+/* Check a code-segment descriptor for a far transfer to it at the same privilege
+ * (SDM vol. 3, 5.8.1) and load it into CS. */
+bool load_code_segment(struct cpu *cpu, uint16_t sel, uint64_t raw, int new_cpl) {
+  struct segment s;
+  descriptor_unpack(raw, &s, sel);
+  uint32_t err = sel & 0xfffc;
+  bool is_code = (s.attr & SEGA_S) && (s.attr & 0x8);
+  if (!is_code) {
+    cpu_raise(cpu, EXC_GP, true, err);
+    return false;
+  }
+  if (!(s.attr & SEGA_P)) {
+    cpu_raise(cpu, EXC_NP, true, err);
+    return false;
+  }
+  if (!(s.attr & SEGA_DB)) {
+    cpu_stop(cpu, SHUTDOWN_ERROR,
+             "guest loaded a 16-bit code segment (selector 0x%04x) at EIP 0x%08x; bt386 runs "
+             "32-bit protected-mode code only",
+             sel, cpu->eip);
+    return false;
+  }
+  if (!descriptor_set_accessed(cpu, sel, raw))
+    return false;
+  s.attr |= 1;
+  s.sel = (uint16_t)((sel & ~3u) | (unsigned)new_cpl);
+  cpu->seg[SEG_CS] = s;
+  cpu->cpl = new_cpl;
+  return true;
+}
+
+bool cpu_far_jump(struct cpu *cpu, uint16_t sel, uint32_t offset) {
+  if ((sel & 0xfffc) == 0) {
+    cpu_raise(cpu, EXC_GP, true, 0);
+    return false;
+  }
+  uint64_t raw;
+  if (!descriptor_read(cpu, sel, &raw))
+    return false;
+  struct segment s;
+  descriptor_unpack(raw, &s, sel);
+  int dpl = SEGA_DPL(s.attr), rpl = sel & 3;
+  bool is_code = (s.attr & SEGA_S) && (s.attr & 0x8);
+  if (!is_code) {
+    /* Call gates, task gates and TSS descriptors come with system-level far transfers. */
+    cpu_stop(cpu, SHUTDOWN_ERROR,
+             "far jump through system descriptor type %u (selector 0x%04x) at EIP 0x%08x is "
+             "not supported yet",
+             s.attr & 0xf, sel, cpu->eip);
+    return false;
+  }
+  bool conforming = s.attr & 0x4;
+  if (conforming ? dpl > cpu->cpl : (rpl > cpu->cpl || dpl != cpu->cpl)) {
+    cpu_raise(cpu, EXC_GP, true, sel & 0xfffc);
+    return false;
+  }
+  if (offset > s.limit) {
+    cpu_raise(cpu, EXC_GP, true, 0);
+    return false;
+  }
+  if (!load_code_segment(cpu, sel, raw, cpu->cpl))
+    return false;
+  cpu->eip = offset;
+  return true;
+}
+
+bool cpu_push32(struct cpu *cpu, uint32_t value) {
+  uint32_t esp = cpu->regs[R_ESP] - 4;
+  if (!mmu_write(cpu->mmu, cpu, cpu->seg[SEG_SS].base + esp, &value, 4,
+                 cpu->cpl == 3 ? MMU_USER : 0))
+    return false;
+  cpu->regs[R_ESP] = esp;
+  return true;
+}
+
+bool cpu_pop32(struct cpu *cpu, uint32_t *value) {
+  uint32_t esp = cpu->regs[R_ESP];
+  if (!mmu_read(cpu->mmu, cpu, cpu->seg[SEG_SS].base + esp, value, 4,
+                cpu->cpl == 3 ? MMU_USER : 0))
+    return false;
+  cpu->regs[R_ESP] = esp + 4;
+  return true;
+}

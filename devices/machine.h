@@ -1,0 +1,47 @@
+/* machine.h - the virtual PC: guest RAM, one CPU, the translator and the devices, and the
+ * order they are brought up and torn down in. */
+#ifndef BT386_MACHINE_H
+#define BT386_MACHINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cpu/cpu.h"
+#include "devices/debugcon.h"
+#include "devices/ioport.h"
+#include "mmu/mmu.h"
+#include "translator/translator.h"
+
+struct machine_config {
+  uint64_t ram_bytes;
+  struct tc_config tc;
+  bool log_unimp;  /* -d unimp */
+  bool log_in_asm, log_out_asm; /* -d in_asm, -d out_asm */
+  FILE *log;       /* -D file, or stderr */
+  FILE *debugcon;  /* where port 0xE9 output goes */
+  uint16_t debug_exit_port;
+  int debug_exit_size;
+};
+
+struct machine {
+  struct machine_config cfg;
+  struct mmu mmu;
+  struct cpu cpu;
+  struct ioports io;
+  struct tcache *tc;
+  struct debugcon debugcon;
+  struct debug_exit debug_exit;
+  int stage; /* how far machine_init got, for machine_exit */
+};
+
+void machine_config_default(struct machine_config *cfg);
+int machine_init(struct machine *m, const struct machine_config *cfg);
+void machine_exit(struct machine *m);
+/* Run until the guest stops; returns the status bt386 should exit with. */
+int machine_run(struct machine *m);
+
+/* devices/multiboot.c: load a Multiboot v1 ELF kernel and set the CPU up to enter it. */
+int multiboot_load(struct machine *m, const char *path, const char *cmdline);
+
+#endif

@@ -1,0 +1,283 @@
+/* mmu.c - guest RAM, the host views of it, and the CPU's page walks (see mmu.h). */
+#define _GNU_SOURCE
+#include "mmu/mmu.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cpu/cpu.h"
+
+/* Where the kernel view goes: a multiple of 4 GiB, far from anything the host maps. */
+#define KVIEW_HINT 0x200000000000ull
+#define KVIEW_GUARD VIEW_SIZE
+
+static long min_mmap_addr(void) {
+  long v = 65536;
+  FILE *f = fopen("/proc/sys/vm/mmap_min_addr", "r");
+  if (f) {
+    if (fscanf(f, "%ld", &v) != 1)
+      v = 65536;
+    fclose(f);
+  }
+  return v < 4096 ? 4096 : v;
+}
+
+static int reserve_kernel_view(struct mmu *m) {
+  uint64_t len = KVIEW_GUARD + VIEW_SIZE + KVIEW_GUARD;
+  for (uint64_t hint = KVIEW_HINT; hint < 0x700000000000ull; hint += 0x10000000000ull) {
+    void *p = mmap((void *)hint, len, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == MAP_FAILED)
+      continue;
+    m->kreserve = p;
+    m->kreserve_len = len;
+    m->kview = (uint8_t *)p + KVIEW_GUARD;
+    return 0;
+  }
+  fprintf(stderr, "bt386: cannot reserve 12 GiB of host address space for the kernel view\n");
+  return -ENOMEM;
+}
+
+/* The user view lives at host [0, 4 GiB): nothing of the monitor may land there. */
+static int reserve_user_view(struct mmu *m) {
+  long lo = min_mmap_addr();
+  void *p = mmap((void *)lo, VIEW_SIZE - lo, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+  if (p == MAP_FAILED) {
+    fprintf(stderr,
+            "bt386: host addresses below 4 GiB are in use (%s); bt386 must be built as a\n"
+            "       position-independent executable so that the guest's user view fits there\n",
+            strerror(errno));
+    return -ENOMEM;
+  }
+  m->user_reserved = true;
+  return 0;
+}
+
+int mmu_init(struct mmu *m, uint64_t ram_size) {
+  memset(m, 0, sizeof(*m));
+  m->memfd = -1;
+  if (ram_size < (1u << 20) || ram_size > (3ull << 30) || ram_size % PAGE_SIZE) {
+    fprintf(stderr, "bt386: guest RAM must be a multiple of 4 KiB between 1 MiB and 3 GiB\n");
+    return -EINVAL;
+  }
+  m->ram_size = ram_size;
+  m->npages = (uint32_t)(ram_size / PAGE_SIZE);
+  int err = reserve_user_view(m);
+  if (err)
+    goto fail;
+  err = reserve_kernel_view(m);
+  if (err)
+    goto fail;
+  m->memfd = memfd_create("bt386-ram", MFD_CLOEXEC);
+  if (m->memfd < 0 || ftruncate(m->memfd, (off_t)ram_size) < 0) {
+    err = -errno;
+    fprintf(stderr, "bt386: cannot create %llu MiB of guest RAM: %s\n",
+            (unsigned long long)(ram_size >> 20), strerror(errno));
+    goto fail;
+  }
+  m->phys = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, m->memfd, 0);
+  if (m->phys == MAP_FAILED) {
+    m->phys = NULL;
+    err = -errno;
+    fprintf(stderr, "bt386: cannot map guest RAM: %s\n", strerror(errno));
+    goto fail;
+  }
+  /* Paging is off at reset: the kernel view is the physical address space. */
+  if (mmap(m->kview, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, m->memfd, 0) ==
+      MAP_FAILED) {
+    err = -errno;
+    fprintf(stderr, "bt386: cannot map the kernel view: %s\n", strerror(errno));
+    goto fail;
+  }
+  m->code_page = calloc(m->npages, 1);
+  if (!m->code_page) {
+    err = -ENOMEM;
+    goto fail;
+  }
+  return 0;
+fail:
+  mmu_exit(m);
+  return err;
+}
+
+void mmu_exit(struct mmu *m) {
+  free(m->code_page);
+  m->code_page = NULL;
+  if (m->phys)
+    munmap(m->phys, m->ram_size);
+  m->phys = NULL;
+  if (m->kreserve)
+    munmap(m->kreserve, m->kreserve_len);
+  m->kreserve = NULL;
+  if (m->user_reserved) {
+    long lo = min_mmap_addr();
+    munmap((void *)lo, VIEW_SIZE - lo);
+    m->user_reserved = false;
+  }
+  if (m->memfd >= 0)
+    close(m->memfd);
+  m->memfd = -1;
+}
+
+/* ---- page walks (SDM vol. 3, 4.3: 32-bit paging) ---- */
+
+#define PTE_P 0x001u
+#define PTE_W 0x002u
+#define PTE_U 0x004u
+#define PTE_A 0x020u
+#define PTE_D 0x040u
+#define PTE_PS 0x080u
+#define CR4_PSE 0x10u
+
+static void raise_pf(struct cpu *cpu, uint32_t lin, unsigned access, bool present) {
+  uint32_t err = (present ? 1u : 0u) | (access & MMU_WRITE ? 2u : 0u) |
+                 (access & MMU_USER ? 4u : 0u) | (access & MMU_FETCH ? 0x10u : 0u);
+  cpu->cr2 = lin;
+  cpu_raise(cpu, EXC_PF, true, err);
+}
+
+static uint32_t *pte_ptr(struct mmu *m, uint32_t pa) {
+  return (uint32_t *)mmu_phys_ptr(m, pa & ~3u, 4);
+}
+
+bool mmu_translate(struct mmu *m, struct cpu *cpu, uint32_t lin, unsigned access, uint32_t *pa) {
+  if (!(cpu->cr0 & CR0_PG)) {
+    *pa = lin;
+    return true;
+  }
+  bool user = access & MMU_USER, write = access & MMU_WRITE;
+  bool wp = cpu->cr0 & CR0_WP;
+  uint32_t *pde = pte_ptr(m, (cpu->cr3 & ~0xfffu) + (lin >> 22) * 4);
+  if (!pde || !(*pde & PTE_P)) {
+    raise_pf(cpu, lin, access, false);
+    return false;
+  }
+  uint32_t d = *pde;
+  if ((d & PTE_PS) && (cpu->cr4 & CR4_PSE)) {
+    bool ok = (!user || (d & PTE_U)) && (!write || (d & PTE_W) || (!user && !wp));
+    if (!ok) {
+      raise_pf(cpu, lin, access, true);
+      return false;
+    }
+    *pde = d | PTE_A | (write ? PTE_D : 0);
+    *pa = (d & 0xffc00000u) | (lin & 0x3fffffu);
+    return true;
+  }
+  uint32_t *pte = pte_ptr(m, (d & ~0xfffu) + ((lin >> 12) & 0x3ff) * 4);
+  if (!pte || !(*pte & PTE_P)) {
+    raise_pf(cpu, lin, access, false);
+    return false;
+  }
+  uint32_t t = *pte;
+  uint32_t rights = d & t; /* U and W must be granted at both levels */
+  bool ok = (!user || (rights & PTE_U)) && (!write || (rights & PTE_W) || (!user && !wp));
+  if (!ok) {
+    raise_pf(cpu, lin, access, true);
+    return false;
+  }
+  *pde = d | PTE_A;
+  *pte = t | PTE_A | (write ? PTE_D : 0);
+  *pa = (t & ~0xfffu) | (lin & 0xfffu);
+  return true;
+}
+
+static void stop_unassigned(struct cpu *cpu, uint32_t pa, bool write) {
+  cpu_stop(cpu, SHUTDOWN_ERROR,
+           "guest %s unassigned physical address 0x%08x (no RAM or device there) at EIP 0x%08x",
+           write ? "wrote" : "read", pa, cpu->eip);
+}
+
+/* Copy between a buffer and guest linear memory one page at a time. */
+static bool linear_copy(struct mmu *m, struct cpu *cpu, uint32_t lin, void *buf, unsigned len,
+                        unsigned access) {
+  bool write = access & MMU_WRITE;
+  uint8_t *b = buf;
+  /* Translate every page first so that a fault leaves memory untouched. */
+  uint32_t pas[2];
+  unsigned first = PAGE_SIZE - (lin & (PAGE_SIZE - 1));
+  if (first > len)
+    first = len;
+  if (!mmu_translate(m, cpu, lin, access, &pas[0]))
+    return false;
+  if (first < len && !mmu_translate(m, cpu, lin + first, access, &pas[1]))
+    return false;
+  for (unsigned part = 0, done = 0; done < len; part++) {
+    unsigned n = part == 0 ? first : len - done;
+    uint8_t *host = mmu_phys_ptr(m, pas[part], n);
+    if (!host) {
+      stop_unassigned(cpu, pas[part], write);
+      return false;
+    }
+    if (write) {
+      if (m->code_page[pas[part] >> PAGE_SHIFT] && m->code_write)
+        m->code_write(m->code_write_opaque, pas[part] >> PAGE_SHIFT);
+      memcpy(host, b + done, n);
+    } else {
+      memcpy(b + done, host, n);
+    }
+    done += n;
+  }
+  return true;
+}
+
+bool mmu_read(struct mmu *m, struct cpu *cpu, uint32_t lin, void *buf, unsigned len,
+              unsigned access) {
+  return linear_copy(m, cpu, lin, buf, len, access & ~MMU_WRITE);
+}
+
+bool mmu_write(struct mmu *m, struct cpu *cpu, uint32_t lin, const void *buf, unsigned len,
+               unsigned access) {
+  return linear_copy(m, cpu, lin, (void *)buf, len, access | MMU_WRITE);
+}
+
+bool mmu_phys_write(struct mmu *m, uint64_t pa, const void *buf, uint64_t len) {
+  uint8_t *host = mmu_phys_ptr(m, pa, len);
+  if (!host)
+    return false;
+  for (uint64_t page = pa >> PAGE_SHIFT; len && page <= (pa + len - 1) >> PAGE_SHIFT; page++)
+    if (m->code_page[page] && m->code_write)
+      m->code_write(m->code_write_opaque, (uint32_t)page);
+  memcpy(host, buf, len);
+  return true;
+}
+
+void mmu_protect_code(struct mmu *m, uint32_t phys_page) {
+  if (phys_page >= m->npages || m->code_page[phys_page])
+    return;
+  m->code_page[phys_page] = 1;
+  mprotect(m->kview + (uint64_t)phys_page * PAGE_SIZE, PAGE_SIZE, PROT_READ);
+}
+
+void mmu_unprotect_code(struct mmu *m, uint32_t phys_page) {
+  if (phys_page >= m->npages || !m->code_page[phys_page])
+    return;
+  m->code_page[phys_page] = 0;
+  mprotect(m->kview + (uint64_t)phys_page * PAGE_SIZE, PAGE_SIZE, PROT_READ | PROT_WRITE);
+}
+
+enum mmu_fault_result mmu_handle_fault(struct mmu *m, struct cpu *cpu, uint32_t lin, bool write,
+                                       bool user_view) {
+  (void)user_view;
+  uint32_t pa;
+  unsigned access = write ? MMU_WRITE : 0;
+  if (!mmu_translate(m, cpu, lin, access, &pa))
+    return MMU_FAULT_GUEST;
+  if (pa >= m->ram_size) {
+    stop_unassigned(cpu, pa, write);
+    return MMU_FAULT_UNASSIGNED;
+  }
+  uint32_t page = pa >> PAGE_SHIFT;
+  if (write && m->code_page[page]) {
+    if (m->code_write)
+      m->code_write(m->code_write_opaque, page);
+    mmu_unprotect_code(m, page);
+    return MMU_FAULT_CODE_WRITE;
+  }
+  /* Mapped and allowed, yet it faulted: the view lags the guest's tables (paging). */
+  return MMU_FAULT_RETRY;
+}

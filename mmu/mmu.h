@@ -1,0 +1,84 @@
+/* mmu.h - guest memory: RAM in a memfd, mapped into host views instead of a software TLB.
+ *
+ *   kernel view  [kview, kview + 4 GiB)  guest linear addresses as CPL 0 sees them; translated
+ *                kernel code reaches it as gs:[addr32] (the host GS base is kview). A 4 GiB
+ *                guard of PROT_NONE on each side catches string instructions that wrap.
+ *   user view    [0, 4 GiB)              guest linear addresses CPL 3 may touch (reserved here,
+ *                                        filled by the paging code)
+ *   physical     [phys, phys + RAM)      guest RAM in physical order, for loaders, devices,
+ *                                        page walks and the monitor's own accesses
+ *
+ * With paging off the kernel view is the physical address space: RAM at its physical address,
+ * nothing above it. Pages that hold translated code are read-only in every view that maps
+ * them, so a guest write to one faults and its translations are dropped. */
+#ifndef BT386_MMU_H
+#define BT386_MMU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define VIEW_SIZE (1ull << 32)
+#define PAGE_SIZE 4096u
+#define PAGE_SHIFT 12
+
+struct cpu;
+
+struct mmu {
+  int memfd;
+  uint64_t ram_size;
+  uint8_t *phys;   /* physical view */
+  uint8_t *kview;  /* kernel view base, a multiple of 4 GiB */
+  uint8_t *kreserve;
+  uint64_t kreserve_len;
+  bool user_reserved;
+  uint32_t npages;     /* RAM pages */
+  uint8_t *code_page;  /* per RAM page: translations exist, page is write-protected */
+  /* Called when code on a physical page is about to change (translator's invalidation). */
+  void (*code_write)(void *opaque, uint32_t phys_page);
+  void *code_write_opaque;
+};
+
+/* Reserve the views and create guest RAM; -errno on failure, with a message on stderr. */
+int mmu_init(struct mmu *m, uint64_t ram_size);
+void mmu_exit(struct mmu *m);
+
+/* Host pointer for guest physical [pa, pa+len) in RAM, or NULL if it is not all RAM. */
+static inline uint8_t *mmu_phys_ptr(struct mmu *m, uint64_t pa, uint64_t len) {
+  if (pa + len < pa || pa + len > m->ram_size)
+    return 0;
+  return m->phys + pa;
+}
+
+/* Guest linear to physical for the CPU's current mode, checking the access (MMU_WRITE,
+ * MMU_USER, MMU_FETCH). Raises #PF on the CPU and returns false when the guest would fault. */
+#define MMU_WRITE 1u
+#define MMU_USER 2u
+#define MMU_FETCH 4u
+bool mmu_translate(struct mmu *m, struct cpu *cpu, uint32_t lin, unsigned access, uint32_t *pa);
+
+/* The CPU's accesses to guest linear memory (descriptor tables, exception frames, callouts).
+ * They raise #PF (or stop the VM on unassigned memory) and return false on failure. */
+bool mmu_read(struct mmu *m, struct cpu *cpu, uint32_t lin, void *buf, unsigned len,
+              unsigned access);
+bool mmu_write(struct mmu *m, struct cpu *cpu, uint32_t lin, const void *buf, unsigned len,
+               unsigned access);
+
+/* Write to guest physical memory on behalf of a device or loader: drops translations of any
+ * code it overwrites. Returns false if the range is not RAM. */
+bool mmu_phys_write(struct mmu *m, uint64_t pa, const void *buf, uint64_t len);
+
+/* Mark a physical page as holding translated code (write-protect it), or release it. */
+void mmu_protect_code(struct mmu *m, uint32_t phys_page);
+void mmu_unprotect_code(struct mmu *m, uint32_t phys_page);
+
+/* What a host fault in a view means for the guest. */
+enum mmu_fault_result {
+  MMU_FAULT_RETRY,      /* the view was repaired; re-execute the host instruction */
+  MMU_FAULT_CODE_WRITE, /* a write to translated code: translations dropped, page writable */
+  MMU_FAULT_GUEST,      /* deliver the exception now pending on the CPU */
+  MMU_FAULT_UNASSIGNED, /* not RAM and no device: the CPU has been stopped with a message */
+};
+enum mmu_fault_result mmu_handle_fault(struct mmu *m, struct cpu *cpu, uint32_t lin, bool write,
+                                       bool user_view);
+
+#endif

@@ -1,0 +1,226 @@
+/* bt386.c - the command-line front end. QEMU's option spellings for what QEMU users type
+ * already; bt386's own options are --long-names. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "devices/machine.h"
+
+#define BT386_VERSION "0.1"
+
+static const char usage[] =
+    "usage: bt386 -kernel FILE [options]\n"
+    "\n"
+    "Run a 32-bit x86 guest by dynamic binary translation.\n"
+    "\n"
+    "Machine (QEMU's spellings):\n"
+    "  -kernel FILE        Multiboot v1 ELF kernel to boot\n"
+    "  -append STRING      kernel command line\n"
+    "  -m SIZE             guest RAM: a number of MiB, or with a K, M or G suffix\n"
+    "                      (default 128M; 1M to 3G)\n"
+    "  -debugcon stdio     port 0xE9 output to standard output (the default; also\n"
+    "                      file:PATH)\n"
+    "  -device isa-debug-exit[,iobase=P][,iosize=N]\n"
+    "                      where a guest write of V ends bt386 with status (V<<1)|1\n"
+    "                      (always present; default iobase=0xf4, iosize=4)\n"
+    "  -d CATEGORY[,...]   log: unimp (unassigned I/O ports, once per port),\n"
+    "                      in_asm (guest code of each new block), out_asm (its host code)\n"
+    "  -D FILE             write logs to FILE instead of standard error\n"
+    "\n"
+    "Translator:\n"
+    "  --stats             print translation-cache statistics when the guest stops\n"
+    "  --tc-size MIB       translation cache size (default 64; flushed when full)\n"
+    "  --block-insns N     guest instructions per block at most (default 128)\n"
+    "  --no-chain          do not chain direct branches between blocks\n"
+    "  --no-jcache         do not look indirect branch targets up in translated code\n"
+    "\n"
+    "  -h, --help          this text\n"
+    "  --version           bt386's version\n"
+    "\n"
+    "Exit status: what the guest wrote to isa-debug-exit ((V<<1)|1); 0 when the guest\n"
+    "halts for good; 1 when bt386 stops the guest (an error, named on standard error);\n"
+    "2 for a command-line error; 3 when the guest triple-faults.\n";
+
+static int bad_usage(const char *fmt, const char *arg) {
+  fprintf(stderr, "bt386: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nTry 'bt386 --help'.\n");
+  return 2;
+}
+
+/* QEMU's -m: "128", "128M", "1G", "size=128M". */
+static int parse_memory(const char *s, uint64_t *bytes) {
+  if (strncmp(s, "size=", 5) == 0)
+    s += 5;
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || v <= 0)
+    return -1;
+  double mult = 1 << 20;
+  if (*end) {
+    switch (*end) {
+    case 'k': case 'K': mult = 1 << 10; break;
+    case 'm': case 'M': mult = 1 << 20; break;
+    case 'g': case 'G': mult = 1 << 30; break;
+    default: return -1;
+    }
+    if (end[1] && strcasecmp(end + 1, "B") != 0 && strcasecmp(end + 1, "iB") != 0)
+      return -1;
+  }
+  *bytes = (uint64_t)(v * mult);
+  *bytes &= ~(uint64_t)4095;
+  return 0;
+}
+
+static int parse_debug_exit(const char *s, struct machine_config *cfg) {
+  if (strncmp(s, "isa-debug-exit", 14) != 0)
+    return -1;
+  for (const char *p = strchr(s, ','); p; p = strchr(p + 1, ',')) {
+    if (strncmp(p + 1, "iobase=", 7) == 0)
+      cfg->debug_exit_port = (uint16_t)strtoul(p + 8, NULL, 0);
+    else if (strncmp(p + 1, "iosize=", 7) == 0)
+      cfg->debug_exit_size = (int)strtoul(p + 8, NULL, 0);
+    else
+      return -1;
+  }
+  return cfg->debug_exit_size >= 1 && cfg->debug_exit_size <= 4 ? 0 : -1;
+}
+
+/* -d a,b,c */
+static int parse_log_categories(const char *list, struct machine_config *cfg) {
+  char buf[128];
+  snprintf(buf, sizeof(buf), "%s", list);
+  for (char *save, *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+    if (!strcmp(c, "unimp"))
+      cfg->log_unimp = true;
+    else if (!strcmp(c, "in_asm"))
+      cfg->log_in_asm = true;
+    else if (!strcmp(c, "out_asm"))
+      cfg->log_out_asm = true;
+    else
+      return -1;
+  }
+  return 0;
+}
+
+struct options {
+  const char *kernel;
+  const char *append;
+  const char *log_file;
+  const char *debugcon;
+  bool stats;
+};
+
+static int parse_args(int argc, char **argv, struct options *o, struct machine_config *cfg) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    bool takes = true;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "-help")) {
+      fputs(usage, stdout);
+      exit(0);
+    } else if (!strcmp(a, "--version")) {
+      printf("bt386 %s\n", BT386_VERSION);
+      exit(0);
+    } else if (!strcmp(a, "--stats")) {
+      o->stats = true;
+      takes = false;
+    } else if (!strcmp(a, "--no-chain")) {
+      cfg->tc.chain = false;
+      takes = false;
+    } else if (!strcmp(a, "--no-jcache")) {
+      cfg->tc.jcache = false;
+      takes = false;
+    } else if (!v) {
+      return bad_usage(a[0] == '-' ? "option %s needs a value" : "unexpected argument %s", a);
+    } else if (!strcmp(a, "-kernel")) {
+      o->kernel = v;
+    } else if (!strcmp(a, "-append")) {
+      o->append = v;
+    } else if (!strcmp(a, "-m")) {
+      if (parse_memory(v, &cfg->ram_bytes) < 0)
+        return bad_usage("-m %s: not a memory size (examples: 128, 256M, 1G)", v);
+    } else if (!strcmp(a, "-d")) {
+      if (parse_log_categories(v, cfg) < 0)
+        return bad_usage("-d %s: unknown log category (known: unimp, in_asm, out_asm)", v);
+    } else if (!strcmp(a, "-D")) {
+      o->log_file = v;
+    } else if (!strcmp(a, "-debugcon")) {
+      o->debugcon = v;
+    } else if (!strcmp(a, "-device")) {
+      if (parse_debug_exit(v, cfg) < 0)
+        return bad_usage("-device %s: bt386 has isa-debug-exit[,iobase=P][,iosize=1..4] only", v);
+    } else if (!strcmp(a, "--tc-size")) {
+      long mib = strtol(v, NULL, 0);
+      if (mib < 1 || mib > 4096)
+        return bad_usage("--tc-size %s: give a size in MiB between 1 and 4096", v);
+      cfg->tc.code_bytes = (size_t)mib << 20;
+    } else if (!strcmp(a, "--block-insns")) {
+      long n = strtol(v, NULL, 0);
+      if (n < 1 || n > 512)
+        return bad_usage("--block-insns %s: give a number between 1 and 512", v);
+      cfg->tc.max_block_insns = (int)n;
+    } else {
+      return bad_usage("unknown option %s", a);
+    }
+    if (takes)
+      i++;
+  }
+  if (!o->kernel)
+    return bad_usage("%s", "no guest given: use -kernel FILE");
+  return 0;
+}
+
+static FILE *open_debugcon(const char *spec) {
+  if (!spec || !strcmp(spec, "stdio"))
+    return stdout;
+  if (!strncmp(spec, "file:", 5)) {
+    FILE *f = fopen(spec + 5, "w");
+    if (!f)
+      fprintf(stderr, "bt386: cannot write %s: %s\n", spec + 5, strerror(errno));
+    return f;
+  }
+  fprintf(stderr, "bt386: -debugcon %s: use stdio or file:PATH\n", spec);
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  struct options o = {0};
+  struct machine_config cfg;
+  machine_config_default(&cfg);
+  int err = parse_args(argc, argv, &o, &cfg);
+  if (err)
+    return err;
+  if (o.stats)
+    cfg.tc.count_indirect = true;
+  if (o.log_file) {
+    cfg.log = fopen(o.log_file, "w");
+    if (!cfg.log) {
+      fprintf(stderr, "bt386: cannot write log file %s: %s\n", o.log_file, strerror(errno));
+      return 1;
+    }
+  }
+  cfg.debugcon = open_debugcon(o.debugcon);
+  if (!cfg.debugcon)
+    return 2;
+
+  static struct machine m;
+  if (machine_init(&m, &cfg) < 0)
+    return 1;
+  if (multiboot_load(&m, o.kernel, o.append ? o.append : "") < 0) {
+    machine_exit(&m);
+    return 1;
+  }
+  int status = machine_run(&m);
+  if (o.stats)
+    tc_print_stats(m.tc, stderr);
+  machine_exit(&m);
+  if (cfg.debugcon != stdout)
+    fclose(cfg.debugcon);
+  if (cfg.log != stderr)
+    fclose(cfg.log);
+  return status;
+}

@@ -1,0 +1,161 @@
+/* run.c - the run loop: one switch over why translated code stopped.
+ *
+ *   EXIT_BRANCH   a block ended at a guest EIP with no chained successor: find or translate
+ *                 the next block, chain the exit that led here (direct branches) or fill the
+ *                 indirect-branch cache (indirect ones), go on.
+ *   EXIT_CALLOUT  a callout left translated code: an exception, an interrupt, a mode change.
+ *   EXIT_FAULT    the fault handler stopped translated code with an exception pending, or for
+ *                 a one-instruction block (self-modifying code, string wrap-around).
+ *
+ * Pending exceptions are delivered here, between blocks, through cpu_deliver_pending(). */
+#define _GNU_SOURCE
+#include <asm/prctl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <x86intrin.h>
+
+#include "cpu/cpu.h"
+#include "cpu/insn.h"
+#include "mmu/mmu.h"
+#include "translator/tc.h"
+
+#define ALTSTACK_SIZE (256 * 1024)
+
+static uint64_t *callout_counter;
+
+/* Called by bt_stub_callout on the monitor stack, guest state saved in struct cpu. */
+int bt_callout(struct cpu *cpu, const struct insn_call *c);
+int bt_callout(struct cpu *cpu, const struct insn_call *c) {
+  (*callout_counter)++;
+  cpu_flags_from_host(cpu);
+  if (c->fn(cpu, c) == CO_NEXT) {
+    cpu_flags_to_host(cpu);
+    cpu->resume = (uint64_t)(uintptr_t)c->resume;
+    return 0;
+  }
+  return EXIT_CALLOUT;
+}
+
+static double now_seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* The exit whose jump field is at `field`, if its block is still there. */
+static struct tb_exit *exit_at(struct tcache *tc, const uint8_t *field) {
+  struct tb *tb = tc_block_at(tc, field);
+  if (!tb || !tb->valid)
+    return NULL;
+  for (int i = 0; i < tb->n_exits; i++)
+    if (tb->exit[i].jump == field)
+      return &tb->exit[i];
+  return NULL;
+}
+
+static int setup_altstack(stack_t *old) {
+  stack_t ss = {.ss_sp = malloc(ALTSTACK_SIZE), .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+  if (!ss.ss_sp)
+    return -1;
+  return sigaltstack(&ss, old);
+}
+
+static void restore_altstack(const stack_t *old) {
+  stack_t cur;
+  if (sigaltstack(old, &cur) == 0)
+    free(cur.ss_sp);
+}
+
+int bt_run(struct tcache *tc) {
+  struct cpu *cpu = tc->cpu;
+  stack_t old_stack;
+  if (setup_altstack(&old_stack) < 0) {
+    cpu_stop(cpu, SHUTDOWN_ERROR, "cannot set up the signal stack");
+    return cpu->shutdown;
+  }
+  static uint32_t empty_jcache[JC_SIZE * 3];
+  for (uint32_t i = 0; i < JC_SIZE; i++)
+    empty_jcache[i] = i ^ 1;
+  callout_counter = &tc->stats.callouts;
+  cpu->stub_callout = (uint64_t)(uintptr_t)bt_stub_callout;
+  cpu->stub_exit = (uint64_t)(uintptr_t)bt_stub_exit;
+  cpu->view_base = (uint64_t)(uintptr_t)tc->mmu->kview;
+  /* Kernel-mode translations address the kernel view as gs:[addr32]; set it once. */
+  if (syscall(SYS_arch_prctl, ARCH_SET_GS, cpu->view_base) != 0) {
+    cpu_stop(cpu, SHUTDOWN_ERROR, "cannot point the GS base at the kernel view");
+    restore_altstack(&old_stack);
+    return cpu->shutdown;
+  }
+  cpu->host_mxcsr = _mm_getcsr();
+
+  double t0 = now_seconds(), translate0 = tc->stats.translate_seconds;
+  struct tb_exit *came_from = NULL; /* the direct exit that led to this lookup */
+  uint64_t came_gen = 0;
+  bool indirect = false;
+  while (!cpu->shutdown) {
+    if (cpu->pending.valid) {
+      cpu_deliver_pending(cpu);
+      came_from = NULL;
+      indirect = false;
+      continue;
+    }
+    if (cpu->halted) {
+      cpu_stop(cpu, SHUTDOWN_HALTED,
+               "guest halted at EIP 0x%08x with nothing that could wake it (no interrupt "
+               "sources yet)",
+               cpu->eip);
+      break;
+    }
+    struct tb *tb = tc_lookup_or_translate(tc, cpu->eip);
+    if (!tb) {
+      came_from = NULL;
+      indirect = false;
+      continue;
+    }
+    bool flat = !(tb->key & KEY_NONFLAT);
+    if (came_from && came_gen == tc->generation && came_from->from->key == tb->key)
+      tc_link(tc, came_from, tb);
+    if (indirect && tb->cached && flat && tc->cfg.jcache)
+      tc_jcache_fill(tc, cpu->cpl, cpu->eip, tb->code);
+    cpu->jcache = (uint64_t)(uintptr_t)(flat ? tc->jcache[cpu->cpl & 3] : empty_jcache);
+    cpu->resume = (uint64_t)(uintptr_t)tb->code;
+    cpu_flags_to_host(cpu);
+
+    int why = bt_enter(cpu);
+
+    came_from = NULL;
+    indirect = false;
+    switch (why) {
+    case EXIT_BRANCH:
+      cpu_flags_from_host(cpu);
+      cpu->eip = (uint32_t)cpu->exit_r9;
+      if (cpu->exit_r10) {
+        tc->stats.exits_branch++;
+        came_from = exit_at(tc, (const uint8_t *)(uintptr_t)cpu->exit_r10);
+        came_gen = tc->generation;
+      } else {
+        tc->stats.exits_indirect_miss++;
+        indirect = true;
+      }
+      break;
+    case EXIT_CALLOUT:
+      tc->stats.exits_callout++;
+      break;
+    case EXIT_FAULT:
+      tc->stats.exits_fault++;
+      cpu_flags_from_host(cpu);
+      break;
+    default:
+      cpu_stop(cpu, SHUTDOWN_ERROR, "internal error: unknown exit %d from translated code", why);
+      break;
+    }
+  }
+  tc->stats.run_seconds +=
+      now_seconds() - t0 - (tc->stats.translate_seconds - translate0);
+  restore_altstack(&old_stack);
+  return cpu->shutdown;
+}

@@ -1,0 +1,343 @@
+/* tc.c - the translation cache: where blocks live, how they are found, chained and dropped.
+ *
+ * Host code goes into one executable area, block records and side tables into a second,
+ * both filled front to back; when either is full everything is flushed at once (the
+ * simplest policy that keeps chaining cheap: no block ever points into freed code).
+ * Blocks are found by (guest EIP, translation key, physical page) in a hash table; each
+ * guest physical page lists the blocks made from it, so a write there drops exactly those. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "cpu/cpu.h"
+#include "mmu/mmu.h"
+#include "translator/emit.h"
+#include "translator/tc.h"
+
+#define META_FRACTION 2 /* metadata area = code area / META_FRACTION */
+
+void tc_config_default(struct tc_config *cfg) {
+  cfg->code_bytes = 64u << 20;
+  cfg->max_block_insns = 128;
+  cfg->chain = true;
+  cfg->jcache = true;
+  cfg->count_indirect = false;
+}
+
+uint32_t tc_key(const struct cpu *cpu) {
+  uint32_t key = (uint32_t)cpu->cpl & KEY_CPL_MASK;
+  if (!cpu_segs_flat(cpu))
+    key |= KEY_NONFLAT;
+  return key;
+}
+
+static uint32_t hash_of(uint32_t eip, uint32_t key) {
+  return ((eip * 0x9e3779b1u) ^ key) >> (32 - TB_HASH_BITS);
+}
+
+void *tc_meta_alloc(struct tcache *tc, size_t size) {
+  size = (size + 15) & ~(size_t)15;
+  if ((size_t)(tc->meta_end - tc->meta_ptr) < size)
+    return NULL;
+  void *p = tc->meta_ptr;
+  tc->meta_ptr += size;
+  return p;
+}
+
+/* An entry that can never match: its EIP's low bits differ from its index. */
+static void jcache_clear(uint32_t *jc) {
+  for (uint32_t i = 0; i < JC_SIZE; i++)
+    jc[i] = i ^ 1;
+}
+
+void tc_jcache_fill(struct tcache *tc, int cpl, uint32_t eip, const uint8_t *host) {
+  uint32_t *jc = tc->jcache[cpl & 3];
+  uint32_t i = eip & (JC_SIZE - 1);
+  jc[i] = eip;
+  memcpy((uint8_t *)jc + JC_SIZE * 4 + (size_t)i * 8, &host, 8);
+}
+
+static void jcache_forget(struct tcache *tc, const struct tb *tb) {
+  uint32_t i = tb->eip & (JC_SIZE - 1);
+  for (int cpl = 0; cpl < 4; cpl++) {
+    uint32_t *jc = tc->jcache[cpl];
+    const uint8_t *host;
+    memcpy(&host, (uint8_t *)jc + JC_SIZE * 4 + (size_t)i * 8, 8);
+    if (jc[i] == tb->eip && host == tb->code)
+      jc[i] = i ^ 1;
+  }
+}
+
+void tc_flush(struct tcache *tc) {
+  for (size_t i = 0; i < tc->n_blocks; i++) {
+    struct tb *tb = tc->blocks[i];
+    if (!tb->cached)
+      continue;
+    for (int p = 0; p < 2; p++)
+      if (tb->page[p] < tc->mmu->npages)
+        mmu_unprotect_code(tc->mmu, tb->page[p]);
+  }
+  tc->n_blocks = 0;
+  memset(tc->hash, 0, sizeof(tc->hash));
+  memset(tc->page_blocks, 0, sizeof(struct tb *) * tc->mmu->npages);
+  for (int cpl = 0; cpl < 4; cpl++)
+    jcache_clear(tc->jcache[cpl]);
+  tc->code_ptr = tc->code;
+  tc->meta_ptr = tc->meta;
+  tc->generation++;
+  tc->stats.flushes++;
+}
+
+struct tb *tc_find(struct tcache *tc, uint32_t eip, uint32_t key, uint32_t page) {
+  for (struct tb *tb = tc->hash[hash_of(eip, key)]; tb; tb = tb->hash_next)
+    if (tb->eip == eip && tb->key == key && tb->page[0] == page)
+      return tb;
+  return NULL;
+}
+
+static int add_block(struct tcache *tc, struct tb *tb) {
+  if (tc->n_blocks == tc->cap_blocks) {
+    size_t cap = tc->cap_blocks ? tc->cap_blocks * 2 : 4096;
+    struct tb **b = realloc(tc->blocks, cap * sizeof(*b));
+    if (!b)
+      return -ENOMEM;
+    tc->blocks = b;
+    tc->cap_blocks = cap;
+  }
+  tc->blocks[tc->n_blocks++] = tb;
+  return 0;
+}
+
+/* Make a freshly translated block findable and write-protect its code pages. */
+void tc_register(struct tcache *tc, struct tb *tb) {
+  uint32_t h = hash_of(tb->eip, tb->key);
+  tb->hash_next = tc->hash[h];
+  tc->hash[h] = tb;
+  for (int p = 0; p < 2; p++) {
+    if (p == 1 && tb->page[1] == tb->page[0])
+      break;
+    uint32_t page = tb->page[p];
+    tb->page_next[p] = tc->page_blocks[page];
+    tc->page_blocks[page] = tb;
+    mmu_protect_code(tc->mmu, page);
+  }
+}
+
+static double now_seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* Translate at the CPU's current mode; flush and retry once if the cache is full. */
+static struct tb *translate(struct tcache *tc, uint32_t eip, uint32_t key, bool cached) {
+  double t0 = now_seconds();
+  struct tb *tb = NULL;
+  for (int attempt = 0; attempt < 2 && !tb; attempt++) {
+    uint64_t gen = tc->generation;
+    uint8_t *code = tc->code_ptr, *meta = tc->meta_ptr;
+    tb = translate_block(tc, eip, key, cached);
+    if (tb)
+      break;
+    if (tc->cpu->pending.valid || tc->cpu->shutdown || gen != tc->generation)
+      break;
+    tc->code_ptr = code;
+    tc->meta_ptr = meta;
+    tc_flush(tc);
+  }
+  if (tb && add_block(tc, tb) < 0) {
+    cpu_stop(tc->cpu, SHUTDOWN_ERROR, "out of memory for the translation cache's block index");
+    tb = NULL;
+  }
+  if (tb && cached)
+    tc_register(tc, tb);
+  if (tb && (tc->log_in_asm || tc->log_out_asm))
+    tc_list_block(tc, tb, tc->log);
+  tc->stats.translate_seconds += now_seconds() - t0;
+  return tb;
+}
+
+/* The block for the CPU's current EIP and mode, translated if need be. NULL means the fetch
+ * raised an exception (cpu->pending) or the VM stopped. */
+struct tb *tc_lookup_or_translate(struct tcache *tc, uint32_t eip) {
+  struct cpu *cpu = tc->cpu;
+  uint32_t key = tc_key(cpu) | tc->extra_key;
+  bool cached = !tc->one_shot_next && !tc->extra_key;
+  tc->one_shot_next = false;
+  tc->extra_key = 0;
+  tc->stats.lookups++;
+  if (cached) {
+    uint32_t pa;
+    unsigned access = MMU_FETCH | (cpu->cpl == 3 ? MMU_USER : 0);
+    struct pending_event saved = cpu->pending;
+    if (mmu_translate(tc->mmu, cpu, eip, access, &pa) && pa < tc->mmu->ram_size) {
+      struct tb *tb = tc_find(tc, eip, key, pa >> PAGE_SHIFT);
+      if (tb) {
+        tc->stats.lookup_hits++;
+        return tb;
+      }
+    }
+    cpu->pending = saved; /* the translation below raises it properly if it must */
+  }
+  return translate(tc, eip, key, cached);
+}
+
+/* The block whose host code contains host_pc (blocks are in code order). */
+struct tb *tc_block_at(struct tcache *tc, const uint8_t *host_pc) {
+  size_t lo = 0, hi = tc->n_blocks;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    struct tb *tb = tc->blocks[mid];
+    if (host_pc < tb->code)
+      hi = mid;
+    else if (host_pc >= tb->code + tb->code_len)
+      lo = mid + 1;
+    else
+      return tb;
+  }
+  return NULL;
+}
+
+void tc_link(struct tcache *tc, struct tb_exit *x, struct tb *to) {
+  if (!tc->cfg.chain || x->linked || !to->cached || !x->from->valid)
+    return;
+  patch_rel32(x->jump, to->code);
+  x->linked = to;
+  x->next_incoming = to->incoming;
+  to->incoming = x;
+  tc->stats.chains_made++;
+}
+
+static void unlink_incoming(struct tb *tb) {
+  for (struct tb_exit *x = tb->incoming; x; x = x->next_incoming) {
+    patch_rel32(x->jump, x->stub);
+    x->linked = NULL;
+  }
+  tb->incoming = NULL;
+}
+
+static void remove_from_hash(struct tcache *tc, struct tb *tb) {
+  struct tb **pp = &tc->hash[hash_of(tb->eip, tb->key)];
+  while (*pp && *pp != tb)
+    pp = &(*pp)->hash_next;
+  if (*pp)
+    *pp = tb->hash_next;
+}
+
+/* Drop one block: nothing may enter it any more. Its code stays until the next flush. */
+static void invalidate_block(struct tcache *tc, struct tb *tb) {
+  if (!tb->valid)
+    return;
+  tb->valid = false;
+  remove_from_hash(tc, tb);
+  unlink_incoming(tb);
+  jcache_forget(tc, tb);
+  /* Its own chained exits stay patched: code that still runs in it (the instruction that
+   * wrote) leaves through them, and their targets are still valid translations. */
+  tc->stats.invalidated_blocks++;
+}
+
+void tc_invalidate_page(struct tcache *tc, uint32_t page) {
+  if (page >= tc->mmu->npages)
+    return;
+  struct tb *tb = tc->page_blocks[page];
+  tc->page_blocks[page] = NULL;
+  while (tb) {
+    int which = tb->page[0] == page ? 0 : 1;
+    struct tb *next = tb->page_next[which];
+    invalidate_block(tc, tb);
+    /* A block on two pages stays listed on the other one; it is already invalid there. */
+    tb = next;
+  }
+  mmu_unprotect_code(tc->mmu, page);
+}
+
+void tc_invalidate_phys(struct tcache *tc, uint64_t pa, uint64_t len) {
+  if (!len)
+    return;
+  for (uint64_t page = pa >> PAGE_SHIFT; page <= (pa + len - 1) >> PAGE_SHIFT; page++)
+    if (page < tc->mmu->npages && tc->mmu->code_page[page])
+      tc_invalidate_page(tc, (uint32_t)page);
+}
+
+void tc_set_logging(struct tcache *tc, bool in_asm, bool out_asm, FILE *log) {
+  tc->log_in_asm = in_asm;
+  tc->log_out_asm = out_asm;
+  tc->log = log;
+}
+
+static void code_write_hook(void *opaque, uint32_t page) { tc_invalidate_page(opaque, page); }
+
+int tc_init(struct tcache **out, struct cpu *cpu, struct mmu *mmu, const struct tc_config *cfg) {
+  struct tcache *tc = calloc(1, sizeof(*tc));
+  if (!tc)
+    return -ENOMEM;
+  int err = -ENOMEM;
+  tc->cpu = cpu;
+  tc->mmu = mmu;
+  tc->cfg = *cfg;
+  if (tc->cfg.code_bytes < (1u << 20))
+    tc->cfg.code_bytes = 1u << 20;
+  if (tc->cfg.max_block_insns < 1)
+    tc->cfg.max_block_insns = 1;
+  ZydisDecoderInit(&tc->decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+  /* The guest is a P6: F3 0F BC/BD are BSF/BSR, 0F 1E is a hint NOP, F2 is no BND prefix. */
+  ZydisDecoderEnableMode(&tc->decoder, ZYDIS_DECODER_MODE_TZCNT, ZYAN_FALSE);
+  ZydisDecoderEnableMode(&tc->decoder, ZYDIS_DECODER_MODE_LZCNT, ZYAN_FALSE);
+  ZydisDecoderEnableMode(&tc->decoder, ZYDIS_DECODER_MODE_CET, ZYAN_FALSE);
+  ZydisDecoderEnableMode(&tc->decoder, ZYDIS_DECODER_MODE_MPX, ZYAN_FALSE);
+
+  size_t meta_bytes = tc->cfg.code_bytes / META_FRACTION;
+  tc->code = mmap(NULL, tc->cfg.code_bytes, PROT_READ | PROT_WRITE | PROT_EXEC,
+                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  tc->meta = mmap(NULL, meta_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (tc->code == MAP_FAILED || tc->meta == MAP_FAILED) {
+    fprintf(stderr, "bt386: cannot allocate a %zu MiB translation cache\n",
+            tc->cfg.code_bytes >> 20);
+    goto fail;
+  }
+  tc->code_ptr = tc->code;
+  tc->code_end = tc->code + tc->cfg.code_bytes;
+  tc->meta_ptr = tc->meta;
+  tc->meta_end = tc->meta + meta_bytes;
+  tc->page_blocks = calloc(mmu->npages, sizeof(struct tb *));
+  if (!tc->page_blocks)
+    goto fail;
+  for (int cpl = 0; cpl < 4; cpl++) {
+    tc->jcache[cpl] = malloc((size_t)JC_SIZE * 12);
+    if (!tc->jcache[cpl])
+      goto fail;
+    jcache_clear(tc->jcache[cpl]);
+  }
+  mmu->code_write = code_write_hook;
+  mmu->code_write_opaque = tc;
+  err = fault_handlers_install(tc);
+  if (err)
+    goto fail;
+  *out = tc;
+  return 0;
+fail:
+  tc_exit(tc);
+  return err;
+}
+
+void tc_exit(struct tcache *tc) {
+  if (!tc)
+    return;
+  fault_handlers_remove();
+  if (tc->mmu && tc->mmu->code_write_opaque == tc)
+    tc->mmu->code_write = NULL;
+  for (int cpl = 0; cpl < 4; cpl++)
+    free(tc->jcache[cpl]);
+  free(tc->page_blocks);
+  free(tc->blocks);
+  if (tc->code && tc->code != MAP_FAILED)
+    munmap(tc->code, tc->cfg.code_bytes);
+  if (tc->meta && tc->meta != MAP_FAILED)
+    munmap(tc->meta, tc->cfg.code_bytes / META_FRACTION);
+  free(tc);
+}

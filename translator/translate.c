@@ -1,0 +1,1176 @@
+/* translate.c - one guest basic block into host code.
+ *
+ * Each guest instruction is decoded with Zydis (32-bit legacy mode) and handled in one of
+ * four ways (see translator.h for the register assignment):
+ *
+ *   copied       no memory operand and the same meaning in 64-bit mode: the guest bytes,
+ *                unchanged (add eax, ebx; imul; cmovcc; x87 and SSE on registers...)
+ *   re-addressed a memory operand: the same opcode with 0x67 (32-bit addresses that wrap at
+ *                4 GiB), 0x65 in kernel code (the kernel view), and a segment base register
+ *                added when the segment is FS, GS or not flat. `mov eax, [esp+8]` in guest
+ *                kernel code becomes `mov eax, gs:[esp+8]` (65 67 8b 44 24 08).
+ *   rewritten    a short host sequence for what 64-bit mode lacks or encodes differently:
+ *                push/pop/call/ret/enter/leave/pusha/popa/pushf/popf, inc/dec r32, branches
+ *                (block exits), string instructions in kernel code, cli/sti.
+ *   called out   a jump to the callout stub with a struct insn_call (cpu/insn.h): I/O,
+ *                descriptor tables, segment loads, control registers, interrupts, BCD.
+ *
+ * Every rewritten sequence does its faulting access before it changes guest state, so the
+ * state the fault handler sees is the state before the instruction. */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu/cpu.h"
+#include "cpu/insn.h"
+#include "mmu/mmu.h"
+#include "translator/emit.h"
+#include "translator/tc.h"
+
+#define MAX_BLOCK_INSNS_LIMIT 512
+#define MAX_HOST_PER_INSN 96 /* the longest sequence one guest instruction becomes */
+
+struct pending_exit {
+  uint8_t *field;
+  uint32_t target;
+};
+
+struct xlate {
+  struct tcache *tc;
+  struct cpu *cpu;
+  struct emitter e;
+  uint8_t *start;
+  uint32_t key;
+  bool kernel;      /* memory operands go through the kernel view (GS) */
+  bool flat;        /* DS, ES, SS have base 0 */
+  bool slow_string; /* string instructions through insn_string */
+  uint32_t block_eip;
+  uint32_t page[2];
+  uint32_t eip, next_eip;
+  uint8_t bytes[16];
+  ZydisDecodedInstruction in;
+  ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
+  bool ended;
+  int n_exits;
+  struct pending_exit exits[2];
+  int n_insns;
+  struct insn_map map[MAX_BLOCK_INSNS_LIMIT]; /* last: translate_block clears what precedes */
+};
+
+/* ---- operands ---- */
+
+static int gpr(ZydisRegister r) {
+  switch (ZydisRegisterGetClass(r)) {
+  case ZYDIS_REGCLASS_GPR8:
+  case ZYDIS_REGCLASS_GPR16:
+  case ZYDIS_REGCLASS_GPR32:
+    return ZydisRegisterGetId(r);
+  default:
+    return HR_NONE;
+  }
+}
+
+static int seg_index(ZydisRegister r) {
+  switch (r) {
+  case ZYDIS_REGISTER_ES: return SEG_ES;
+  case ZYDIS_REGISTER_CS: return SEG_CS;
+  case ZYDIS_REGISTER_SS: return SEG_SS;
+  case ZYDIS_REGISTER_DS: return SEG_DS;
+  case ZYDIS_REGISTER_FS: return SEG_FS;
+  case ZYDIS_REGISTER_GS: return SEG_GS;
+  default: return -1;
+  }
+}
+
+static bool is_high_byte(ZydisRegister r) {
+  return r == ZYDIS_REGISTER_AH || r == ZYDIS_REGISTER_CH || r == ZYDIS_REGISTER_DH ||
+         r == ZYDIS_REGISTER_BH;
+}
+
+static const ZydisDecodedOperand *find_mem(struct xlate *x) {
+  for (int i = 0; i < x->in.operand_count; i++)
+    if (x->op[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+        x->op[i].visibility == ZYDIS_OPERAND_VISIBILITY_EXPLICIT)
+      return &x->op[i];
+  return NULL;
+}
+
+static int width_bytes(struct xlate *x) { return x->in.operand_width / 8; }
+
+/* Load a segment base from struct cpu into r9 (non-flat DS/ES/SS/CS). */
+static int seg_base_reg(struct xlate *x, int seg) {
+  if (seg == SEG_FS)
+    return HR_FSBASE;
+  if (seg == SEG_GS)
+    return HR_GSBASE;
+  if (x->flat)
+    return HR_NONE;
+  emit_load(&x->e, 4, HR_R9,
+            (struct mem){HR_CPU, HR_NONE, 1,
+                         (int32_t)(offsetof(struct cpu, seg) + (size_t)seg * sizeof(struct segment) +
+                                   offsetof(struct segment, base)),
+                         false, false});
+  return HR_R9;
+}
+
+/* The host operand for a guest memory operand: the same base, index and displacement with
+ * 32-bit address size, the GS prefix in kernel code, and the segment base added as a register
+ * when it is not zero. May emit set-up code that uses r8 and r9. `esp_adjust` is added when the
+ * base is ESP (pop [esp+n] addresses with the incremented ESP). */
+static struct mem host_mem(struct xlate *x, const ZydisDecodedOperand *op, bool agen,
+                           int32_t esp_adjust) {
+  struct mem m = {gpr(op->mem.base), gpr(op->mem.index), op->mem.scale ? op->mem.scale : 1,
+                  (int32_t)op->mem.disp.value, x->kernel && !agen, true};
+  if (m.base == HR_RSP)
+    m.disp += esp_adjust;
+  if (x->in.address_width == 16) {
+    /* 16-bit addressing wraps at 64 KiB: the low 16 bits of the 32-bit sum are the same. */
+    emit_lea(&x->e, false, HR_R8, (struct mem){m.base, m.index, 1, m.disp, false, true});
+    static const uint8_t movzx16[] = {0x0f, 0xb7};
+    emit_op_rr(&x->e, false, false, movzx16, 2, HR_R8, HR_R8);
+    m.base = HR_R8;
+    m.index = HR_NONE;
+    m.scale = 1;
+    m.disp = 0;
+  }
+  if (agen)
+    return m;
+  int sb = seg_base_reg(x, seg_index(op->mem.segment));
+  if (sb == HR_NONE)
+    return m;
+  if (m.base != HR_NONE && m.index != HR_NONE) {
+    emit_lea(&x->e, false, HR_R8, m);
+    m = (struct mem){HR_R8, HR_NONE, 1, 0, m.gs, true};
+  }
+  if (m.base == HR_NONE) {
+    m.base = sb;
+  } else {
+    m.index = sb;
+    m.scale = 1;
+  }
+  return m;
+}
+
+/* The guest linear address of a memory operand into r8d (for callouts). */
+static void ea_to_r8(struct xlate *x, const ZydisDecodedOperand *op) {
+  struct mem m = host_mem(x, op, false, 0);
+  emit_lea(&x->e, false, HR_R8, m);
+}
+
+/* ---- exits ---- */
+
+static void exit_jmp(struct xlate *x, uint32_t target) {
+  uint8_t *field = emit_jmp_rel32(&x->e, x->e.p);
+  x->exits[x->n_exits++] = (struct pending_exit){field, target};
+}
+
+static void exit_jcc(struct xlate *x, int cc, uint32_t target) {
+  uint8_t *field = emit_jcc_rel32(&x->e, cc, x->e.p);
+  x->exits[x->n_exits++] = (struct pending_exit){field, target};
+}
+
+/* Leave through the dispatcher to the guest EIP in r8d, probing the indirect-branch cache
+ * first. The probe must keep guest flags: lahf/seto save them in AH/AL, with EAX in r9. */
+static void exit_indirect(struct xlate *x) {
+  struct emitter *e = &x->e;
+  if (x->tc->cfg.count_indirect) {
+    /* ++counter without touching flags: load, lea +1, store (64-bit addresses) */
+    static const uint8_t load[] = {0x8b}, store[] = {0x89};
+    struct mem counter = {HR_R10, HR_NONE, 1, 0, false, false};
+    emit_mov_imm64(e, HR_R10, (uint64_t)(uintptr_t)&x->tc->stats.indirect_executed);
+    emit_op_mem(e, false, true, load, 1, HR_R9, counter);
+    emit_lea(e, true, HR_R9, (struct mem){HR_R9, HR_NONE, 1, 1, false, false});
+    emit_op_mem(e, false, true, store, 1, HR_R9, counter);
+  }
+  if (x->tc->cfg.jcache) {
+    static const uint8_t probe[] = {
+        0x49, 0x89, 0xc1,                         /* mov r9, rax */
+        0x9f,                                     /* lahf */
+        0x0f, 0x90, 0xc0,                         /* seto al */
+        0x45, 0x89, 0xc2,                         /* mov r10d, r8d */
+        0x41, 0x81, 0xe2, 0, 0, 0, 0,             /* and r10d, JC_SIZE-1 */
+        0x4d, 0x8b, 0x5f, CPU_JCACHE,             /* mov r11, [r15 + CPU_JCACHE] */
+        0x47, 0x3b, 0x04, 0x93,                   /* cmp r8d, [r11 + r10*4] */
+        0x75, 0x11,                               /* jne miss */
+        0x4f, 0x8b, 0x94, 0xd3, 0, 0, 0, 0,       /* mov r10, [r11 + r10*8 + JC_SIZE*4] */
+        0x04, 0x7f,                               /* add al, 0x7f (restores OF) */
+        0x9e,                                     /* sahf */
+        0x4c, 0x89, 0xc8,                         /* mov rax, r9 */
+        0x41, 0xff, 0xe2,                         /* jmp r10 */
+        0x04, 0x7f,                               /* miss: add al, 0x7f */
+        0x9e,                                     /* sahf */
+        0x4c, 0x89, 0xc8,                         /* mov rax, r9 */
+    };
+    uint8_t *at = e->p;
+    emit_bytes(e, probe, sizeof(probe));
+    if (!e->overflow) {
+      uint32_t mask = JC_SIZE - 1, hosts = JC_SIZE * 4;
+      memcpy(at + 13, &mask, 4);
+      memcpy(at + 31, &hosts, 4);
+    }
+  }
+  emit_mov_rr(e, false, HR_R9, HR_R8);
+  emit_mov_imm32(e, HR_R10, 0);
+  emit_jmp_cpu(e, CPU_STUB_EXIT);
+  x->ended = true;
+}
+
+/* ---- callouts ---- */
+
+static struct insn_call *callout(struct xlate *x, insn_fn fn) {
+  struct insn_call *c = tc_meta_alloc(x->tc, sizeof(*c));
+  if (!c) {
+    x->e.overflow = true;
+    static struct insn_call dummy;
+    return &dummy;
+  }
+  memset(c, 0, sizeof(*c));
+  c->fn = fn;
+  c->eip = x->eip;
+  c->next_eip = x->next_eip;
+  c->mnemonic = (uint16_t)x->in.mnemonic;
+  c->width = (uint8_t)width_bytes(x);
+  c->reg = c->reg2 = INSN_OPERAND_NONE;
+  emit_mov_imm64(&x->e, HR_R10, (uint64_t)(uintptr_t)c);
+  emit_jmp_cpu(&x->e, CPU_STUB_CALLOUT);
+  c->resume = x->e.p;
+  return c;
+}
+
+/* A callout after which the guest always continues through the dispatcher. */
+static struct insn_call *callout_final(struct xlate *x, insn_fn fn) {
+  struct insn_call *c = callout(x, fn);
+  x->ended = true;
+  return c;
+}
+
+/* End the block after a callout that may either go on or leave: going on means the next
+ * instruction, through a chainable exit. */
+static void end_after(struct xlate *x) {
+  exit_jmp(x, x->next_eip);
+  x->ended = true;
+}
+
+static void raise_ud(struct xlate *x) { callout_final(x, insn_raise_ud); }
+static void unsupported(struct xlate *x) { callout_final(x, insn_unsupported); }
+
+/* ---- copying guest instructions ---- */
+
+static void copy_insn(struct xlate *x) { emit_bytes(&x->e, x->bytes, x->in.length); }
+
+static int guest_prefixes(struct xlate *x, uint8_t *out, bool drop_rep) {
+  int n = 0;
+  for (int i = 0; i < x->in.raw.prefix_count; i++) {
+    uint8_t p = x->in.raw.prefixes[i].value;
+    bool seg = p == 0x26 || p == 0x2e || p == 0x36 || p == 0x3e || p == 0x64 || p == 0x65;
+    if (seg || p == 0x67 || (drop_rep && (p == 0xf2 || p == 0xf3)))
+      continue;
+    out[n++] = p;
+  }
+  return n;
+}
+
+/* Where the bytes after ModRM/SIB/displacement (the immediates) begin. */
+static int after_ea(struct xlate *x) {
+  if (x->in.raw.disp.size)
+    return x->in.raw.disp.offset + x->in.raw.disp.size / 8;
+  if (x->in.attributes & ZYDIS_ATTRIB_HAS_SIB)
+    return x->in.raw.sib.offset + 1;
+  return x->in.raw.modrm.offset + 1;
+}
+
+/* Guest registers an instruction names, explicitly or implicitly. */
+static unsigned regs_used(struct xlate *x) {
+  unsigned used = 1u << R_ESP | 1u << R_EAX;
+  for (int i = 0; i < x->in.operand_count; i++) {
+    const ZydisDecodedOperand *o = &x->op[i];
+    if (o->type == ZYDIS_OPERAND_TYPE_REGISTER && gpr(o->reg.value) != HR_NONE) {
+      int r = gpr(o->reg.value);
+      used |= 1u << (is_high_byte(o->reg.value) ? r - 4 : r);
+    }
+  }
+  return used | 1u << R_EBP;
+}
+
+/* Re-encode the guest instruction (ModRM form) with host memory operand m. */
+static void emit_with_mem(struct xlate *x, struct mem m, const uint8_t *opcode_override) {
+  uint8_t pfx[16];
+  bool drop_rep = x->in.mnemonic == ZYDIS_MNEMONIC_BSF || x->in.mnemonic == ZYDIS_MNEMONIC_BSR;
+  int npfx = guest_prefixes(x, pfx, drop_rep);
+  int opc_start = x->in.raw.prefix_count;
+  int opc_len = x->in.raw.modrm.offset - opc_start;
+  const uint8_t *opc = opcode_override ? opcode_override : x->bytes + opc_start;
+  bool needs_rex = m.base >= 8 || m.index >= 8;
+  bool reg_is_high = false;
+  for (int i = 0; i < x->in.operand_count; i++)
+    if (x->op[i].encoding == ZYDIS_OPERAND_ENCODING_MODRM_REG && is_high_byte(x->op[i].reg.value))
+      reg_is_high = true;
+  int tail = after_ea(x);
+  if (needs_rex && reg_is_high) {
+    /* A REX prefix would turn AH..BH into SPL..DIL: put the address in a guest register
+     * the instruction does not use, keeping its value in r9 (the fault handler knows). */
+    emit_lea(&x->e, false, HR_R8, m);
+    unsigned used = regs_used(x);
+    int b = R_ECX;
+    while (b < 8 && (used & (1u << b)))
+      b++;
+    if (b == 8) {
+      unsupported(x);
+      return;
+    }
+    emit_mov_rr(&x->e, true, HR_R9, b);
+    emit_mov_rr(&x->e, false, b, HR_R8);
+    x->map[x->n_insns - 1].fixup = FIXUP_RESTORE_REG;
+    x->map[x->n_insns - 1].reg = (uint8_t)b;
+    m = (struct mem){b, HR_NONE, 1, 0, m.gs, true};
+    emit_op_mem_prefixed(&x->e, pfx, npfx, false, opc, opc_len, x->in.raw.modrm.reg, m);
+    emit_bytes(&x->e, x->bytes + tail, x->in.length - tail);
+    emit_mov_rr(&x->e, true, b, HR_R9);
+    return;
+  }
+  emit_op_mem_prefixed(&x->e, pfx, npfx, false, opc, opc_len, x->in.raw.modrm.reg, m);
+  emit_bytes(&x->e, x->bytes + tail, x->in.length - tail);
+}
+
+/* mov with a moffs operand (A0-A3) as its ModRM form, so the segment base can be added. */
+static void translate_moffs(struct xlate *x, const ZydisDecodedOperand *mem) {
+  static const uint8_t modrm_opcode[4] = {0x8a, 0x8b, 0x88, 0x89};
+  uint8_t opc = modrm_opcode[x->in.opcode - 0xa0];
+  struct mem m = host_mem(x, mem, false, 0);
+  uint8_t pfx[16];
+  int npfx = guest_prefixes(x, pfx, false);
+  emit_op_mem_prefixed(&x->e, pfx, npfx, false, &opc, 1, R_EAX, m);
+}
+
+static void translate_memory_insn(struct xlate *x, const ZydisDecodedOperand *mem) {
+  if (mem->encoding == ZYDIS_OPERAND_ENCODING_DISP16_32_64) {
+    translate_moffs(x, mem);
+    return;
+  }
+  bool agen = mem->mem.type == ZYDIS_MEMOP_TYPE_AGEN;
+  struct mem m = host_mem(x, mem, agen, 0);
+  if (x->in.opcode == 0x82 && x->in.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT) {
+    static const uint8_t op80 = 0x80; /* 0x82 is 0x80's alias, gone in 64-bit mode */
+    emit_with_mem(x, m, &op80);
+    return;
+  }
+  emit_with_mem(x, m, NULL);
+}
+
+/* An instruction with an implicit DS:[EBX+AL] or DS:[EDI] operand: prefix it. */
+static void translate_implicit_mem(struct xlate *x) {
+  const ZydisDecodedOperand *mem = NULL;
+  for (int i = 0; i < x->in.operand_count; i++)
+    if (x->op[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
+      mem = &x->op[i];
+  int seg = mem ? seg_index(mem->mem.segment) : SEG_DS;
+  if (!x->flat || seg == SEG_FS || seg == SEG_GS || x->in.address_width == 16) {
+    unsupported(x);
+    return;
+  }
+  uint8_t pfx[16];
+  int npfx = guest_prefixes(x, pfx, false);
+  if (x->kernel)
+    emit_u8(&x->e, PFX_GS);
+  emit_u8(&x->e, PFX_ADDR32);
+  emit_bytes(&x->e, pfx, npfx);
+  emit_bytes(&x->e, x->bytes + x->in.raw.prefix_count, x->in.length - x->in.raw.prefix_count);
+}
+
+/* Register-only instructions whose encoding 64-bit mode reassigned. */
+static void translate_register_insn(struct xlate *x) {
+  uint8_t op = x->in.opcode;
+  if (x->in.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && op >= 0x40 && op <= 0x4f) {
+    static const uint8_t ff[] = {0xff}; /* inc/dec r32 is FF /0, FF /1 (0x40-0x4f are REX) */
+    emit_op_rr(&x->e, x->in.operand_width == 16, false, ff, 1, op >= 0x48 ? 1 : 0, op & 7);
+    return;
+  }
+  if (x->in.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && op == 0x82) {
+    uint8_t b[16];
+    memcpy(b, x->bytes, x->in.length);
+    b[x->in.raw.prefix_count] = 0x80;
+    emit_bytes(&x->e, b, x->in.length);
+    return;
+  }
+  if (x->in.mnemonic == ZYDIS_MNEMONIC_BSF || x->in.mnemonic == ZYDIS_MNEMONIC_BSR) {
+    /* The host reads F3 0F BC/BD as TZCNT/LZCNT; for the guest (a P6) it is BSF/BSR. */
+    uint8_t pfx[16];
+    int npfx = guest_prefixes(x, pfx, true);
+    emit_bytes(&x->e, pfx, npfx);
+    emit_bytes(&x->e, x->bytes + x->in.raw.prefix_count, x->in.length - x->in.raw.prefix_count);
+    return;
+  }
+  copy_insn(x);
+}
+
+/* ---- the stack ---- */
+
+/* SS:[ESP + disp] */
+static struct mem stack_mem(struct xlate *x, int32_t disp) {
+  struct mem m = {HR_RSP, HR_NONE, 1, disp, x->kernel, true};
+  int sb = seg_base_reg(x, SEG_SS);
+  if (sb != HR_NONE)
+    m.index = sb;
+  return m;
+}
+
+static void adjust_esp(struct xlate *x, int32_t by) {
+  emit_lea(&x->e, false, HR_RSP, mem_base(HR_RSP, by, false));
+}
+
+static void translate_push(struct xlate *x) {
+  const ZydisDecodedOperand *src = &x->op[0];
+  int w = width_bytes(x);
+  if (src->type == ZYDIS_OPERAND_TYPE_REGISTER && seg_index(src->reg.value) >= 0) {
+    callout(x, insn_push_seg)->seg = (uint8_t)seg_index(src->reg.value);
+    return;
+  }
+  if (src->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+    emit_store(&x->e, w, stack_mem(x, -w), gpr(src->reg.value));
+  } else if (src->type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+    emit_store_imm(&x->e, w, stack_mem(x, -w), (uint32_t)src->imm.value.u);
+  } else {
+    emit_load(&x->e, w, HR_R10, host_mem(x, src, false, 0));
+    emit_store(&x->e, w, stack_mem(x, -w), HR_R10);
+  }
+  adjust_esp(x, -w);
+}
+
+static void translate_pop(struct xlate *x) {
+  const ZydisDecodedOperand *dst = &x->op[0];
+  int w = width_bytes(x);
+  if (dst->type == ZYDIS_OPERAND_TYPE_REGISTER && seg_index(dst->reg.value) >= 0) {
+    if (seg_index(dst->reg.value) == SEG_CS) {
+      raise_ud(x);
+      return;
+    }
+    callout(x, insn_pop_seg)->seg = (uint8_t)seg_index(dst->reg.value);
+    if (seg_index(dst->reg.value) == SEG_SS)
+      end_after(x); /* the dispatcher handles the interrupt shadow */
+    return;
+  }
+  if (dst->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+    int r = gpr(dst->reg.value);
+    emit_load(&x->e, w, r, stack_mem(x, 0));
+    if (r != R_ESP)
+      adjust_esp(x, w);
+    return;
+  }
+  emit_load(&x->e, w, HR_R10, stack_mem(x, 0));
+  emit_store(&x->e, w, host_mem(x, dst, false, w), HR_R10);
+  adjust_esp(x, w);
+}
+
+static const int pusha_order[8] = {R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI};
+
+static void translate_pusha(struct xlate *x) {
+  int w = width_bytes(x);
+  for (int i = 0; i < 8; i++)
+    emit_store(&x->e, w, stack_mem(x, -(i + 1) * w), pusha_order[i]);
+  adjust_esp(x, -8 * w);
+}
+
+static void translate_popa(struct xlate *x) {
+  int w = width_bytes(x);
+  /* Touch the highest slot first: once both ends load, every slot between does too. */
+  emit_load(&x->e, w, HR_R10, stack_mem(x, 7 * w));
+  for (int i = 7; i >= 1; i--) {
+    int r = pusha_order[i];
+    if (r != R_ESP)
+      emit_load(&x->e, w, r, stack_mem(x, (7 - i) * w));
+  }
+  if (w == 2) {
+    static const uint8_t mov[] = {0x89};
+    emit_op_rr(&x->e, true, false, mov, 1, HR_R10, R_EAX);
+  } else {
+    emit_mov_rr(&x->e, false, R_EAX, HR_R10);
+  }
+  adjust_esp(x, 8 * w);
+}
+
+/* pushf: host arithmetic flags (pushfq on a scratch stack in struct cpu) plus the virtual
+ * system flags, assembled with lea so the guest's flags stay as they are. */
+static void translate_pushf(struct xlate *x) {
+  struct emitter *e = &x->e;
+  int w = width_bytes(x);
+  emit_mov_rr(e, true, HR_R9, HR_RSP);
+  emit_lea(e, true, HR_RSP, (struct mem){HR_CPU, HR_NONE, 1, CPU_FLAGS_STACK, false, false});
+  emit_u8(e, 0x9c);                 /* pushfq */
+  emit_u8(e, 0x41), emit_u8(e, 0x58); /* pop r8 */
+  emit_mov_rr(e, true, HR_RSP, HR_R9);
+  emit_load(e, 4, HR_R9, (struct mem){HR_CPU, HR_NONE, 1, CPU_VSYS, false, false});
+  emit_lea(e, false, HR_R8, (struct mem){HR_R8, HR_R9, 1, -0x200, false, false});
+  emit_load(e, 4, HR_R9, (struct mem){HR_CPU, HR_NONE, 1, CPU_VIF, false, false});
+  emit_lea(e, false, HR_R8, (struct mem){HR_R8, HR_R9, 1, 0, false, false});
+  emit_store(e, w, stack_mem(x, -w), HR_R8);
+  adjust_esp(x, -w);
+}
+
+/* popf at CPL 0: every flag is the guest's to set, and the old ones are dead, so the split
+ * into host RFLAGS, vif and vsys may use flag-changing instructions. */
+static void translate_popf(struct xlate *x) {
+  struct emitter *e = &x->e;
+  if (x->cpu->cpl != 0 || width_bytes(x) != 4) {
+    callout(x, insn_popf);
+    return;
+  }
+  static const uint8_t and_r9[] = {0x41, 0x81, 0xe1}, and_r8[] = {0x41, 0x81, 0xe0},
+                       or_r8[] = {0x41, 0x81, 0xc8};
+  emit_load(e, 4, HR_R8, stack_mem(x, 0));
+  adjust_esp(x, 4);
+  emit_mov_rr(e, false, HR_R9, HR_R8);
+  emit_bytes(e, and_r9, 3), emit_u32(e, FL_IF);
+  emit_store(e, 4, (struct mem){HR_CPU, HR_NONE, 1, CPU_VIF, false, false}, HR_R9);
+  emit_mov_rr(e, false, HR_R9, HR_R8);
+  emit_bytes(e, and_r9, 3), emit_u32(e, FL_TF | FL_IOPL | FL_NT | FL_AC | FL_ID);
+  emit_store(e, 4, (struct mem){HR_CPU, HR_NONE, 1, CPU_VSYS, false, false}, HR_R9);
+  emit_bytes(e, and_r8, 3), emit_u32(e, FL_HOST);
+  emit_bytes(e, or_r8, 3), emit_u32(e, 0x202);
+  emit_mov_rr(e, true, HR_R9, HR_RSP);
+  emit_lea(e, true, HR_RSP, (struct mem){HR_CPU, HR_NONE, 1, CPU_FLAGS_STACK, false, false});
+  emit_u8(e, 0x41), emit_u8(e, 0x50); /* push r8 */
+  emit_u8(e, 0x9d);                   /* popfq */
+  emit_mov_rr(e, true, HR_RSP, HR_R9);
+}
+
+static void translate_cli_sti(struct xlate *x) {
+  if (x->cpu->cpl != 0) {
+    callout(x, insn_cli_sti);
+    return;
+  }
+  uint32_t v = x->in.mnemonic == ZYDIS_MNEMONIC_STI ? FL_IF : 0;
+  emit_store_imm(&x->e, 4, (struct mem){HR_CPU, HR_NONE, 1, CPU_VIF, false, false}, v);
+}
+
+static void translate_enter(struct xlate *x) {
+  uint32_t size = (uint32_t)x->op[0].imm.value.u & 0xffff;
+  uint32_t level = (uint32_t)x->op[1].imm.value.u & 31;
+  if (level != 0 || width_bytes(x) != 4) {
+    struct insn_call *c = callout(x, insn_enter_nested);
+    c->imm = size;
+    c->imm2 = level;
+    return;
+  }
+  emit_store(&x->e, 4, stack_mem(x, -4), R_EBP);
+  emit_lea(&x->e, false, R_EBP, mem_base(HR_RSP, -4, false));
+  adjust_esp(x, -4 - (int32_t)size);
+}
+
+static void translate_leave(struct xlate *x) {
+  int w = width_bytes(x);
+  struct mem m = {R_EBP, HR_NONE, 1, 0, x->kernel, true};
+  int sb = seg_base_reg(x, SEG_SS);
+  if (sb != HR_NONE)
+    m.index = sb;
+  emit_load(&x->e, w, HR_R8, m);
+  emit_lea(&x->e, false, HR_RSP, mem_base(R_EBP, w, false));
+  if (w == 2) {
+    static const uint8_t mov[] = {0x89};
+    emit_op_rr(&x->e, true, false, mov, 1, HR_R8, R_EBP);
+  } else {
+    emit_mov_rr(&x->e, false, R_EBP, HR_R8);
+  }
+}
+
+/* ---- control transfers ---- */
+
+static uint32_t branch_target(struct xlate *x) {
+  uint64_t target = 0;
+  ZydisCalcAbsoluteAddress(&x->in, &x->op[0], x->eip, &target);
+  if (x->in.operand_width == 16)
+    target &= 0xffff;
+  return (uint32_t)target;
+}
+
+static bool is_far(struct xlate *x) { return x->in.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR; }
+
+static void far_operand(struct xlate *x, struct insn_call *c, const ZydisDecodedOperand *o) {
+  if (o->type == ZYDIS_OPERAND_TYPE_POINTER) {
+    c->imm = o->ptr.offset;
+    c->imm2 = o->ptr.segment;
+  } else {
+    c->mem = 1;
+  }
+}
+
+static void far_transfer(struct xlate *x, insn_fn fn) {
+  const ZydisDecodedOperand *o = &x->op[0];
+  if (o->type == ZYDIS_OPERAND_TYPE_MEMORY)
+    ea_to_r8(x, o);
+  far_operand(x, callout_final(x, fn), o);
+}
+
+/* The target of an indirect jmp/call into r8d. */
+static void load_target(struct xlate *x, const ZydisDecodedOperand *o) {
+  int w = width_bytes(x);
+  if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+    if (w == 2) {
+      static const uint8_t movzx16[] = {0x0f, 0xb7};
+      emit_op_rr(&x->e, false, false, movzx16, 2, HR_R8, gpr(o->reg.value));
+    } else {
+      emit_mov_rr(&x->e, false, HR_R8, gpr(o->reg.value));
+    }
+  } else if (w == 2) {
+    static const uint8_t movzx16[] = {0x0f, 0xb7};
+    emit_op_mem(&x->e, false, false, movzx16, 2, HR_R8, host_mem(x, o, false, 0));
+  } else {
+    emit_load(&x->e, 4, HR_R8, host_mem(x, o, false, 0));
+  }
+}
+
+static void translate_jmp(struct xlate *x) {
+  const ZydisDecodedOperand *o = &x->op[0];
+  if (is_far(x)) {
+    far_transfer(x, insn_jmp_far);
+  } else if (o->type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+    exit_jmp(x, branch_target(x));
+    x->ended = true;
+  } else {
+    load_target(x, o);
+    exit_indirect(x);
+  }
+}
+
+static void translate_call(struct xlate *x) {
+  const ZydisDecodedOperand *o = &x->op[0];
+  int w = width_bytes(x);
+  if (is_far(x)) {
+    far_transfer(x, insn_call_far);
+    return;
+  }
+  bool direct = o->type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
+  if (!direct)
+    load_target(x, o);
+  emit_store_imm(&x->e, w, stack_mem(x, -w), x->next_eip);
+  adjust_esp(x, -w);
+  if (direct) {
+    exit_jmp(x, branch_target(x));
+    x->ended = true;
+  } else {
+    exit_indirect(x);
+  }
+}
+
+static void translate_ret(struct xlate *x) {
+  uint32_t imm = 0;
+  for (int i = 0; i < x->in.operand_count; i++)
+    if (x->op[i].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+      imm = (uint32_t)x->op[i].imm.value.u & 0xffff;
+  if (is_far(x)) {
+    callout_final(x, insn_ret_far)->imm = imm;
+    return;
+  }
+  int w = width_bytes(x);
+  if (w == 2) {
+    static const uint8_t movzx16[] = {0x0f, 0xb7};
+    emit_op_mem(&x->e, false, false, movzx16, 2, HR_R8, stack_mem(x, 0));
+  } else {
+    emit_load(&x->e, 4, HR_R8, stack_mem(x, 0));
+  }
+  adjust_esp(x, w + (int32_t)imm);
+  exit_indirect(x);
+}
+
+static void translate_jcc(struct xlate *x) {
+  exit_jcc(x, x->in.opcode & 0xf, branch_target(x));
+  exit_jmp(x, x->next_eip);
+  x->ended = true;
+}
+
+/* jecxz/loop/loope/loopne: the host's own instruction (0x67: ECX) around two exits. */
+static void translate_loop(struct xlate *x) {
+  if (x->in.address_width == 16) {
+    unsupported(x);
+    return;
+  }
+  emit_u8(&x->e, PFX_ADDR32);
+  emit_u8(&x->e, x->in.opcode); /* e0-e3 */
+  emit_u8(&x->e, 5);            /* taken: skip the fall-through jmp */
+  exit_jmp(x, x->next_eip);
+  exit_jmp(x, branch_target(x));
+  x->ended = true;
+}
+
+/* ---- string instructions ---- */
+
+static bool is_string_opcode(struct xlate *x) {
+  uint8_t op = x->in.opcode;
+  return x->in.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && ((op >= 0xa4 && op <= 0xa7) ||
+                                                        (op >= 0xaa && op <= 0xaf));
+}
+
+static int string_source_seg(struct xlate *x) {
+  for (int i = 0; i < x->in.operand_count; i++) {
+    const ZydisDecodedOperand *o = &x->op[i];
+    if (o->type == ZYDIS_OPERAND_TYPE_MEMORY && o->mem.base != ZYDIS_REGISTER_EDI &&
+        o->mem.base != ZYDIS_REGISTER_DI)
+      return seg_index(o->mem.segment);
+  }
+  return SEG_DS;
+}
+
+static uint8_t rep_prefix(struct xlate *x) {
+  if (x->in.attributes & ZYDIS_ATTRIB_HAS_REPNE)
+    return 0xf2;
+  if (x->in.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE))
+    return 0xf3;
+  return 0;
+}
+
+static void translate_string(struct xlate *x) {
+  uint8_t op = x->in.opcode;
+  int src_seg = string_source_seg(x);
+  bool uses_si = op <= 0xa7 || op == 0xac || op == 0xad;
+  bool uses_di = op != 0xac && op != 0xad;
+  bool plain_source = !uses_si || src_seg == SEG_DS || src_seg == SEG_SS || src_seg == SEG_ES ||
+                      src_seg == SEG_CS;
+  if (x->slow_string || !x->flat || !plain_source || x->in.address_width == 16) {
+    struct insn_call *c = callout(x, insn_string);
+    c->rep = rep_prefix(x);
+    c->seg = (uint8_t)src_seg;
+    c->addr16 = x->in.address_width == 16;
+    c->width = (op & 1) ? (uint8_t)width_bytes(x) : 1;
+    return;
+  }
+  uint8_t pfx[16];
+  int npfx = guest_prefixes(x, pfx, false);
+  const uint8_t *opc = x->bytes + x->in.raw.prefix_count;
+  if (!x->kernel) {
+    /* User view at host 0: ES:EDI with 32-bit addressing is exactly right. */
+    emit_u8(&x->e, PFX_ADDR32);
+    emit_bytes(&x->e, pfx, npfx);
+    emit_u8(&x->e, *opc);
+    return;
+  }
+  /* Kernel view: 64-bit addressing with ESI/EDI biased by the view base (r12); ES cannot be
+   * overridden in 64-bit mode. A wrap past 4 GiB lands in the guard and takes the slow path. */
+  x->map[x->n_insns - 1].fixup = FIXUP_STRING_BIAS;
+  if (uses_si)
+    emit_lea(&x->e, true, R_ESI, (struct mem){R_ESI, HR_VIEW, 1, 0, false, false});
+  if (uses_di)
+    emit_lea(&x->e, true, R_EDI, (struct mem){R_EDI, HR_VIEW, 1, 0, false, false});
+  emit_bytes(&x->e, pfx, npfx);
+  emit_u8(&x->e, *opc);
+  if (uses_si)
+    emit_mov_rr(&x->e, false, R_ESI, R_ESI);
+  if (uses_di)
+    emit_mov_rr(&x->e, false, R_EDI, R_EDI);
+}
+
+/* ---- sensitive instructions ---- */
+
+static void translate_in_out(struct xlate *x, bool is_in) {
+  const ZydisDecodedOperand *data = &x->op[is_in ? 0 : 1];
+  const ZydisDecodedOperand *port = &x->op[is_in ? 1 : 0];
+  struct insn_call *c = callout(x, is_in ? insn_in : insn_out);
+  c->width = (uint8_t)(data->size / 8);
+  if (port->type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+    c->imm = (uint32_t)port->imm.value.u;
+  else
+    c->reg = R_EDX;
+}
+
+static void translate_ins_outs(struct xlate *x, bool is_in) {
+  struct insn_call *c = callout(x, is_in ? insn_ins : insn_outs);
+  c->rep = rep_prefix(x);
+  c->seg = (uint8_t)(is_in ? SEG_ES : string_source_seg(x));
+  c->addr16 = x->in.address_width == 16;
+  c->width = (x->in.opcode & 1) ? (uint8_t)width_bytes(x) : 1;
+}
+
+static int reg_class(const ZydisDecodedOperand *o) {
+  return o->type == ZYDIS_OPERAND_TYPE_REGISTER ? (int)ZydisRegisterGetClass(o->reg.value) : -1;
+}
+
+static void translate_mov_special(struct xlate *x) {
+  const ZydisDecodedOperand *d = &x->op[0], *s = &x->op[1];
+  if (reg_class(d) == ZYDIS_REGCLASS_CONTROL) {
+    struct insn_call *c = callout_final(x, insn_mov_to_cr);
+    c->imm = (uint32_t)(d->reg.value - ZYDIS_REGISTER_CR0);
+    c->reg = (uint8_t)gpr(s->reg.value);
+  } else if (reg_class(s) == ZYDIS_REGCLASS_CONTROL) {
+    struct insn_call *c = callout(x, insn_mov_from_cr);
+    c->imm = (uint32_t)(s->reg.value - ZYDIS_REGISTER_CR0);
+    c->reg = (uint8_t)gpr(d->reg.value);
+  } else if (reg_class(d) == ZYDIS_REGCLASS_DEBUG || reg_class(s) == ZYDIS_REGCLASS_DEBUG) {
+    struct insn_call *c = callout(x, insn_mov_dr);
+    bool to_dr = reg_class(d) == ZYDIS_REGCLASS_DEBUG;
+    c->imm = (uint32_t)((to_dr ? d : s)->reg.value - ZYDIS_REGISTER_DR0);
+    c->reg = (uint8_t)gpr((to_dr ? s : d)->reg.value);
+    c->reg2 = to_dr;
+  } else if (reg_class(d) == ZYDIS_REGCLASS_SEGMENT) {
+    int seg = seg_index(d->reg.value);
+    if (seg == SEG_CS) {
+      raise_ud(x);
+      return;
+    }
+    if (s->type == ZYDIS_OPERAND_TYPE_MEMORY)
+      ea_to_r8(x, s);
+    struct insn_call *c = callout(x, insn_mov_to_seg);
+    c->seg = (uint8_t)seg;
+    if (s->type == ZYDIS_OPERAND_TYPE_MEMORY)
+      c->mem = 1;
+    else
+      c->reg = (uint8_t)gpr(s->reg.value);
+    if (seg == SEG_SS)
+      end_after(x);
+  } else {
+    if (d->type == ZYDIS_OPERAND_TYPE_MEMORY)
+      ea_to_r8(x, d);
+    struct insn_call *c = callout(x, insn_mov_from_seg);
+    c->seg = (uint8_t)seg_index(s->reg.value);
+    if (d->type == ZYDIS_OPERAND_TYPE_MEMORY)
+      c->mem = 1;
+    else
+      c->reg = (uint8_t)gpr(d->reg.value);
+  }
+}
+
+static bool is_special_mov(struct xlate *x) {
+  for (int i = 0; i < 2; i++) {
+    int cls = reg_class(&x->op[i]);
+    if (cls == ZYDIS_REGCLASS_CONTROL || cls == ZYDIS_REGCLASS_DEBUG ||
+        cls == ZYDIS_REGCLASS_SEGMENT)
+      return true;
+  }
+  return false;
+}
+
+/* A callout whose operand may be a register or memory (linear address passed in r8). */
+static struct insn_call *callout_rm(struct xlate *x, insn_fn fn, const ZydisDecodedOperand *o,
+                                    bool final) {
+  if (o->type == ZYDIS_OPERAND_TYPE_MEMORY)
+    ea_to_r8(x, o);
+  struct insn_call *c = final ? callout_final(x, fn) : callout(x, fn);
+  if (o->type == ZYDIS_OPERAND_TYPE_MEMORY)
+    c->mem = 1;
+  else if (o->type == ZYDIS_OPERAND_TYPE_REGISTER)
+    c->reg2 = (uint8_t)gpr(o->reg.value);
+  return c;
+}
+
+static void translate_load_far_pointer(struct xlate *x) {
+  static const struct { ZydisMnemonic m; int seg; } segs[] = {
+      {ZYDIS_MNEMONIC_LES, SEG_ES}, {ZYDIS_MNEMONIC_LDS, SEG_DS}, {ZYDIS_MNEMONIC_LSS, SEG_SS},
+      {ZYDIS_MNEMONIC_LFS, SEG_FS}, {ZYDIS_MNEMONIC_LGS, SEG_GS},
+  };
+  int seg = SEG_DS;
+  for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++)
+    if (segs[i].m == x->in.mnemonic)
+      seg = segs[i].seg;
+  ea_to_r8(x, &x->op[1]);
+  struct insn_call *c = callout(x, insn_load_far_pointer);
+  c->mem = 1;
+  c->seg = (uint8_t)seg;
+  c->reg = (uint8_t)gpr(x->op[0].reg.value);
+  if (seg == SEG_SS)
+    end_after(x);
+}
+
+/* ISA extensions of the CPU bt386 presents (cpu.c's CPUID): anything else is #UD. */
+static bool isa_allowed(struct xlate *x) {
+  switch (x->in.meta.isa_ext) {
+  case ZYDIS_ISA_EXT_BASE:
+  case ZYDIS_ISA_EXT_X87:
+  case ZYDIS_ISA_EXT_MMX:
+  case ZYDIS_ISA_EXT_SSE:
+  case ZYDIS_ISA_EXT_SSE2:
+  case ZYDIS_ISA_EXT_CLFSH:
+  case ZYDIS_ISA_EXT_PAUSE:
+    return x->in.encoding == ZYDIS_INSTRUCTION_ENCODING_LEGACY;
+  default:
+    return false;
+  }
+}
+
+static void translate_system(struct xlate *x) {
+  switch (x->in.mnemonic) {
+  case ZYDIS_MNEMONIC_LGDT:
+  case ZYDIS_MNEMONIC_LIDT:
+    callout_rm(x, insn_lgdt_lidt, &x->op[0], false);
+    break;
+  case ZYDIS_MNEMONIC_SGDT:
+  case ZYDIS_MNEMONIC_SIDT:
+    callout_rm(x, insn_sgdt_sidt, &x->op[0], false);
+    break;
+  case ZYDIS_MNEMONIC_SMSW: {
+    struct insn_call *c = callout_rm(x, insn_smsw, &x->op[0], false);
+    c->reg = c->reg2;
+    break;
+  }
+  default:
+    unsupported(x);
+    break;
+  }
+}
+
+/* ---- one instruction ---- */
+
+static void translate_insn(struct xlate *x) {
+  ZydisMnemonic mn = x->in.mnemonic;
+  if (x->in.mnemonic == ZYDIS_MNEMONIC_INVALID || !isa_allowed(x)) {
+    raise_ud(x);
+    return;
+  }
+  if (is_string_opcode(x)) {
+    translate_string(x);
+    return;
+  }
+  switch (mn) {
+  case ZYDIS_MNEMONIC_JMP: translate_jmp(x); return;
+  case ZYDIS_MNEMONIC_CALL: translate_call(x); return;
+  case ZYDIS_MNEMONIC_RET: translate_ret(x); return;
+  case ZYDIS_MNEMONIC_JB: case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_JL:
+  case ZYDIS_MNEMONIC_JLE: case ZYDIS_MNEMONIC_JNB: case ZYDIS_MNEMONIC_JNBE:
+  case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JNLE: case ZYDIS_MNEMONIC_JNO:
+  case ZYDIS_MNEMONIC_JNP: case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JNZ:
+  case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JS: case ZYDIS_MNEMONIC_JZ:
+    translate_jcc(x);
+    return;
+  case ZYDIS_MNEMONIC_JCXZ: case ZYDIS_MNEMONIC_JECXZ: case ZYDIS_MNEMONIC_LOOP:
+  case ZYDIS_MNEMONIC_LOOPE: case ZYDIS_MNEMONIC_LOOPNE:
+    translate_loop(x);
+    return;
+  case ZYDIS_MNEMONIC_PUSH: translate_push(x); return;
+  case ZYDIS_MNEMONIC_POP: translate_pop(x); return;
+  case ZYDIS_MNEMONIC_PUSHA: case ZYDIS_MNEMONIC_PUSHAD: translate_pusha(x); return;
+  case ZYDIS_MNEMONIC_POPA: case ZYDIS_MNEMONIC_POPAD: translate_popa(x); return;
+  case ZYDIS_MNEMONIC_PUSHF: case ZYDIS_MNEMONIC_PUSHFD: translate_pushf(x); return;
+  case ZYDIS_MNEMONIC_POPF: case ZYDIS_MNEMONIC_POPFD: translate_popf(x); return;
+  case ZYDIS_MNEMONIC_ENTER: translate_enter(x); return;
+  case ZYDIS_MNEMONIC_LEAVE: translate_leave(x); return;
+  case ZYDIS_MNEMONIC_CLI: case ZYDIS_MNEMONIC_STI: translate_cli_sti(x); return;
+  case ZYDIS_MNEMONIC_IN: translate_in_out(x, true); return;
+  case ZYDIS_MNEMONIC_OUT: translate_in_out(x, false); return;
+  case ZYDIS_MNEMONIC_INSB: case ZYDIS_MNEMONIC_INSW: case ZYDIS_MNEMONIC_INSD:
+    translate_ins_outs(x, true);
+    return;
+  case ZYDIS_MNEMONIC_OUTSB: case ZYDIS_MNEMONIC_OUTSW: case ZYDIS_MNEMONIC_OUTSD:
+    translate_ins_outs(x, false);
+    return;
+  case ZYDIS_MNEMONIC_HLT: callout_final(x, insn_hlt); return;
+  case ZYDIS_MNEMONIC_INT: callout_final(x, insn_int)->imm = (uint32_t)x->op[0].imm.value.u & 0xff; return;
+  case ZYDIS_MNEMONIC_INT3: callout_final(x, insn_int)->imm = EXC_BP; return;
+  case ZYDIS_MNEMONIC_INT1: callout_final(x, insn_int)->imm = EXC_DB; return;
+  case ZYDIS_MNEMONIC_INTO: callout(x, insn_into); end_after(x); return;
+  case ZYDIS_MNEMONIC_IRETD: callout_final(x, insn_iret); return;
+  case ZYDIS_MNEMONIC_IRET: unsupported(x); return;
+  case ZYDIS_MNEMONIC_UD0: case ZYDIS_MNEMONIC_UD1: case ZYDIS_MNEMONIC_UD2: raise_ud(x); return;
+  case ZYDIS_MNEMONIC_CPUID: callout(x, insn_cpuid); return;
+  case ZYDIS_MNEMONIC_RDTSC: callout(x, insn_rdtsc); return;
+  case ZYDIS_MNEMONIC_RDMSR: callout(x, insn_rdmsr); return;
+  case ZYDIS_MNEMONIC_WRMSR: callout(x, insn_wrmsr); return;
+  case ZYDIS_MNEMONIC_CLTS: callout(x, insn_clts); return;
+  case ZYDIS_MNEMONIC_WBINVD: case ZYDIS_MNEMONIC_INVD: callout(x, insn_nop_privileged); return;
+  case ZYDIS_MNEMONIC_DAA: case ZYDIS_MNEMONIC_DAS: case ZYDIS_MNEMONIC_AAA:
+  case ZYDIS_MNEMONIC_AAS:
+    callout(x, insn_bcd);
+    return;
+  case ZYDIS_MNEMONIC_AAM: case ZYDIS_MNEMONIC_AAD:
+    callout(x, insn_bcd)->imm = (uint32_t)x->op[0].imm.value.u & 0xff;
+    return;
+  case ZYDIS_MNEMONIC_SALC: callout(x, insn_salc); return;
+  case ZYDIS_MNEMONIC_BOUND: {
+    ea_to_r8(x, &x->op[1]);
+    struct insn_call *c = callout(x, insn_bound);
+    c->reg = (uint8_t)gpr(x->op[0].reg.value);
+    c->mem = 1;
+    return;
+  }
+  case ZYDIS_MNEMONIC_ARPL: {
+    struct insn_call *c = callout_rm(x, insn_arpl, &x->op[0], false);
+    c->reg = (uint8_t)gpr(x->op[1].reg.value);
+    return;
+  }
+  case ZYDIS_MNEMONIC_LES: case ZYDIS_MNEMONIC_LDS: case ZYDIS_MNEMONIC_LSS:
+  case ZYDIS_MNEMONIC_LFS: case ZYDIS_MNEMONIC_LGS:
+    translate_load_far_pointer(x);
+    return;
+  case ZYDIS_MNEMONIC_MOV:
+    if (is_special_mov(x)) {
+      translate_mov_special(x);
+      return;
+    }
+    break;
+  case ZYDIS_MNEMONIC_XLAT:
+  case ZYDIS_MNEMONIC_MASKMOVQ:
+  case ZYDIS_MNEMONIC_MASKMOVDQU:
+    translate_implicit_mem(x);
+    return;
+  case ZYDIS_MNEMONIC_LGDT: case ZYDIS_MNEMONIC_LIDT: case ZYDIS_MNEMONIC_SGDT:
+  case ZYDIS_MNEMONIC_SIDT: case ZYDIS_MNEMONIC_SMSW: case ZYDIS_MNEMONIC_LMSW:
+  case ZYDIS_MNEMONIC_SLDT: case ZYDIS_MNEMONIC_STR: case ZYDIS_MNEMONIC_LLDT:
+  case ZYDIS_MNEMONIC_LTR: case ZYDIS_MNEMONIC_VERR: case ZYDIS_MNEMONIC_VERW:
+  case ZYDIS_MNEMONIC_LAR: case ZYDIS_MNEMONIC_LSL: case ZYDIS_MNEMONIC_INVLPG:
+  case ZYDIS_MNEMONIC_SYSENTER: case ZYDIS_MNEMONIC_SYSEXIT: case ZYDIS_MNEMONIC_RDPMC:
+    translate_system(x);
+    return;
+  case ZYDIS_MNEMONIC_SYSCALL: case ZYDIS_MNEMONIC_SYSRET:
+    raise_ud(x);
+    return;
+  default:
+    break;
+  }
+  const ZydisDecodedOperand *mem = find_mem(x);
+  if (mem)
+    translate_memory_insn(x, mem);
+  else
+    translate_register_insn(x);
+}
+
+/* ---- fetching guest code ---- */
+
+/* Read up to `want` bytes of guest code at eip; fewer at an unmapped page. Returns the number
+ * of bytes read, with the physical pages touched in pages[]. */
+static int fetch(struct xlate *x, uint32_t eip, uint8_t *buf, int want, uint32_t pages[2],
+                 bool first) {
+  struct cpu *cpu = x->cpu;
+  unsigned access = MMU_FETCH | (cpu->cpl == 3 ? MMU_USER : 0);
+  int got = 0;
+  for (int part = 0; part < 2 && got < want; part++) {
+    uint32_t lin = eip + (uint32_t)got;
+    uint32_t pa;
+    struct pending_event saved = cpu->pending;
+    if (!mmu_translate(x->tc->mmu, cpu, lin, access, &pa)) {
+      if (!(first && got == 0))
+        cpu->pending = saved; /* only a fault on the first byte is the guest's */
+      return got;
+    }
+    int n = (int)(PAGE_SIZE - (lin & (PAGE_SIZE - 1)));
+    if (n > want - got)
+      n = want - got;
+    uint8_t *host = mmu_phys_ptr(x->tc->mmu, pa, (uint64_t)n);
+    if (!host)
+      return got;
+    memcpy(buf + got, host, (size_t)n);
+    pages[part] = pa >> PAGE_SHIFT;
+    got += n;
+  }
+  return got;
+}
+
+static void record_insn(struct xlate *x) {
+  struct insn_map *m = &x->map[x->n_insns++];
+  m->host_off = (uint32_t)(x->e.p - x->start);
+  m->guest_off = (uint16_t)(x->eip - x->block_eip);
+  m->fixup = FIXUP_NONE;
+  m->reg = 0;
+}
+
+/* Emit the exit stubs and point each unchained exit at its stub. */
+static void finish_exits(struct xlate *x, struct tb *tb) {
+  tb->n_exits = (uint8_t)x->n_exits;
+  for (int i = 0; i < x->n_exits; i++) {
+    struct tb_exit *ex = &tb->exit[i];
+    memset(ex, 0, sizeof(*ex));
+    ex->target = x->exits[i].target;
+    ex->jump = x->exits[i].field;
+    ex->stub = x->e.p;
+    ex->from = tb;
+    emit_mov_imm32(&x->e, HR_R9, ex->target);
+    /* lea r10, [rip + jump field] */
+    emit_u8(&x->e, 0x4c), emit_u8(&x->e, 0x8d), emit_u8(&x->e, 0x15);
+    int32_t rel = (int32_t)(ex->jump - (x->e.p + 4));
+    emit_u32(&x->e, (uint32_t)rel);
+    emit_jmp_cpu(&x->e, CPU_STUB_EXIT);
+    if (!x->e.overflow)
+      patch_rel32(ex->jump, ex->stub);
+  }
+}
+
+struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool cached) {
+  static struct xlate xs; /* large; translation is single-threaded */
+  struct xlate *x = &xs;
+  memset(x, 0, offsetof(struct xlate, map));
+  x->tc = tc;
+  x->cpu = tc->cpu;
+  x->key = key;
+  x->kernel = (key & KEY_CPL_MASK) != 3;
+  x->flat = !(key & KEY_NONFLAT);
+  x->slow_string = key & KEY_SLOW_STRING;
+  x->block_eip = eip;
+  x->start = tc->code_ptr;
+  x->e = (struct emitter){tc->code_ptr, tc->code_end, false};
+  int max_insns = cached ? tc->cfg.max_block_insns : 1;
+  if (max_insns > MAX_BLOCK_INSNS_LIMIT)
+    max_insns = MAX_BLOCK_INSNS_LIMIT;
+
+  x->eip = eip;
+  x->page[0] = x->page[1] = UINT32_MAX;
+  while (!x->ended) {
+    if (x->n_insns == max_insns || (x->n_insns > 0 && (x->eip >> PAGE_SHIFT) != (eip >> PAGE_SHIFT))) {
+      exit_jmp(x, x->eip);
+      break;
+    }
+    if (x->e.end - x->e.p < MAX_HOST_PER_INSN + 64) {
+      x->e.overflow = true;
+      break;
+    }
+    uint32_t pages[2] = {UINT32_MAX, UINT32_MAX};
+    int got = fetch(x, x->eip, x->bytes, 15, pages, x->n_insns == 0);
+    if (got == 0) {
+      if (x->n_insns == 0)
+        return NULL; /* the fetch raised #PF, or the code is not in RAM */
+      exit_jmp(x, x->eip);
+      break;
+    }
+    ZyanStatus st = ZydisDecoderDecodeFull(&tc->decoder, x->bytes, (ZyanUSize)got, &x->in, x->op);
+    if (st == ZYDIS_STATUS_NO_MORE_DATA && got < 15) {
+      /* The instruction runs onto a page we could not read. */
+      if (x->n_insns > 0) {
+        exit_jmp(x, x->eip);
+        break;
+      }
+      uint32_t pa;
+      unsigned access = MMU_FETCH | (x->cpu->cpl == 3 ? MMU_USER : 0);
+      if (mmu_translate(tc->mmu, x->cpu, x->eip + (uint32_t)got, access, &pa))
+        cpu_stop(x->cpu, SHUTDOWN_ERROR,
+                 "guest executes from unassigned physical address 0x%08x (EIP 0x%08x)", pa,
+                 x->eip + (uint32_t)got);
+      return NULL;
+    }
+    if (ZYAN_FAILED(st)) {
+      x->in.length = 1;
+      x->in.mnemonic = ZYDIS_MNEMONIC_INVALID;
+    }
+    if (x->n_insns == 0)
+      x->page[0] = pages[0];
+    if ((x->eip & (PAGE_SIZE - 1)) + x->in.length > PAGE_SIZE)
+      x->page[1] = pages[1];
+    x->next_eip = x->eip + x->in.length;
+    record_insn(x);
+    translate_insn(x);
+    x->eip = x->next_eip;
+  }
+  if (x->page[1] == UINT32_MAX)
+    x->page[1] = x->page[0];
+  if (x->e.overflow)
+    return NULL;
+
+  struct tb *tb = tc_meta_alloc(tc, sizeof(*tb));
+  struct insn_map *map = tc_meta_alloc(tc, sizeof(struct insn_map) * (size_t)x->n_insns);
+  if (!tb || !map)
+    return NULL;
+  memset(tb, 0, sizeof(*tb));
+  finish_exits(x, tb);
+  if (x->e.overflow)
+    return NULL;
+  memcpy(map, x->map, sizeof(struct insn_map) * (size_t)x->n_insns);
+  tb->eip = eip;
+  tb->key = key;
+  tb->page[0] = x->page[0];
+  tb->page[1] = x->page[1];
+  tb->code = x->start;
+  tb->code_len = (uint32_t)(x->e.p - x->start);
+  tb->guest_len = (uint16_t)(x->eip - eip);
+  tb->n_insns = (uint16_t)x->n_insns;
+  tb->map = map;
+  tb->valid = true;
+  tb->cached = cached;
+  tc->code_ptr = x->e.p;
+  tc->stats.insns_translated += (uint64_t)x->n_insns;
+  tc->stats.blocks_translated++;
+  tc->stats.guest_bytes += tb->guest_len;
+  tc->stats.host_bytes += tb->code_len;
+  return tb;
+}
