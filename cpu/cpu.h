@@ -119,6 +119,9 @@ struct cpu {
   uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
   struct pending_event pending;
   bool halted;
+  /* Tests: stop the VM at the first exception instead of delivering it. */
+  bool stop_on_exception;
+  struct pending_event last_event;
   int shutdown;         /* nonzero: stop the VM, with this reason */
   char shutdown_msg[160];
   struct cpu_env env;
@@ -137,7 +140,14 @@ struct cpu {
 #define CR0_CD 0x40000000u
 #define CR0_PG 0x80000000u
 
-enum { SHUTDOWN_NONE, SHUTDOWN_EXIT, SHUTDOWN_TRIPLE_FAULT, SHUTDOWN_HALTED, SHUTDOWN_ERROR };
+enum {
+  SHUTDOWN_NONE,
+  SHUTDOWN_EXIT,          /* a device ended the VM (isa-debug-exit, power off) */
+  SHUTDOWN_TRIPLE_FAULT,
+  SHUTDOWN_HALTED,        /* hlt with nothing that could wake the CPU */
+  SHUTDOWN_ERROR,         /* something bt386 cannot do; cpu->shutdown_msg says what */
+  SHUTDOWN_EXCEPTION,     /* stop_on_exception: cpu->last_event is the exception */
+};
 
 void cpu_reset_protected_flat(struct cpu *cpu);
 

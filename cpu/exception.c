@@ -156,6 +156,12 @@ void cpu_deliver_pending(struct cpu *cpu) {
   cpu->pending.valid = false;
   if (!ev.valid)
     return;
+  if (cpu->stop_on_exception) {
+    cpu->last_event = ev;
+    cpu_stop(cpu, SHUTDOWN_EXCEPTION, "exception %d (%s) at EIP 0x%08x", ev.vector,
+             vector_name(ev.vector), cpu->eip);
+    return;
+  }
   for (;;) {
     if (deliver(cpu, &ev))
       return;

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# compare.sh BT386 QEMU KERNEL: run a test kernel under bt386 and under QEMU (the reference
+# for what hardware does) and require the same debug-console output and exit status.
+set -u
+bt386=$1 qemu=$2 kernel=$3
+name=$(basename "$kernel" .elf)
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+
+timeout 60 "$qemu" -kernel "$kernel" -debugcon "file:$dir/qemu.out" \
+  -device isa-debug-exit,iobase=0xf4,iosize=4 -display none -nodefaults -no-reboot \
+  -m 128 >/dev/null 2>"$dir/qemu.err"
+qemu_status=$?
+timeout 60 "$bt386" -kernel "$kernel" -m 128 >"$dir/bt386.out" 2>"$dir/bt386.err"
+bt_status=$?
+
+if [ "$qemu_status" -eq 124 ]; then
+  echo "$name: QEMU did not finish within 60 s"; cat "$dir/qemu.err"; exit 1
+fi
+fail=0
+if ! cmp -s "$dir/qemu.out" "$dir/bt386.out"; then
+  echo "$name: output differs (--- QEMU, +++ bt386):"
+  diff -u "$dir/qemu.out" "$dir/bt386.out" | head -60
+  fail=1
+fi
+if [ "$qemu_status" -ne "$bt_status" ]; then
+  echo "$name: exit status differs: QEMU $qemu_status, bt386 $bt_status"
+  fail=1
+fi
+if [ $fail -ne 0 ]; then
+  echo "--- bt386 stderr:"; head -20 "$dir/bt386.err"
+  exit 1
+fi
+lines=$(wc -l <"$dir/bt386.out")
+echo "$name: same output as QEMU ($lines lines), exit status $bt_status"
