@@ -72,6 +72,8 @@ struct pending_event {
   bool has_error;
   uint32_t error;
   bool software; /* int n / int3 / into: the pushed EIP is the next instruction */
+  uint32_t next_eip; /* software: that next instruction (cpu->eip stays at the INT, where a
+                        fault while delivering it is reported) */
 };
 
 struct cpu;

@@ -19,7 +19,7 @@ static const char *vector_name(int v) {
 }
 
 void cpu_raise(struct cpu *cpu, int vector, bool has_error, uint32_t error) {
-  cpu->pending = (struct pending_event){true, (uint8_t)vector, has_error, error, false};
+  cpu->pending = (struct pending_event){true, (uint8_t)vector, has_error, error, false, 0};
 }
 
 static bool is_contributory(int v) { return v == EXC_DE || (v >= EXC_TS && v <= EXC_GP); }
@@ -133,7 +133,8 @@ static bool deliver(struct cpu *cpu, const struct pending_event *ev) {
     if (!cpu_push32(cpu, old_ss) || !cpu_push32(cpu, old_esp))
       goto undo_stack;
   }
-  if (!cpu_push32(cpu, old_eflags) || !cpu_push32(cpu, old_cs) || !cpu_push32(cpu, cpu->eip) ||
+  uint32_t ret_eip = ev->software ? ev->next_eip : cpu->eip;
+  if (!cpu_push32(cpu, old_eflags) || !cpu_push32(cpu, old_cs) || !cpu_push32(cpu, ret_eip) ||
       (ev->has_error && !cpu_push32(cpu, ev->error)))
     goto undo_stack;
   if (!load_code_segment(cpu, g.sel, raw, new_cpl))
@@ -177,7 +178,7 @@ void cpu_deliver_pending(struct cpu *cpu) {
       return;
     }
     if (makes_double_fault(ev.vector, next.vector))
-      ev = (struct pending_event){true, EXC_DF, true, 0, false};
+      ev = (struct pending_event){true, EXC_DF, true, 0, false, 0};
     else
       ev = next;
   }

@@ -282,8 +282,8 @@ int insn_hlt(struct cpu *cpu, const struct insn_call *c) {
 }
 
 static int software_interrupt(struct cpu *cpu, const struct insn_call *c, int vector) {
-  cpu->pending = (struct pending_event){true, (uint8_t)vector, false, 0, true};
-  cpu->eip = c->next_eip;
+  cpu->pending = (struct pending_event){true, (uint8_t)vector, false, 0, true, c->next_eip};
+  cpu->eip = c->eip;
   return CO_EXIT;
 }
 

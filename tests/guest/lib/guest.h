@@ -31,4 +31,78 @@ void __attribute__((noreturn)) guest_exit(int code);
 /* Every test kernel provides this; its return value is passed to guest_exit. */
 int main(void);
 
+/* ---- inspecting results ---- */
+
+#define FL_CF 0x001u
+#define FL_PF 0x004u
+#define FL_AF 0x010u
+#define FL_ZF 0x040u
+#define FL_SF 0x080u
+#define FL_DF 0x400u
+#define FL_OF 0x800u
+#define FL_ARITH (FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_OF)
+
+static inline uint32_t read_eflags(void) {
+  uint32_t f;
+  __asm__ volatile("pushf; pop %0" : "=r"(f));
+  return f;
+}
+
+/* "OSZAPC" flags as letters: upper case set, lower case clear, '-' outside mask. Returns one
+ * of a few rotating static buffers, so several fit in one printf. */
+const char *flags_str(uint32_t flags, uint32_t mask);
+/* Bytes as hex pairs, `n` of them, on one line after `what`. */
+void hexdump(const char *what, const void *p, size_t n);
+/* A running CRC-32 (IEEE) of results too many to print. */
+uint32_t crc32_update(uint32_t crc, const void *p, size_t n);
+
+/* ---- descriptor tables and exceptions (traps.c, isr.S) ---- */
+
+#define SEL_CODE 0x08
+#define SEL_DATA 0x10
+/* Entries 3..15 are the tests' own: gdt_set(index, base, limit, access, flags) with limit in
+ * 20 bits and flags the high nibble (0xc: 4 KiB granularity, 32-bit). */
+void gdt_set(int index, uint32_t base, uint32_t limit, uint8_t access, uint8_t flags);
+void gdt_init(void); /* load the GDT and reload every segment register */
+void idt_init(void); /* interrupt gates for vectors 0-31, 0x40, 0x80, 0xff */
+void traps_init(void); /* both */
+
+/* What isr.S saves: the handler may change any of it, EIP included. */
+struct trap_frame {
+  uint32_t es, ds;
+  uint32_t edi, esi, ebp, esp0, ebx, edx, ecx, eax;
+  uint32_t vector, error;
+  uint32_t eip, cs, eflags;
+};
+
+struct trap_record {
+  uint32_t vector, error, eip, cs, eflags;
+};
+
+/* The last exception taken and how many since print_trap. The handler resumes at
+ * trap_resume if it is set (once), else calls trap_hook if set, else returns for traps
+ * (#DB, #BP, #OF, int n) and ends the test for anything else. */
+extern volatile struct trap_record last_trap;
+extern volatile uint32_t trap_resume;
+extern volatile int trap_count;
+extern void (*volatile trap_hook)(struct trap_frame *f);
+/* Print the last exception and whether it was at expected_eip; reset the count. */
+void print_trap(const char *what, uint32_t expected_eip);
+
+/* Where a FAULTING instruction starts and where the one after it starts. */
+struct site {
+  uint32_t start, next;
+};
+
+/* Run asm `insn`, which should raise an exception, with the handler resuming right after it;
+ * `s` (a struct site) gets its addresses. Operands continue the output list: begin them with
+ * a comma for more outputs or with a colon for inputs. */
+#define FAULTING(s, insn, ...)                                                               \
+  __asm__ volatile("movl $8888f, %[site_start]\n\t"                                          \
+                   "movl $9999f, %[site_next]\n\t"                                           \
+                   "movl $9999f, trap_resume\n"                                               \
+                   "8888: " insn "\n"                                                        \
+                   "9999:"                                                                   \
+                   : [site_start] "=m"((s).start), [site_next] "=m"((s).next) __VA_ARGS__)
+
 #endif

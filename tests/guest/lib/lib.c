@@ -168,3 +168,34 @@ int printf(const char *fmt, ...) {
   puts_e9(buf);
   return r;
 }
+
+const char *flags_str(uint32_t flags, uint32_t mask) {
+  static char bufs[4][8];
+  static int next;
+  static const struct { uint32_t bit; char c; } names[6] = {
+      {FL_OF, 'O'}, {FL_SF, 'S'}, {FL_ZF, 'Z'}, {FL_AF, 'A'}, {FL_PF, 'P'}, {FL_CF, 'C'}};
+  char *b = bufs[next++ & 3];
+  for (int i = 0; i < 6; i++)
+    b[i] = !(mask & names[i].bit) ? '-' : (flags & names[i].bit) ? names[i].c : names[i].c + 32;
+  b[6] = 0;
+  return b;
+}
+
+void hexdump(const char *what, const void *p, size_t n) {
+  const uint8_t *b = p;
+  printf("%s:", what);
+  for (size_t i = 0; i < n; i++)
+    printf(" %02x", b[i]);
+  printf("\n");
+}
+
+uint32_t crc32_update(uint32_t crc, const void *p, size_t n) {
+  const uint8_t *b = p;
+  crc = ~crc;
+  while (n--) {
+    crc ^= *b++;
+    for (int k = 0; k < 8; k++)
+      crc = (crc >> 1) ^ (0xedb88320u & -(crc & 1));
+  }
+  return ~crc;
+}
