@@ -7,3 +7,5 @@ list(APPEND GUEST_LIB ${CMAKE_CURRENT_SOURCE_DIR}/lib/isr.S ${CMAKE_CURRENT_SOUR
 
 add_guest_test(exceptions SOURCES exceptions.c)
 add_guest_test(triple_fault SOURCES triple_fault.c)
+add_guest_test(alu SOURCES alu.c)
+add_guest_test(shift SOURCES shift.c)
