@@ -573,42 +573,205 @@ int insn_ret_far(struct cpu *cpu, const struct insn_call *c) {
 
 /* ---- control registers and system state ---- */
 
-#define CR4_KNOWN (0x10u | 0x80u | 0x4u | 0x200u | 0x400u) /* PSE PGE TSD OSFXSR OSXMMEXCPT */
+#define CR4_KNOWN (0x10u | 0x80u | 0x4u | 0x8u | 0x200u | 0x400u) /* PSE PGE TSD DE OSFXSR OSXMMEXCPT */
+
+#define CR4_PSE 0x10u
+#define CR4_PGE 0x80u
 
 int insn_mov_to_cr(struct cpu *cpu, const struct insn_call *c) {
   REQUIRE_CPL0(cpu, c);
   uint32_t v = cpu->regs[c->reg];
   switch (c->imm) {
   case 0:
-    if ((v & CR0_PG) && !(v & CR0_PE))
+    if (((v & CR0_PG) && !(v & CR0_PE)) || ((v & CR0_NW) && !(v & CR0_CD)))
       return raise_at(cpu, c, EXC_GP, true, 0);
-    if ((v & CR0_PG) && !(cpu->cr0 & CR0_PG)) {
-      cpu_stop(cpu, SHUTDOWN_ERROR,
-               "guest enabled paging at EIP 0x%08x; paging is not supported yet", c->eip);
-      return fault(cpu, c);
-    }
     if (!(v & CR0_PE)) {
       cpu_stop(cpu, SHUTDOWN_ERROR,
                "guest left protected mode at EIP 0x%08x; real mode is not supported", c->eip);
       return fault(cpu, c);
     }
     cpu->cr0 = v | CR0_ET;
+    mmu_paging_changed(cpu->mmu, cpu);
     break;
   case 2:
     cpu->cr2 = v;
     break;
   case 3:
     cpu->cr3 = v;
+    mmu_cr3_written(cpu->mmu);
     break;
   case 4:
     if (v & ~CR4_KNOWN)
       return raise_at(cpu, c, EXC_GP, true, 0);
     cpu->cr4 = v;
+    mmu_paging_changed(cpu->mmu, cpu);
     break;
   default:
     return raise_at(cpu, c, EXC_UD, false, 0);
   }
   return next_via_dispatcher(cpu, c);
+}
+
+int insn_invlpg(struct cpu *cpu, const struct insn_call *c) {
+  REQUIRE_CPL0(cpu, c);
+  mmu_invlpg(cpu->mmu, (uint32_t)cpu->exit_r8);
+  /* The page may hold the code that follows: go on through the dispatcher. */
+  return next_via_dispatcher(cpu, c);
+}
+
+int insn_lmsw(struct cpu *cpu, const struct insn_call *c) {
+  REQUIRE_CPL0(cpu, c);
+  uint16_t v;
+  if (c->mem) {
+    if (!mem_read(cpu, (uint32_t)cpu->exit_r8, &v, 2))
+      return fault(cpu, c);
+  } else {
+    v = (uint16_t)cpu->regs[c->reg2];
+  }
+  /* LMSW loads PE, MP, EM and TS; it can set PE but never clear it. */
+  cpu->cr0 = (cpu->cr0 & ~0xeu) | (v & 0xfu) | (cpu->cr0 & CR0_PE);
+  return next_via_dispatcher(cpu, c);
+}
+
+/* ---- LDT and task register ---- */
+
+static int store_selector(struct cpu *cpu, const struct insn_call *c, uint16_t sel) {
+  if (c->mem) {
+    if (!mem_write(cpu, (uint32_t)cpu->exit_r8, &sel, 2))
+      return fault(cpu, c);
+  } else {
+    reg_write(cpu, c->reg2, c->width, sel);
+  }
+  return CO_NEXT;
+}
+
+int insn_sldt_str(struct cpu *cpu, const struct insn_call *c) {
+  bool is_str = c->mnemonic == ZYDIS_MNEMONIC_STR;
+  return store_selector(cpu, c, is_str ? cpu->tr.sel : cpu->ldtr.sel);
+}
+
+static bool read_selector_operand(struct cpu *cpu, const struct insn_call *c, uint16_t *sel) {
+  if (c->mem)
+    return mem_read(cpu, (uint32_t)cpu->exit_r8, sel, 2);
+  *sel = (uint16_t)cpu->regs[c->reg2];
+  return true;
+}
+
+int insn_lldt_ltr(struct cpu *cpu, const struct insn_call *c) {
+  REQUIRE_CPL0(cpu, c);
+  bool is_ltr = c->mnemonic == ZYDIS_MNEMONIC_LTR;
+  uint16_t sel;
+  if (!read_selector_operand(cpu, c, &sel))
+    return fault(cpu, c);
+  if ((sel & 0xfffc) == 0) {
+    if (is_ltr)
+      return raise_at(cpu, c, EXC_GP, true, 0);
+    cpu->ldtr = (struct segment){sel, 0, 0, 0};
+    return CO_NEXT;
+  }
+  if (sel & 4) /* must name a GDT entry */
+    return raise_at(cpu, c, EXC_GP, true, sel & 0xfffc);
+  uint64_t raw;
+  if (!descriptor_read(cpu, sel, &raw))
+    return fault(cpu, c);
+  struct segment s;
+  descriptor_unpack(raw, &s, sel);
+  unsigned type = s.attr & 0x1f; /* S bit and type */
+  bool ok = is_ltr ? (type == 0x09 || type == 0x01) : type == 0x02;
+  if (!ok)
+    return raise_at(cpu, c, EXC_GP, true, sel & 0xfffc);
+  if (!(s.attr & SEGA_P))
+    return raise_at(cpu, c, EXC_NP, true, sel & 0xfffc);
+  if (is_ltr) {
+    uint8_t access = (uint8_t)(raw >> 40) | 0x2; /* busy */
+    if (!mem_write(cpu, cpu->gdtr.base + (sel & ~7u) + 5, &access, 1))
+      return fault(cpu, c);
+    s.attr |= 0x2;
+    cpu->tr = s;
+  } else {
+    cpu->ldtr = s;
+  }
+  return CO_NEXT;
+}
+
+/* LAR, LSL, VERR, VERW: may this privilege see the descriptor? (SDM vol. 2, LAR) */
+int insn_check_descriptor(struct cpu *cpu, const struct insn_call *c) {
+  uint16_t sel;
+  if (!read_selector_operand(cpu, c, &sel))
+    return fault(cpu, c);
+  uint64_t raw = 0;
+  bool ok = (sel & 0xfffc) != 0;
+  struct pending_event saved = cpu->pending;
+  if (ok && !descriptor_read(cpu, sel, &raw)) {
+    if (cpu->pending.vector != EXC_GP)
+      return fault(cpu, c); /* a page fault reading the table is real */
+    cpu->pending = saved;
+    ok = false;
+  }
+  struct segment s;
+  descriptor_unpack(raw, &s, sel);
+  bool is_sys = !(s.attr & SEGA_S);
+  bool is_code = !is_sys && (s.attr & 0x8);
+  bool conforming = is_code && (s.attr & 0x4);
+  unsigned type = s.attr & 0xf;
+  int mn = c->mnemonic;
+  if (ok && is_sys) {
+    static const uint16_t lar_types = 1u << 1 | 1u << 2 | 1u << 3 | 1u << 4 | 1u << 5 |
+                                      1u << 9 | 1u << 11 | 1u << 12;
+    static const uint16_t lsl_types = 1u << 1 | 1u << 2 | 1u << 3 | 1u << 9 | 1u << 11;
+    ok = mn == ZYDIS_MNEMONIC_LAR   ? (lar_types >> type) & 1
+         : mn == ZYDIS_MNEMONIC_LSL ? (lsl_types >> type) & 1
+                                    : false;
+  }
+  int dpl = SEGA_DPL(s.attr), rpl = sel & 3;
+  if (ok && !conforming && (dpl < cpu->cpl || dpl < rpl))
+    ok = false;
+  if (ok && mn == ZYDIS_MNEMONIC_VERR)
+    ok = !is_code || (s.attr & 0x2);
+  if (ok && mn == ZYDIS_MNEMONIC_VERW)
+    ok = !is_code && (s.attr & 0x2);
+  if (!ok) {
+    cpu->eflags &= ~FL_ZF;
+    return CO_NEXT;
+  }
+  cpu->eflags |= FL_ZF;
+  if (mn == ZYDIS_MNEMONIC_LAR)
+    reg_write(cpu, c->reg, c->width, (uint32_t)(raw >> 32) & 0x00f0ff00u);
+  else if (mn == ZYDIS_MNEMONIC_LSL)
+    reg_write(cpu, c->reg, c->width, s.limit);
+  return CO_NEXT;
+}
+
+/* ---- fast system calls (SDM vol. 2, SYSENTER/SYSEXIT) ---- */
+
+static void flat_segment(struct segment *s, uint16_t sel, uint16_t type, int dpl) {
+  *s = (struct segment){sel, 0, 0xffffffffu,
+                        (uint16_t)(type | SEGA_S | SEGA_P | SEGA_DB | SEGA_G | dpl << 5)};
+}
+
+int insn_sysenter(struct cpu *cpu, const struct insn_call *c) {
+  uint16_t cs = (uint16_t)cpu->sysenter_cs;
+  if ((cs & 0xfffc) == 0)
+    return raise_at(cpu, c, EXC_GP, true, 0);
+  flat_segment(&cpu->seg[SEG_CS], cs & 0xfffc, 0xb, 0);
+  flat_segment(&cpu->seg[SEG_SS], (uint16_t)((cs & 0xfffc) + 8), 0x3, 0);
+  cpu->cpl = 0;
+  cpu->eflags &= ~(FL_VM | FL_IF | FL_RF);
+  cpu->regs[R_ESP] = (uint32_t)cpu->sysenter_esp;
+  cpu->eip = (uint32_t)cpu->sysenter_eip;
+  return CO_EXIT;
+}
+
+int insn_sysexit(struct cpu *cpu, const struct insn_call *c) {
+  uint16_t cs = (uint16_t)cpu->sysenter_cs;
+  if (cpu->cpl != 0 || (cs & 0xfffc) == 0)
+    return raise_at(cpu, c, EXC_GP, true, 0);
+  flat_segment(&cpu->seg[SEG_CS], (uint16_t)(((cs & 0xfffc) + 16) | 3), 0xb, 3);
+  flat_segment(&cpu->seg[SEG_SS], (uint16_t)(((cs & 0xfffc) + 24) | 3), 0x3, 3);
+  cpu->cpl = 3;
+  cpu->regs[R_ESP] = cpu->regs[R_ECX];
+  cpu->eip = cpu->regs[R_EDX];
+  return CO_EXIT;
 }
 
 int insn_mov_from_cr(struct cpu *cpu, const struct insn_call *c) {

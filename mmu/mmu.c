@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cpu/cpu.h"
+#include "mmu/walk.h"
 
 /* Where the kernel view goes: a multiple of 4 GiB, far from anything the host maps. */
 #define KVIEW_HINT 0x200000000000ull
@@ -55,6 +56,7 @@ static int reserve_user_view(struct mmu *m) {
     return -ENOMEM;
   }
   m->user_reserved = true;
+  m->user_min = (uint64_t)lo;
   return 0;
 }
 
@@ -95,8 +97,9 @@ int mmu_init(struct mmu *m, uint64_t ram_size) {
     goto fail;
   }
   m->code_page = calloc(m->npages, 1);
-  if (!m->code_page) {
+  if (!m->code_page || views_init(m) < 0) {
     err = -ENOMEM;
+    fprintf(stderr, "bt386: out of memory for the guest's page tables\n");
     goto fail;
   }
   return 0;
@@ -106,6 +109,7 @@ fail:
 }
 
 void mmu_exit(struct mmu *m) {
+  views_exit(m);
   free(m->code_page);
   m->code_page = NULL;
   if (m->phys)
@@ -132,11 +136,14 @@ void mmu_exit(struct mmu *m) {
 #define PTE_A 0x020u
 #define PTE_D 0x040u
 #define PTE_PS 0x080u
+#define PTE_G 0x100u
 #define CR4_PSE 0x10u
 
+/* The error code of SDM vol. 3, 4.7. The I/D bit is reported only with NX or SMEP enabled,
+ * which this CPU has neither of. */
 static void raise_pf(struct cpu *cpu, uint32_t lin, unsigned access, bool present) {
   uint32_t err = (present ? 1u : 0u) | (access & MMU_WRITE ? 2u : 0u) |
-                 (access & MMU_USER ? 4u : 0u) | (access & MMU_FETCH ? 0x10u : 0u);
+                 (access & MMU_USER ? 4u : 0u);
   cpu->cr2 = lin;
   cpu_raise(cpu, EXC_PF, true, err);
 }
@@ -145,11 +152,7 @@ static uint32_t *pte_ptr(struct mmu *m, uint32_t pa) {
   return (uint32_t *)mmu_phys_ptr(m, pa & ~3u, 4);
 }
 
-bool mmu_translate(struct mmu *m, struct cpu *cpu, uint32_t lin, unsigned access, uint32_t *pa) {
-  if (!(cpu->cr0 & CR0_PG)) {
-    *pa = lin;
-    return true;
-  }
+bool page_walk(struct mmu *m, struct cpu *cpu, uint32_t lin, unsigned access, struct walk *w) {
   bool user = access & MMU_USER, write = access & MMU_WRITE;
   bool wp = cpu->cr0 & CR0_WP;
   uint32_t *pde = pte_ptr(m, (cpu->cr3 & ~0xfffu) + (lin >> 22) * 4);
@@ -158,31 +161,50 @@ bool mmu_translate(struct mmu *m, struct cpu *cpu, uint32_t lin, unsigned access
     return false;
   }
   uint32_t d = *pde;
-  if ((d & PTE_PS) && (cpu->cr4 & CR4_PSE)) {
-    bool ok = (!user || (d & PTE_U)) && (!write || (d & PTE_W) || (!user && !wp));
-    if (!ok) {
-      raise_pf(cpu, lin, access, true);
+  uint32_t rights, leaf;
+  uint32_t *leaf_ptr;
+  bool large = (d & PTE_PS) && (cpu->cr4 & CR4_PSE);
+  if (large) {
+    rights = d;
+    leaf = d;
+    leaf_ptr = pde;
+    w->pa = (d & 0xffc00000u) | (lin & 0x3fffffu);
+  } else {
+    uint32_t *pte = pte_ptr(m, (d & ~0xfffu) + ((lin >> 12) & 0x3ff) * 4);
+    if (!pte || !(*pte & PTE_P)) {
+      raise_pf(cpu, lin, access, false);
       return false;
     }
-    *pde = d | PTE_A | (write ? PTE_D : 0);
-    *pa = (d & 0xffc00000u) | (lin & 0x3fffffu);
-    return true;
+    rights = d & *pte; /* U and W must be granted at both levels */
+    leaf = *pte;
+    leaf_ptr = pte;
+    w->pa = (leaf & ~0xfffu) | (lin & 0xfffu);
   }
-  uint32_t *pte = pte_ptr(m, (d & ~0xfffu) + ((lin >> 12) & 0x3ff) * 4);
-  if (!pte || !(*pte & PTE_P)) {
-    raise_pf(cpu, lin, access, false);
-    return false;
-  }
-  uint32_t t = *pte;
-  uint32_t rights = d & t; /* U and W must be granted at both levels */
   bool ok = (!user || (rights & PTE_U)) && (!write || (rights & PTE_W) || (!user && !wp));
   if (!ok) {
     raise_pf(cpu, lin, access, true);
     return false;
   }
-  *pde = d | PTE_A;
-  *pte = t | PTE_A | (write ? PTE_D : 0);
-  *pa = (t & ~0xfffu) | (lin & 0xfffu);
+  if (!large)
+    *pde = d | PTE_A;
+  *leaf_ptr = leaf | PTE_A | (write ? PTE_D : 0);
+  w->writable = rights & PTE_W;
+  w->user = rights & PTE_U;
+  w->global = leaf & PTE_G;
+  w->large = large;
+  w->dirty = *leaf_ptr & PTE_D;
+  return true;
+}
+
+bool mmu_translate(struct mmu *m, struct cpu *cpu, uint32_t lin, unsigned access, uint32_t *pa) {
+  if (!(cpu->cr0 & CR0_PG)) {
+    *pa = lin;
+    return true;
+  }
+  struct walk w;
+  if (!page_walk(m, cpu, lin, access, &w))
+    return false;
+  *pa = w.pa;
   return true;
 }
 
@@ -250,23 +272,40 @@ void mmu_protect_code(struct mmu *m, uint32_t phys_page) {
   if (phys_page >= m->npages || m->code_page[phys_page])
     return;
   m->code_page[phys_page] = 1;
-  mprotect(m->kview + (uint64_t)phys_page * PAGE_SIZE, PAGE_SIZE, PROT_READ);
+  views_code_protection(m, phys_page, true);
 }
 
 void mmu_unprotect_code(struct mmu *m, uint32_t phys_page) {
   if (phys_page >= m->npages || !m->code_page[phys_page])
     return;
   m->code_page[phys_page] = 0;
-  mprotect(m->kview + (uint64_t)phys_page * PAGE_SIZE, PAGE_SIZE, PROT_READ | PROT_WRITE);
+  views_code_protection(m, phys_page, false);
 }
 
 enum mmu_fault_result mmu_handle_fault(struct mmu *m, struct cpu *cpu, uint32_t lin, bool write,
                                        bool user_view) {
-  (void)user_view;
-  uint32_t pa;
-  unsigned access = write ? MMU_WRITE : 0;
-  if (!mmu_translate(m, cpu, lin, access, &pa))
-    return MMU_FAULT_GUEST;
+  if (m->paging) {
+    enum mmu_fault_result r = views_fill(m, cpu, lin, write, user_view ? VIEW_USER : VIEW_KERNEL);
+    if (r == MMU_FAULT_CODE_WRITE) {
+      uint32_t pa;
+      mmu_translate(m, cpu, lin, MMU_WRITE | (user_view ? MMU_USER : 0), &pa);
+      if (m->code_write)
+        m->code_write(m->code_write_opaque, pa >> PAGE_SHIFT);
+      mmu_unprotect_code(m, pa >> PAGE_SHIFT);
+    } else if (r == MMU_FAULT_UNASSIGNED && !cpu->shutdown) {
+      uint32_t pa = 0;
+      mmu_translate(m, cpu, lin, 0, &pa);
+      stop_unassigned(cpu, pa, write);
+    }
+    return r;
+  }
+  if (user_view) {
+    /* Nothing is mapped in the user view while paging is off: CPL 3 then is a guest bug. */
+    cpu_stop(cpu, SHUTDOWN_ERROR, "user-mode access to 0x%08x with paging off at EIP 0x%08x",
+             lin, cpu->eip);
+    return MMU_FAULT_UNASSIGNED;
+  }
+  uint32_t pa = lin;
   if (pa >= m->ram_size) {
     stop_unassigned(cpu, pa, write);
     return MMU_FAULT_UNASSIGNED;
@@ -278,6 +317,8 @@ enum mmu_fault_result mmu_handle_fault(struct mmu *m, struct cpu *cpu, uint32_t 
     mmu_unprotect_code(m, page);
     return MMU_FAULT_CODE_WRITE;
   }
-  /* Mapped and allowed, yet it faulted: the view lags the guest's tables (paging). */
-  return MMU_FAULT_RETRY;
+  /* Identity-mapped RAM that faulted anyway: nothing to repair, so stop rather than loop. */
+  cpu_stop(cpu, SHUTDOWN_ERROR, "internal error: unexpected fault on RAM at 0x%08x (EIP 0x%08x)",
+           lin, cpu->eip);
+  return MMU_FAULT_UNASSIGNED;
 }

@@ -23,6 +23,28 @@
 
 struct cpu;
 
+enum { VIEW_KERNEL, VIEW_USER, VIEW_COUNT };
+
+/* A view's own page table: which guest linear pages are mapped at base + linear, to what. */
+#define VE_MAPPED 0x1u  /* mapped (read-only unless VE_WRITE and the page holds no code) */
+#define VE_WRITE 0x2u   /* the guest allows writes and the page is dirty */
+#define VE_GLOBAL 0x4u  /* a global page: survives mov cr3 while CR4.PGE is set */
+#define VE_LARGE 0x8u   /* part of a 4 MiB page, mapped and unmapped as a whole */
+struct view {
+  uintptr_t base;     /* host address of guest linear 0 */
+  uint32_t *entry;    /* per linear page: VE_* | physical page << 12, 0 when unmapped */
+  uint32_t *slot;     /* per linear page: its index in mapped[] */
+  uint32_t *mapped;   /* linear pages currently mapped, in no order */
+  uint32_t n_mapped;
+};
+
+/* Reverse map: every view mapping of a physical page, to write-protect all aliases of code. */
+struct rmap_node {
+  uint32_t lin_page;
+  uint32_t view;
+  uint32_t next; /* index + 1 in the pool, 0 at the end */
+};
+
 struct mmu {
   int memfd;
   uint64_t ram_size;
@@ -31,12 +53,28 @@ struct mmu {
   uint8_t *kreserve;
   uint64_t kreserve_len;
   bool user_reserved;
+  uint64_t user_min; /* lowest host address of the user view (vm.mmap_min_addr) */
   uint32_t npages;     /* RAM pages */
   uint8_t *code_page;  /* per RAM page: translations exist, page is write-protected */
   /* Called when code on a physical page is about to change (translator's invalidation). */
   void (*code_write)(void *opaque, uint32_t phys_page);
   void *code_write_opaque;
+  /* Called when mappings of a view were dropped (lin_page, or MMU_ALL_PAGES): translations
+   * reached through linear addresses there (chains, indirect-branch caches) must be checked
+   * again. */
+  void (*mapping_changed)(void *opaque, int view, uint32_t lin_page);
+
+  /* Paging: the views as a TLB (views.c). */
+  bool paging;      /* the views hold CR0.PG translations, not the identity */
+  bool wp, pge, pse;
+  struct view views[VIEW_COUNT];
+  uint32_t *rmap_head; /* per RAM page: index + 1 of its first rmap_node */
+  struct rmap_node *rmap;
+  uint32_t rmap_cap, rmap_free;
+  uint64_t stat_maps, stat_unmaps, stat_flushes;
 };
+
+#define MMU_ALL_PAGES UINT32_MAX
 
 /* Reserve the views and create guest RAM; -errno on failure, with a message on stderr. */
 int mmu_init(struct mmu *m, uint64_t ram_size);
@@ -71,6 +109,15 @@ bool mmu_phys_write(struct mmu *m, uint64_t pa, const void *buf, uint64_t len);
 void mmu_protect_code(struct mmu *m, uint32_t phys_page);
 void mmu_unprotect_code(struct mmu *m, uint32_t phys_page);
 
+/* views.c: the CPU changed CR0/CR3/CR4 or executed invlpg. */
+void mmu_paging_changed(struct mmu *m, const struct cpu *cpu); /* CR0.PG/WP, CR4.PGE/PSE */
+void mmu_cr3_written(struct mmu *m);                            /* flush non-global entries */
+void mmu_invlpg(struct mmu *m, uint32_t lin);
+int views_init(struct mmu *m);
+void views_exit(struct mmu *m);
+/* Map the page containing lin into a view after a fault (paging on). */
+void views_code_protection(struct mmu *m, uint32_t ppn, bool code);
+
 /* What a host fault in a view means for the guest. */
 enum mmu_fault_result {
   MMU_FAULT_RETRY,      /* the view was repaired; re-execute the host instruction */
@@ -78,6 +125,9 @@ enum mmu_fault_result {
   MMU_FAULT_GUEST,      /* deliver the exception now pending on the CPU */
   MMU_FAULT_UNASSIGNED, /* not RAM and no device: the CPU has been stopped with a message */
 };
+/* views.c: map the page containing lin into a view after a fault (paging on). */
+enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, bool write,
+                                 int view);
 enum mmu_fault_result mmu_handle_fault(struct mmu *m, struct cpu *cpu, uint32_t lin, bool write,
                                        bool user_view);
 

@@ -63,8 +63,13 @@ static void apply_fixup(const struct insn_map *m, greg_t *g) {
   }
 }
 
-/* Leave translated code when the handler returns; the run loop takes it from there. */
+static const struct insn_map *faulting_insn;
+
+/* Leave translated code when the handler returns; the run loop takes it from there. Only now
+ * are the guest registers put back as they were before the instruction: a retried access must
+ * find them exactly as its host sequence left them. */
 static void exit_translated_code(struct tcache *tc, greg_t *g) {
+  apply_fixup(faulting_insn, g);
   g[REG_RIP] = (greg_t)(uintptr_t)bt_fault_exit;
   g[REG_R15] = (greg_t)(uintptr_t)tc->cpu;
 }
@@ -141,7 +146,7 @@ static void on_fault(int sig, siginfo_t *si, void *ucv) {
     return;
   }
   const struct insn_map *m = insn_at(tb, pc);
-  apply_fixup(m, g);
+  faulting_insn = m;
   tc->cpu->eip = tb->eip + m->guest_off;
 
   switch (sig) {

@@ -118,7 +118,7 @@ int bt_run(struct tcache *tc) {
     }
     bool flat = !(tb->key & KEY_NONFLAT);
     if (came_from && came_gen == tc->generation && came_from->from->key == tb->key)
-      tc_link(tc, came_from, tb);
+      tc_link(tc, came_from, tb, tc->lookup_global);
     if (indirect && tb->cached && flat && tc->cfg.jcache)
       tc_jcache_fill(tc, cpu->cpl, cpu->eip, tb->code);
     cpu->jcache = (uint64_t)(uintptr_t)(flat ? tc->jcache[cpu->cpl & 3] : empty_jcache);

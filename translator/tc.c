@@ -15,6 +15,7 @@
 
 #include "cpu/cpu.h"
 #include "mmu/mmu.h"
+#include "mmu/walk.h"
 #include "translator/emit.h"
 #include "translator/tc.h"
 
@@ -34,6 +35,8 @@ uint32_t tc_key(const struct cpu *cpu) {
     key |= KEY_NONFLAT;
   return key;
 }
+
+static int view_of(const struct tb *tb) { return (tb->key & KEY_CPL_MASK) == 3; }
 
 static uint32_t hash_of(uint32_t eip, uint32_t key) {
   return ((eip * 0x9e3779b1u) ^ key) >> (32 - TB_HASH_BITS);
@@ -88,6 +91,9 @@ void tc_flush(struct tcache *tc) {
     jcache_clear(tc->jcache[cpl]);
   tc->code_ptr = tc->code;
   tc->meta_ptr = tc->meta;
+  tc->cross[0] = tc->cross[1] = NULL;
+  for (int v = 0; v < 2; v++)
+    memset(tc->code_lin[v], 0, (1u << 20) / 8);
   tc->generation++;
   tc->stats.flushes++;
 }
@@ -114,6 +120,10 @@ static int add_block(struct tcache *tc, struct tb *tb) {
 
 /* Make a freshly translated block findable and write-protect its code pages. */
 void tc_register(struct tcache *tc, struct tb *tb) {
+  uint8_t *lin = tc->code_lin[view_of(tb)];
+  uint32_t first = tb->eip >> PAGE_SHIFT, last = (tb->eip + tb->guest_len - 1) >> PAGE_SHIFT;
+  lin[first / 8] |= (uint8_t)(1u << (first % 8));
+  lin[last / 8] |= (uint8_t)(1u << (last % 8));
   uint32_t h = hash_of(tb->eip, tb->key);
   tb->hash_next = tc->hash[h];
   tc->hash[h] = tb;
@@ -170,11 +180,15 @@ struct tb *tc_lookup_or_translate(struct tcache *tc, uint32_t eip) {
   tc->one_shot_next = false;
   tc->extra_key = 0;
   tc->stats.lookups++;
+  tc->lookup_global = !(cpu->cr0 & CR0_PG);
   if (cached) {
-    uint32_t pa;
     unsigned access = MMU_FETCH | (cpu->cpl == 3 ? MMU_USER : 0);
     struct pending_event saved = cpu->pending;
-    if (mmu_translate(tc->mmu, cpu, eip, access, &pa) && pa < tc->mmu->ram_size) {
+    struct walk w = {.pa = eip, .global = true};
+    bool ok = (cpu->cr0 & CR0_PG) ? page_walk(tc->mmu, cpu, eip, access, &w) : true;
+    tc->lookup_global = ok && (!(cpu->cr0 & CR0_PG) || (w.global && tc->mmu->pge));
+    uint32_t pa = w.pa;
+    if (ok && pa < tc->mmu->ram_size) {
       struct tb *tb = tc_find(tc, eip, key, pa >> PAGE_SHIFT);
       if (tb) {
         tc->stats.lookup_hits++;
@@ -202,14 +216,40 @@ struct tb *tc_block_at(struct tcache *tc, const uint8_t *host_pc) {
   return NULL;
 }
 
-void tc_link(struct tcache *tc, struct tb_exit *x, struct tb *to) {
+/* Chain exit x to block `to`. A chain within one linear page is safe for as long as both
+ * blocks are; one into another page only while that page's mapping stays, so those are made
+ * only to pages a mov cr3 keeps (global ones, or any while paging is off) and are listed for
+ * invlpg to undo. */
+void tc_link(struct tcache *tc, struct tb_exit *x, struct tb *to, bool to_global) {
   if (!tc->cfg.chain || x->linked || !to->cached || !x->from->valid)
+    return;
+  bool cross = (x->from->eip >> PAGE_SHIFT) != (to->eip >> PAGE_SHIFT);
+  if (cross && !to_global)
     return;
   patch_rel32(x->jump, to->code);
   x->linked = to;
   x->next_incoming = to->incoming;
   to->incoming = x;
+  if (cross && !x->in_cross) {
+    int v = view_of(x->from);
+    x->next_cross = tc->cross[v];
+    x->in_cross = true;
+    tc->cross[v] = x;
+  }
   tc->stats.chains_made++;
+}
+
+static void unlink_exit(struct tb_exit *x) {
+  struct tb *to = x->linked;
+  if (!to)
+    return;
+  for (struct tb_exit **pp = &to->incoming; *pp; pp = &(*pp)->next_incoming)
+    if (*pp == x) {
+      *pp = x->next_incoming;
+      break;
+    }
+  patch_rel32(x->jump, x->stub);
+  x->linked = NULL;
 }
 
 static void unlink_incoming(struct tb *tb) {
@@ -218,6 +258,29 @@ static void unlink_incoming(struct tb *tb) {
     x->linked = NULL;
   }
   tb->incoming = NULL;
+}
+
+/* The guest dropped the mapping of lin_page (or all) in a view: unlink chains into it and
+ * forget indirect-branch targets reached through that view. */
+static void mapping_changed(void *opaque, int view, uint32_t lin_page) {
+  struct tcache *tc = opaque;
+  if (lin_page != MMU_ALL_PAGES && !(tc->code_lin[view][lin_page / 8] & (1u << (lin_page % 8))))
+    return; /* no translation was ever reached through that page */
+  for (struct tb_exit **pp = &tc->cross[view]; *pp;) {
+    struct tb_exit *x = *pp;
+    bool hit = !x->linked || lin_page == MMU_ALL_PAGES ||
+               (x->linked->eip >> PAGE_SHIFT) == lin_page;
+    if (hit) {
+      unlink_exit(x);
+      x->in_cross = false;
+      *pp = x->next_cross;
+    } else {
+      pp = &x->next_cross;
+    }
+  }
+  for (int cpl = 0; cpl < 4; cpl++)
+    if ((cpl == 3) == (view == 1))
+      jcache_clear(tc->jcache[cpl]);
 }
 
 static void remove_from_hash(struct tcache *tc, struct tb *tb) {
@@ -307,6 +370,11 @@ int tc_init(struct tcache **out, struct cpu *cpu, struct mmu *mmu, const struct 
   tc->page_blocks = calloc(mmu->npages, sizeof(struct tb *));
   if (!tc->page_blocks)
     goto fail;
+  for (int v = 0; v < 2; v++) {
+    tc->code_lin[v] = calloc((1u << 20) / 8, 1);
+    if (!tc->code_lin[v])
+      goto fail;
+  }
   for (int cpl = 0; cpl < 4; cpl++) {
     tc->jcache[cpl] = malloc((size_t)JC_SIZE * 12);
     if (!tc->jcache[cpl])
@@ -314,6 +382,7 @@ int tc_init(struct tcache **out, struct cpu *cpu, struct mmu *mmu, const struct 
     jcache_clear(tc->jcache[cpl]);
   }
   mmu->code_write = code_write_hook;
+  mmu->mapping_changed = mapping_changed;
   mmu->code_write_opaque = tc;
   err = fault_handlers_install(tc);
   if (err)
@@ -333,6 +402,8 @@ void tc_exit(struct tcache *tc) {
     tc->mmu->code_write = NULL;
   for (int cpl = 0; cpl < 4; cpl++)
     free(tc->jcache[cpl]);
+  free(tc->code_lin[0]);
+  free(tc->code_lin[1]);
   free(tc->page_blocks);
   free(tc->blocks);
   if (tc->code && tc->code != MAP_FAILED)

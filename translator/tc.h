@@ -34,6 +34,8 @@ struct tb_exit {
   struct tb *from;
   struct tb *linked;
   struct tb_exit *next_incoming;
+  struct tb_exit *next_cross; /* in tcache.cross[view] (while in_cross) */
+  bool in_cross;
 };
 
 struct tb {
@@ -87,6 +89,9 @@ struct tcache {
   struct tb **page_blocks;             /* per guest physical page: its blocks */
   uint32_t *jcache[4];                 /* indirect-branch caches, one per CPL */
   uint64_t generation;                 /* bumped by every flush */
+  struct tb_exit *cross[2];            /* chains into other linear pages, per view */
+  bool lookup_global;                  /* the last lookup's code page is global (or unpaged) */
+  uint8_t *code_lin[2];                /* per view: bit per linear page code was translated from */
 
   bool one_shot_next;   /* translate the next block uncached, without protecting its page */
   uint32_t extra_key;   /* key bits forced for the next translation (KEY_SLOW_STRING) */
@@ -102,7 +107,7 @@ struct tb *tc_lookup_or_translate(struct tcache *tc, uint32_t eip);
 struct tb *tc_block_at(struct tcache *tc, const uint8_t *host_pc);
 void *tc_meta_alloc(struct tcache *tc, size_t size);
 void tc_flush(struct tcache *tc);
-void tc_link(struct tcache *tc, struct tb_exit *x, struct tb *to);
+void tc_link(struct tcache *tc, struct tb_exit *x, struct tb *to, bool to_global);
 void tc_jcache_fill(struct tcache *tc, int cpl, uint32_t eip, const uint8_t *host);
 void tc_invalidate_page(struct tcache *tc, uint32_t page);
 void tc_register(struct tcache *tc, struct tb *tb);

@@ -884,20 +884,52 @@ static bool isa_allowed(struct xlate *x) {
 }
 
 static void translate_system(struct xlate *x) {
+  const ZydisDecodedOperand *o0 = &x->op[0];
   switch (x->in.mnemonic) {
   case ZYDIS_MNEMONIC_LGDT:
   case ZYDIS_MNEMONIC_LIDT:
-    callout_rm(x, insn_lgdt_lidt, &x->op[0], false);
+    callout_rm(x, insn_lgdt_lidt, o0, false);
     break;
   case ZYDIS_MNEMONIC_SGDT:
   case ZYDIS_MNEMONIC_SIDT:
-    callout_rm(x, insn_sgdt_sidt, &x->op[0], false);
+    callout_rm(x, insn_sgdt_sidt, o0, false);
     break;
   case ZYDIS_MNEMONIC_SMSW: {
-    struct insn_call *c = callout_rm(x, insn_smsw, &x->op[0], false);
+    struct insn_call *c = callout_rm(x, insn_smsw, o0, false);
     c->reg = c->reg2;
     break;
   }
+  case ZYDIS_MNEMONIC_LMSW:
+    callout_rm(x, insn_lmsw, o0, true);
+    break;
+  case ZYDIS_MNEMONIC_SLDT:
+  case ZYDIS_MNEMONIC_STR:
+    callout_rm(x, insn_sldt_str, o0, false);
+    break;
+  case ZYDIS_MNEMONIC_LLDT:
+  case ZYDIS_MNEMONIC_LTR:
+    callout_rm(x, insn_lldt_ltr, o0, false);
+    break;
+  case ZYDIS_MNEMONIC_VERR:
+  case ZYDIS_MNEMONIC_VERW:
+    callout_rm(x, insn_check_descriptor, o0, false);
+    break;
+  case ZYDIS_MNEMONIC_LAR:
+  case ZYDIS_MNEMONIC_LSL: {
+    struct insn_call *c = callout_rm(x, insn_check_descriptor, &x->op[1], false);
+    c->reg = (uint8_t)gpr(o0->reg.value);
+    break;
+  }
+  case ZYDIS_MNEMONIC_INVLPG:
+    ea_to_r8(x, o0);
+    callout_final(x, insn_invlpg);
+    break;
+  case ZYDIS_MNEMONIC_SYSENTER:
+    callout_final(x, insn_sysenter);
+    break;
+  case ZYDIS_MNEMONIC_SYSEXIT:
+    callout_final(x, insn_sysexit);
+    break;
   default:
     unsupported(x);
     break;

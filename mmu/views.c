@@ -1,0 +1,314 @@
+/* views.c - the kernel and user views as the guest's TLB, while paging is on.
+ *
+ * A view maps guest linear page L at view.base + L to the guest physical page the guest's page
+ * tables give, with the rights the guest allows at that view's privilege: the kernel view holds
+ * what CPL 0 may touch, the user view what CPL 3 may touch. Pages are mapped when an access
+ * faults on them (the walk sets the guest's A bit, as hardware does on a TLB fill), read-only
+ * until the guest's D bit is set, and dropped on invlpg and mov cr3 (global pages survive a
+ * mov cr3 while CR4.PGE is set), just as the TLB entries they stand for. Like a TLB, a view
+ * does not notice a page-table write until the guest flushes.
+ *
+ * A reverse map lists every view mapping of each physical page, so that a page that comes to
+ * hold translated code is made read-only in all of its aliases. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "cpu/cpu.h"
+#include "mmu/mmu.h"
+#include "mmu/walk.h"
+
+#define VIEW_PAGES (1u << 20)
+#define LARGE_PAGES 1024u
+
+static void *alloc_table(size_t bytes) {
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+int views_init(struct mmu *m) {
+  m->views[VIEW_KERNEL].base = (uintptr_t)m->kview;
+  m->views[VIEW_USER].base = 0;
+  for (int v = 0; v < VIEW_COUNT; v++) {
+    struct view *w = &m->views[v];
+    w->entry = alloc_table(VIEW_PAGES * sizeof(uint32_t));
+    w->slot = alloc_table(VIEW_PAGES * sizeof(uint32_t));
+    w->mapped = alloc_table(VIEW_PAGES * sizeof(uint32_t));
+    if (!w->entry || !w->slot || !w->mapped)
+      return -ENOMEM;
+  }
+  m->rmap_head = calloc(m->npages, sizeof(uint32_t));
+  return m->rmap_head ? 0 : -ENOMEM;
+}
+
+void views_exit(struct mmu *m) {
+  for (int v = 0; v < VIEW_COUNT; v++) {
+    struct view *w = &m->views[v];
+    if (w->entry)
+      munmap(w->entry, VIEW_PAGES * sizeof(uint32_t));
+    if (w->slot)
+      munmap(w->slot, VIEW_PAGES * sizeof(uint32_t));
+    if (w->mapped)
+      munmap(w->mapped, VIEW_PAGES * sizeof(uint32_t));
+    memset(w, 0, sizeof(*w));
+  }
+  free(m->rmap_head);
+  free(m->rmap);
+  m->rmap_head = NULL;
+  m->rmap = NULL;
+}
+
+/* ---- reverse map ---- */
+
+static int rmap_add(struct mmu *m, uint32_t ppn, int view, uint32_t lin_page) {
+  if (!m->rmap_free) {
+    uint32_t cap = m->rmap_cap ? m->rmap_cap * 2 : 65536;
+    struct rmap_node *n = realloc(m->rmap, cap * sizeof(*n));
+    if (!n)
+      return -ENOMEM;
+    for (uint32_t i = m->rmap_cap; i < cap; i++)
+      n[i].next = i + 1 < cap ? i + 2 : 0;
+    m->rmap_free = m->rmap_cap + 1;
+    m->rmap = n;
+    m->rmap_cap = cap;
+  }
+  uint32_t idx = m->rmap_free;
+  struct rmap_node *node = &m->rmap[idx - 1];
+  m->rmap_free = node->next;
+  *node = (struct rmap_node){lin_page, (uint32_t)view, m->rmap_head[ppn]};
+  m->rmap_head[ppn] = idx;
+  return 0;
+}
+
+static void rmap_remove(struct mmu *m, uint32_t ppn, int view, uint32_t lin_page) {
+  for (uint32_t *pp = &m->rmap_head[ppn]; *pp; pp = &m->rmap[*pp - 1].next) {
+    struct rmap_node *node = &m->rmap[*pp - 1];
+    if (node->lin_page == lin_page && node->view == (uint32_t)view) {
+      uint32_t idx = *pp;
+      *pp = node->next;
+      node->next = m->rmap_free;
+      m->rmap_free = idx;
+      return;
+    }
+  }
+}
+
+/* ---- mapping and unmapping ---- */
+
+static void *host_addr(const struct view *w, uint32_t lin_page) {
+  return (void *)(w->base + ((uintptr_t)lin_page << PAGE_SHIFT));
+}
+
+static int prot_of(const struct mmu *m, uint32_t entry) {
+  bool writable = (entry & VE_WRITE) && !m->code_page[entry >> PAGE_SHIFT];
+  return writable ? PROT_READ | PROT_WRITE : PROT_READ;
+}
+
+/* Replace host pages with inaccessible reserved memory (munmap would let other mappings in). */
+static void reserve_again(const struct view *w, uint32_t lin_page, uint32_t pages) {
+  mmap(host_addr(w, lin_page), (size_t)pages << PAGE_SHIFT, PROT_NONE,
+       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+}
+
+static void forget(struct mmu *m, int view, uint32_t lin_page) {
+  struct view *w = &m->views[view];
+  uint32_t e = w->entry[lin_page];
+  if (!e)
+    return;
+  rmap_remove(m, e >> PAGE_SHIFT, view, lin_page);
+  w->entry[lin_page] = 0;
+  uint32_t slot = w->slot[lin_page];
+  uint32_t last = w->mapped[--w->n_mapped];
+  w->mapped[slot] = last;
+  w->slot[last] = slot;
+  m->stat_unmaps++;
+}
+
+/* Unmap the page (or the whole 4 MiB page it is part of). */
+static void drop(struct mmu *m, int view, uint32_t lin_page) {
+  struct view *w = &m->views[view];
+  uint32_t e = w->entry[lin_page];
+  if (!e)
+    return;
+  uint32_t first = lin_page, count = 1;
+  if (e & VE_LARGE) {
+    first = lin_page & ~(LARGE_PAGES - 1);
+    count = LARGE_PAGES;
+  }
+  for (uint32_t p = first; p < first + count; p++)
+    forget(m, view, p);
+  reserve_again(w, first, count);
+}
+
+static void unmap_page(struct mmu *m, int view, uint32_t lin_page) {
+  if (!m->views[view].entry[lin_page])
+    return;
+  drop(m, view, lin_page);
+  if (m->mapping_changed)
+    m->mapping_changed(m->code_write_opaque, view, lin_page);
+}
+
+/* Drop every mapping of a view (all but global ones if keep_global). */
+static void unmap_all(struct mmu *m, int view, bool keep_global) {
+  struct view *w = &m->views[view];
+  if (!keep_global) {
+    while (w->n_mapped)
+      forget(m, view, w->mapped[w->n_mapped - 1]);
+    if (view == VIEW_USER)
+      mmap((void *)m->user_min, VIEW_SIZE - m->user_min, PROT_NONE,
+           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    else
+      reserve_again(w, 0, VIEW_PAGES);
+  } else {
+    for (uint32_t i = 0; i < w->n_mapped;) {
+      uint32_t p = w->mapped[i];
+      if (w->entry[p] & VE_GLOBAL)
+        i++;
+      else
+        drop(m, view, p); /* moves another page into slot i */
+    }
+  }
+  m->stat_flushes++;
+  if (m->mapping_changed)
+    m->mapping_changed(m->code_write_opaque, view, MMU_ALL_PAGES);
+}
+
+static int map_run(struct mmu *m, int view, uint32_t lin_page, uint32_t ppn, uint32_t pages,
+                   uint32_t flags) {
+  struct view *w = &m->views[view];
+  int prot = (flags & VE_WRITE) ? PROT_READ | PROT_WRITE : PROT_READ;
+  void *want = host_addr(w, lin_page);
+  void *p = mmap(want, (size_t)pages << PAGE_SHIFT, prot, MAP_SHARED | MAP_FIXED, m->memfd,
+                 (off_t)ppn << PAGE_SHIFT);
+  if (p == MAP_FAILED)
+    return -errno;
+  for (uint32_t i = 0; i < pages; i++) {
+    uint32_t e = (ppn + i) << PAGE_SHIFT | flags | VE_MAPPED;
+    if (w->entry[lin_page + i])
+      forget(m, view, lin_page + i);
+    w->entry[lin_page + i] = e;
+    w->slot[lin_page + i] = w->n_mapped;
+    w->mapped[w->n_mapped++] = lin_page + i;
+    if (rmap_add(m, ppn + i, view, lin_page + i) < 0)
+      return -ENOMEM;
+    /* Translated code stays read-only in every alias. */
+    if ((flags & VE_WRITE) && m->code_page[ppn + i])
+      mprotect(host_addr(w, lin_page + i), PAGE_SIZE, PROT_READ);
+  }
+  m->stat_maps++;
+  return 0;
+}
+
+/* ---- what the CPU changes ---- */
+
+void mmu_paging_changed(struct mmu *m, const struct cpu *cpu) {
+  bool paging = cpu->cr0 & CR0_PG;
+  bool wp = cpu->cr0 & CR0_WP, pge = cpu->cr4 & 0x80, pse = cpu->cr4 & 0x10;
+  if (paging == m->paging && wp == m->wp && pge == m->pge && pse == m->pse)
+    return;
+  m->wp = wp;
+  m->pge = pge;
+  m->pse = pse;
+  if (paging != m->paging) {
+    m->paging = paging;
+    struct view *k = &m->views[VIEW_KERNEL];
+    if (paging) {
+      /* Leave the identity map behind: from now on pages come in as they are touched. */
+      reserve_again(k, 0, VIEW_PAGES);
+    } else {
+      unmap_all(m, VIEW_KERNEL, false);
+      unmap_all(m, VIEW_USER, false);
+      mmap(m->kview, m->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, m->memfd, 0);
+      for (uint32_t p = 0; p < m->npages; p++)
+        if (m->code_page[p])
+          mprotect(m->kview + (uint64_t)p * PAGE_SIZE, PAGE_SIZE, PROT_READ);
+    }
+    if (m->mapping_changed) {
+      m->mapping_changed(m->code_write_opaque, VIEW_KERNEL, MMU_ALL_PAGES);
+      m->mapping_changed(m->code_write_opaque, VIEW_USER, MMU_ALL_PAGES);
+    }
+    return;
+  }
+  if (m->paging) {
+    unmap_all(m, VIEW_KERNEL, false);
+    unmap_all(m, VIEW_USER, false);
+  }
+}
+
+void mmu_cr3_written(struct mmu *m) {
+  if (!m->paging)
+    return;
+  unmap_all(m, VIEW_KERNEL, m->pge);
+  unmap_all(m, VIEW_USER, m->pge);
+}
+
+void mmu_invlpg(struct mmu *m, uint32_t lin) {
+  if (!m->paging)
+    return;
+  for (int v = 0; v < VIEW_COUNT; v++)
+    unmap_page(m, v, lin >> PAGE_SHIFT);
+}
+
+/* Write-protect (or release) every alias of a physical page that now holds code. */
+void views_code_protection(struct mmu *m, uint32_t ppn, bool code) {
+  if (!m->paging) {
+    mprotect(m->kview + (uint64_t)ppn * PAGE_SIZE, PAGE_SIZE,
+             code ? PROT_READ : PROT_READ | PROT_WRITE);
+    return;
+  }
+  for (uint32_t i = m->rmap_head[ppn]; i; i = m->rmap[i - 1].next) {
+    const struct rmap_node *n = &m->rmap[i - 1];
+    const struct view *w = &m->views[n->view];
+    uint32_t e = w->entry[n->lin_page];
+    if (e & VE_WRITE)
+      mprotect(host_addr(w, n->lin_page), PAGE_SIZE, prot_of(m, e));
+  }
+}
+
+/* ---- filling a view after a fault ---- */
+
+enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, bool write,
+                                 int view) {
+  unsigned access = (write ? MMU_WRITE : 0) | (view == VIEW_USER ? MMU_USER : 0);
+  struct walk wk;
+  if (!page_walk(m, cpu, lin, access, &wk))
+    return MMU_FAULT_GUEST;
+  if (wk.pa >= m->ram_size)
+    return MMU_FAULT_UNASSIGNED;
+  uint32_t ppn = wk.pa >> PAGE_SHIFT;
+  if (write && m->code_page[ppn])
+    return MMU_FAULT_CODE_WRITE;
+  /* Writable once dirty, if the guest allows writes at this view's privilege. */
+  bool may_write = wk.writable || (view == VIEW_KERNEL && !(cpu->cr0 & CR0_WP));
+  uint32_t flags = (wk.dirty && may_write ? VE_WRITE : 0) | (wk.global && m->pge ? VE_GLOBAL : 0);
+  uint32_t lin_page = lin >> PAGE_SHIFT, pages = 1;
+  if (wk.large) {
+    /* A 4 MiB page goes in as one mapping, as far as it is RAM. */
+    uint32_t first_ppn = ppn & ~(LARGE_PAGES - 1);
+    lin_page &= ~(LARGE_PAGES - 1);
+    pages = LARGE_PAGES;
+    if ((uint64_t)(first_ppn + pages) > m->npages)
+      pages = m->npages > first_ppn ? m->npages - first_ppn : 0;
+    ppn = first_ppn;
+    flags |= VE_LARGE;
+  }
+  if (pages == 0)
+    return MMU_FAULT_UNASSIGNED;
+  int err = map_run(m, view, lin_page, ppn, pages, flags);
+  if (err == -ENOMEM) {
+    /* Out of host mappings (vm.max_map_count): start the views afresh. */
+    unmap_all(m, VIEW_USER, false);
+    unmap_all(m, VIEW_KERNEL, false);
+    err = map_run(m, view, lin_page, ppn, pages, flags);
+  }
+  if (err) {
+    cpu_stop(cpu, SHUTDOWN_ERROR, "cannot map guest page 0x%08x into the %s view: %s", lin,
+             view == VIEW_USER ? "user" : "kernel", strerror(-err));
+    return MMU_FAULT_UNASSIGNED;
+  }
+  return MMU_FAULT_RETRY;
+}

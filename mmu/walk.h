@@ -1,0 +1,23 @@
+/* walk.h - the guest page walk, with what a TLB entry would record. */
+#ifndef BT386_WALK_H
+#define BT386_WALK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mmu/mmu.h"
+
+struct walk {
+  uint32_t pa;
+  bool writable; /* W at every level */
+  bool user;     /* U at every level */
+  bool global;
+  bool large;    /* a 4 MiB page */
+  bool dirty;    /* D is set (after this walk) */
+};
+
+/* Walk the guest's tables for an access (MMU_WRITE/MMU_USER/MMU_FETCH), setting A and, for
+ * writes, D as the hardware does. Raises #PF and returns false when the access faults. */
+bool page_walk(struct mmu *m, struct cpu *cpu, uint32_t lin, unsigned access, struct walk *w);
+
+#endif

@@ -1,0 +1,3 @@
+# System virtualization test kernels: paging, rings, system calls. Each runs under bt386 and
+# QEMU and must print the same (see compare.sh).
+add_guest_test(paging SOURCES paging.c)
