@@ -1,0 +1,184 @@
+/* user.c - ring 3 under paging: entering user mode with iret, system calls through int 0x80
+ * (a DPL 3 trap gate, the ring-0 stack from the TSS) and sysenter/sysexit, the TSS I/O
+ * permission bitmap, page protection seen from CPL 3 (error codes with the U bit), and what
+ * the sensitive-but-unprivileged instructions show at CPL 3: pushf, popf (IF and IOPL kept),
+ * mov r,cs, sgdt, smsw. cli and an unpermitted out raise #GP. */
+#include "lib/guest.h"
+
+#define P 0x001u
+#define W 0x002u
+#define U 0x004u
+
+#define SEL_UCODE 0x1b
+#define SEL_UDATA 0x23
+#define SEL_TSS 0x28
+
+static uint32_t pd[1024] __attribute__((aligned(4096)));
+static uint32_t pt[2][1024] __attribute__((aligned(4096)));
+static uint8_t kernel_only[4096] __attribute__((aligned(4096)));
+static uint8_t read_only[4096] __attribute__((aligned(4096)));
+static uint8_t user_stack[8192] __attribute__((aligned(16)));
+static uint8_t kernel_stack[8192] __attribute__((aligned(16)));
+static uint8_t sysenter_stack[4096] __attribute__((aligned(16)));
+
+static struct __attribute__((packed)) {
+  uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
+  uint32_t eax, ecx, edx, ebx, esp, ebp, esi, edi;
+  uint32_t es, cs, ss, ds, fs, gs, ldt;
+  uint16_t trap, iomap_base;
+  uint8_t iomap[8192 + 1];
+} tss __attribute__((aligned(128)));
+
+static void set_pte_of(void *p, uint32_t flags) {
+  uint32_t lin = (uint32_t)p;
+  pt[lin >> 22][(lin >> 12) & 0x3ff] = (lin & ~0xfffu) | flags;
+}
+
+static void setup_paging(void) {
+  for (int t = 0; t < 2; t++) {
+    for (int i = 0; i < 1024; i++)
+      pt[t][i] = ((uint32_t)t << 22) | ((uint32_t)i << 12) | P | W | U;
+    pd[t] = (uint32_t)pt[t] | P | W | U;
+  }
+  set_pte_of(kernel_only, P | W);
+  set_pte_of(read_only, P | U);
+  __asm__ volatile("mov %0, %%cr3; mov %%cr0, %%eax; or $0x80010000, %%eax; mov %%eax, %%cr0"
+                   ::"r"(pd) : "eax", "memory");
+}
+
+static void setup_tss(void) {
+  tss.ss0 = SEL_DATA;
+  tss.esp0 = (uint32_t)(kernel_stack + sizeof(kernel_stack));
+  tss.iomap_base = (uint16_t)((uint32_t)tss.iomap - (uint32_t)&tss);
+  memset(tss.iomap, 0xff, sizeof(tss.iomap));
+  tss.iomap[0xe9 / 8] &= (uint8_t)~(1u << (0xe9 % 8)); /* the debug console only */
+  gdt_set(SEL_UCODE >> 3, 0, 0xfffff, 0xfa, 0xc);
+  gdt_set(SEL_UDATA >> 3, 0, 0xfffff, 0xf2, 0xc);
+  gdt_set(SEL_TSS >> 3, (uint32_t)&tss, sizeof(tss) - 1, 0x89, 0x0);
+  __asm__ volatile("ltr %w0" ::"r"(SEL_TSS));
+}
+
+/* Let int 0x80 in from ring 3: make its gate DPL 3. */
+static void open_syscall_gate(void) {
+  struct __attribute__((packed)) { uint16_t limit; uint32_t base; } idtr;
+  __asm__ volatile("sidt %0" : "=m"(idtr));
+  uint8_t *gate = (uint8_t *)(idtr.base + 0x80 * 8);
+  gate[5] = 0xee;
+}
+
+/* ---- the kernel side of system calls ---- */
+
+static void syscall_handler(struct trap_frame *f) {
+  if (f->vector != 0x80 && trap_resume) {
+    f->eip = trap_resume; /* an expected fault in user code (FAULTING) */
+    trap_resume = 0;
+    return;
+  }
+  if (f->vector != 0x80) {
+    printf("kernel: unexpected vector %u error %x at %08x\n", f->vector, f->error, f->eip);
+    guest_exit(1);
+  }
+  uint16_t cs;
+  __asm__ volatile("mov %%cs, %0" : "=r"(cs));
+  switch (f->eax) {
+  case 0:
+    printf("kernel: exit from user mode, caller cs=%x\n", f->cs);
+    guest_exit(0);
+  case 1:
+    printf("kernel: int 0x80 from cs=%x with ebx=%u, running at cs=%x\n", f->cs, f->ebx, cs);
+    f->eax = f->ebx * 2;
+    break;
+  default:
+    f->eax = (uint32_t)-1;
+  }
+}
+
+uint32_t sysenter_count;
+void sysenter_entry(void);
+__asm__(".globl sysenter_entry\n"
+        "sysenter_entry:\n\t"
+        "incl sysenter_count\n\t"
+        "mov %cs, %eax\n\t"
+        "sysexit\n");
+
+static void setup_sysenter(void) {
+  __asm__ volatile("wrmsr" ::"c"(0x174), "a"(SEL_CODE), "d"(0));
+  __asm__ volatile("wrmsr" ::"c"(0x175), "a"(sysenter_stack + sizeof(sysenter_stack)), "d"(0));
+  __asm__ volatile("wrmsr" ::"c"(0x176), "a"(sysenter_entry), "d"(0));
+}
+
+/* ---- ring 3 ---- */
+
+static uint32_t user_syscall(uint32_t nr, uint32_t arg) {
+  uint32_t r;
+  __asm__ volatile("int $0x80" : "=a"(r) : "a"(nr), "b"(arg) : "memory");
+  return r;
+}
+
+static void user_main(void) {
+  uint16_t cs, ss;
+  __asm__ volatile("mov %%cs, %0; mov %%ss, %1" : "=r"(cs), "=r"(ss));
+  printf("user: cs=%x ss=%x\n", cs, ss);
+
+  uint32_t f = read_eflags();
+  printf("user: pushf shows IF=%u IOPL=%u\n", (f >> 9) & 1, (f >> 12) & 3);
+  __asm__ volatile("pushf; orl $0x3200, (%%esp); popf" ::: "memory", "cc");
+  f = read_eflags();
+  printf("user: after popf asking for IF=1 IOPL=3: IF=%u IOPL=%u\n", (f >> 9) & 1, (f >> 12) & 3);
+
+  struct site s;
+  FAULTING(s, "cli");
+  print_trap("user: cli", s.start);
+  FAULTING(s, "outb %%al, $0x80", : "a"(0));
+  print_trap("user: out to a port the bitmap denies", s.start);
+  FAULTING(s, "movl (%[p]), %%eax", : [p] "r"(kernel_only) : "eax", "memory");
+  print_trap("user: read of a supervisor page", s.start);
+  FAULTING(s, "movl $1, (%[p])", : [p] "r"(read_only) : "memory");
+  print_trap("user: write to a read-only page", s.start);
+  printf("user: read-only page reads %u\n", *(volatile uint32_t *)read_only);
+
+  struct __attribute__((packed)) { uint16_t limit; uint32_t base; } gdtr;
+  uint32_t msw = 0;
+  __asm__ volatile("sgdt %0; smsw %1" : "=m"(gdtr), "=r"(msw));
+  printf("user: sgdt limit %x, smsw %x\n", gdtr.limit, msw & 0xffff);
+
+  printf("user: int 0x80 returned %u\n", user_syscall(1, 21));
+
+  uint32_t kcs;
+  __asm__ volatile("mov %%esp, %%ecx\n\t"
+                   "lea 1f, %%edx\n\t"
+                   "sysenter\n"
+                   "1:"
+                   : "=a"(kcs)
+                   :
+                   : "ecx", "edx", "memory");
+  __asm__ volatile("mov %%cs, %0" : "=r"(cs));
+  printf("user: sysenter ran at cs=%x (%u entries), back at cs=%x\n", kcs, sysenter_count, cs);
+  user_syscall(0, 0);
+}
+
+static void enter_user_mode(void) {
+  __asm__ volatile("mov %0, %%ds; mov %0, %%es; mov %0, %%fs; mov %0, %%gs\n\t"
+                   "push %0\n\t"
+                   "push %1\n\t"
+                   "pushf\n\t"
+                   "push %2\n\t"
+                   "push %3\n\t"
+                   "iret"
+                   :
+                   : "r"(SEL_UDATA), "r"(user_stack + sizeof(user_stack)), "i"(SEL_UCODE),
+                     "r"(user_main)
+                   : "memory");
+}
+
+int main(void) {
+  traps_init();
+  setup_paging();
+  setup_tss();
+  open_syscall_gate();
+  setup_sysenter();
+  trap_hook = syscall_handler;
+  printf("kernel: entering ring 3\n");
+  enter_user_mode();
+  return 1;
+}
