@@ -954,7 +954,7 @@ int insn_bcd(struct cpu *cpu, const struct insn_call *c) {
       if (c->mnemonic == ZYDIS_MNEMONIC_AAA)
         ax = (uint16_t)(ax + 0x106);
       else
-        ax = (uint16_t)(((ax - 6) & 0xff) | ((((ax >> 8) - 1) & 0xff) << 8));
+        ax = (uint16_t)(ax - 0x106); /* AX - 6 borrows from AH, then AH - 1 (SDM) */
       out |= FL_AF | FL_CF;
     }
     ax &= 0xff0f;
