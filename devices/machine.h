@@ -44,4 +44,14 @@ int machine_run(struct machine *m);
 /* devices/multiboot.c: load a Multiboot v1 ELF kernel and set the CPU up to enter it. */
 int multiboot_load(struct machine *m, const char *path, const char *cmdline);
 
+/* devices/linuxboot.c: load a Linux bzImage (boot protocol 2.02 or later) at 1 MiB with its
+ * zero page, command line and an optional initrd (NULL for none), and set the CPU up for the
+ * 32-bit entry. Checks everything before writing guest memory; -errno with a message. */
+int linux_load(struct machine *m, const char *path, const char *initrd, const char *cmdline);
+
+/* What kind of kernel file path is, by its content: one of these, or -errno (with a message)
+ * if it cannot be read. */
+enum { KERNEL_UNKNOWN, KERNEL_ELF, KERNEL_BZIMAGE };
+int kernel_format(const char *path);
+
 #endif

@@ -11,12 +11,14 @@
 #define BT386_VERSION "0.1"
 
 static const char usage[] =
-    "usage: bt386 -kernel FILE [options]\n"
+    "usage: bt386 -kernel FILE [-initrd FILE] [-append STRING] [options]\n"
     "\n"
     "Run a 32-bit x86 guest by dynamic binary translation.\n"
     "\n"
     "Machine (QEMU's spellings):\n"
-    "  -kernel FILE        Multiboot v1 ELF kernel to boot\n"
+    "  -kernel FILE        kernel to boot: a Linux bzImage (32-bit boot protocol\n"
+    "                      2.02+) or a Multiboot v1 ELF kernel, told apart by content\n"
+    "  -initrd FILE        initial RAM disk for a Linux kernel\n"
     "  -append STRING      kernel command line\n"
     "  -m SIZE             guest RAM: a number of MiB, or with a K, M or G suffix\n"
     "                      (default 128M; 1M to 3G)\n"
@@ -108,6 +110,7 @@ static int parse_log_categories(const char *list, struct machine_config *cfg) {
 
 struct options {
   const char *kernel;
+  const char *initrd;
   const char *append;
   const char *log_file;
   const char *debugcon;
@@ -138,6 +141,8 @@ static int parse_args(int argc, char **argv, struct options *o, struct machine_c
       return bad_usage(a[0] == '-' ? "option %s needs a value" : "unexpected argument %s", a);
     } else if (!strcmp(a, "-kernel")) {
       o->kernel = v;
+    } else if (!strcmp(a, "-initrd")) {
+      o->initrd = v;
     } else if (!strcmp(a, "-append")) {
       o->append = v;
     } else if (!strcmp(a, "-m")) {
@@ -187,6 +192,23 @@ static FILE *open_debugcon(const char *spec) {
   return NULL;
 }
 
+/* -kernel by content: an ELF file is a Multiboot kernel; anything else goes to the Linux
+ * loader, which boots a bzImage and explains what is wrong with any other file. */
+static int load_kernel(struct machine *m, const struct options *o) {
+  const char *cmdline = o->append ? o->append : "";
+  int format = kernel_format(o->kernel);
+  if (format < 0)
+    return format;
+  if (format != KERNEL_ELF)
+    return linux_load(m, o->kernel, o->initrd, cmdline);
+  if (o->initrd) {
+    fprintf(stderr, "bt386: -initrd is for Linux kernels; %s is a Multiboot ELF kernel and "
+                    "bt386 does not pass Multiboot modules yet\n", o->kernel);
+    return -EINVAL;
+  }
+  return multiboot_load(m, o->kernel, cmdline);
+}
+
 int main(int argc, char **argv) {
   struct options o = {0};
   struct machine_config cfg;
@@ -210,7 +232,7 @@ int main(int argc, char **argv) {
   static struct machine m;
   if (machine_init(&m, &cfg) < 0)
     return 1;
-  if (multiboot_load(&m, o.kernel, o.append ? o.append : "") < 0) {
+  if (load_kernel(&m, &o) < 0) {
     machine_exit(&m);
     return 1;
   }
