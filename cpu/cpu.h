@@ -84,6 +84,12 @@ struct cpu_env {
   void *opaque;
   uint32_t (*io_read)(void *opaque, uint16_t port, int size);
   void (*io_write)(void *opaque, uint16_t port, int size, uint32_t value);
+  /* The machine's part of the run loop, called between blocks on the vCPU thread; all are
+   * optional. */
+  void (*service)(void *opaque);           /* fire due timers, take input */
+  bool (*intr_pending)(void *opaque);      /* is the INTR line asserted? */
+  int (*intr_ack)(void *opaque);           /* interrupt acknowledge: the vector */
+  uint64_t (*next_deadline)(void *opaque); /* clock_ns() of the next timer, or UINT64_MAX */
 };
 
 struct cpu {
@@ -108,7 +114,8 @@ struct cpu {
   uint32_t mxcsr;
   uint32_t host_mxcsr;
   uint64_t flags_stack[2];
-  uint64_t abi_pad;
+  uint32_t abi_pad;
+  uint32_t shadow;
   uint8_t xmm[8][16];
   /* ---- C-only state ---- */
   struct segment seg[SEG_COUNT];
@@ -162,6 +169,10 @@ void cpu_flags_to_host(struct cpu *cpu);
 
 /* Queue an exception for delivery; faults report the current instruction's EIP. */
 void cpu_raise(struct cpu *cpu, int vector, bool has_error, uint32_t error);
+/* Deliver an external interrupt (from the interrupt controller) through the IDT. */
+void cpu_deliver_interrupt(struct cpu *cpu, int vector);
+/* May an external interrupt be taken now (IF set, no interrupt shadow)? */
+bool cpu_interrupts_enabled(const struct cpu *cpu);
 /* Deliver cpu->pending through the IDT (or escalate to #DF / triple fault). */
 void cpu_deliver_pending(struct cpu *cpu);
 /* Stop the VM with a message (printed by the run loop). */

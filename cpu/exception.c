@@ -183,3 +183,15 @@ void cpu_deliver_pending(struct cpu *cpu) {
       ev = next;
   }
 }
+
+void cpu_deliver_interrupt(struct cpu *cpu, int vector) {
+  cpu->pending = (struct pending_event){.valid = true, .vector = (uint8_t)vector};
+  bool stop = cpu->stop_on_exception;
+  cpu->stop_on_exception = false; /* interrupts are not the exceptions tests stop at */
+  cpu_deliver_pending(cpu);
+  cpu->stop_on_exception = stop;
+}
+
+bool cpu_interrupts_enabled(const struct cpu *cpu) {
+  return (cpu->eflags & FL_IF) && !cpu->shadow;
+}

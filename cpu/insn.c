@@ -97,6 +97,14 @@ static bool io_allowed(struct cpu *cpu, uint16_t port, int len) {
 
 /* ---- port I/O ---- */
 
+/* An I/O access may end the VM or raise an interrupt that can be taken right after it. */
+static int after_io(struct cpu *cpu, const struct insn_call *c) {
+  if (cpu->shutdown || (cpu_interrupts_enabled(cpu) && cpu->env.intr_pending &&
+                        cpu->env.intr_pending(cpu->env.opaque)))
+    return next_via_dispatcher(cpu, c);
+  return CO_NEXT;
+}
+
 static uint16_t io_port(const struct cpu *cpu, const struct insn_call *c) {
   return c->reg == INSN_OPERAND_NONE ? (uint16_t)c->imm : (uint16_t)cpu->regs[R_EDX];
 }
@@ -109,7 +117,7 @@ int insn_in(struct cpu *cpu, const struct insn_call *c) {
     return fault(cpu, c);
   uint32_t v = cpu->env.io_read(cpu->env.opaque, port, c->width);
   reg_write(cpu, R_EAX, c->width, v);
-  return cpu->shutdown ? next_via_dispatcher(cpu, c) : CO_NEXT;
+  return after_io(cpu, c);
 }
 
 int insn_out(struct cpu *cpu, const struct insn_call *c) {
@@ -119,7 +127,7 @@ int insn_out(struct cpu *cpu, const struct insn_call *c) {
   if (cpu->pending.valid)
     return fault(cpu, c);
   cpu->env.io_write(cpu->env.opaque, port, c->width, reg_read(cpu, R_EAX, c->width));
-  return cpu->shutdown ? next_via_dispatcher(cpu, c) : CO_NEXT;
+  return after_io(cpu, c);
 }
 
 static uint32_t addr_mask(const struct insn_call *c) { return c->addr16 ? 0xffffu : ~0u; }
@@ -171,7 +179,7 @@ int insn_outs(struct cpu *cpu, const struct insn_call *c) {
       break;
     count_dec(cpu, c);
   }
-  return cpu->shutdown ? next_via_dispatcher(cpu, c) : CO_NEXT;
+  return after_io(cpu, c);
 }
 
 /* ---- string instructions the translator cannot run natively (segment bases, wrap) ---- */
@@ -421,6 +429,8 @@ int insn_sgdt_sidt(struct cpu *cpu, const struct insn_call *c) {
 
 /* A load that changes whether DS/ES/SS are flat changes how blocks are translated. */
 static int after_segment_load(struct cpu *cpu, const struct insn_call *c, bool was_flat, int seg) {
+  if (seg == SEG_SS)
+    cpu->shadow = 1; /* no interrupt before the next instruction (SDM vol. 3, 6.8.3) */
   if (seg == SEG_SS || was_flat != cpu_segs_flat(cpu))
     return next_via_dispatcher(cpu, c);
   return CO_NEXT;
@@ -831,18 +841,24 @@ int insn_popf(struct cpu *cpu, const struct insn_call *c) {
   uint32_t mask = writable_flags(cpu, false);
   if (c->width == 2)
     mask &= 0xffff;
+  bool was_enabled = cpu->eflags & FL_IF;
   cpu->eflags = (cpu->eflags & ~mask) | (v & mask) | 0x2;
+  if (!was_enabled && (cpu->eflags & FL_IF))
+    return next_via_dispatcher(cpu, c); /* an interrupt may be waiting */
   return CO_NEXT;
 }
 
 int insn_cli_sti(struct cpu *cpu, const struct insn_call *c) {
   if (cpu->cpl > iopl(cpu))
     return raise_at(cpu, c, EXC_GP, true, 0);
-  if (c->mnemonic == ZYDIS_MNEMONIC_CLI)
+  if (c->mnemonic == ZYDIS_MNEMONIC_CLI) {
     cpu->eflags &= ~FL_IF;
-  else
-    cpu->eflags |= FL_IF;
-  return CO_NEXT;
+    return CO_NEXT;
+  }
+  if (!(cpu->eflags & FL_IF))
+    cpu->shadow = 1;
+  cpu->eflags |= FL_IF;
+  return next_via_dispatcher(cpu, c);
 }
 
 /* ---- model-specific registers ---- */

@@ -33,7 +33,7 @@ int machine_init(struct machine *m, const struct machine_config *cfg) {
   m->stage = STAGE_MMU;
 
   m->cpu.mmu = &m->mmu;
-  m->cpu.env = (struct cpu_env){&m->io, cpu_io_read, cpu_io_write};
+  m->cpu.env = (struct cpu_env){.opaque = &m->io, .io_read = cpu_io_read, .io_write = cpu_io_write};
   cpu_reset_protected_flat(&m->cpu);
 
   ioports_init(&m->io, cfg->log_unimp, cfg->log);

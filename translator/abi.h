@@ -42,6 +42,7 @@
 #define CPU_MXCSR 0x90        /* guest MXCSR while outside translated code */
 #define CPU_HOST_MXCSR 0x94   /* MXCSR the monitor's C code runs with */
 #define CPU_FLAGS_STACK 0xa8  /* top of a 16-byte stack for pushfq/popfq in translated code */
+#define CPU_SHADOW 0xac       /* nonzero: an interrupt shadow (sti, mov ss) is in effect */
 #define CPU_XMM 0xb0          /* guest XMM0-7 while outside translated code */
 #define CPU_ABI_END 0x130
 
@@ -49,6 +50,13 @@
 #define EXIT_BRANCH 1   /* a block ended at guest EIP r9; r10 is the jump to chain, or 0 */
 #define EXIT_CALLOUT 2  /* a callout asked to leave translated code (exception, mode change...) */
 #define EXIT_FAULT 3    /* the fault handler stopped translated code; cpu->pending says why */
+
+/* Interrupt polls: two host pages just below the translation cache, read with a RIP-relative
+ * load. The deliver page is read at every block entry, the pending page after an instruction
+ * that may set IF; a kick makes them inaccessible, so the next poll faults out of translated
+ * code. */
+#define POLL_DELIVER_OFFSET (-2 * 4096)
+#define POLL_PENDING_OFFSET (-1 * 4096)
 
 /* The indirect-branch cache: JC_SIZE guest EIPs, then JC_SIZE host addresses. */
 #define JC_BITS 14

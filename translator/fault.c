@@ -89,6 +89,12 @@ static void on_memory_fault(struct tcache *tc, siginfo_t *si, greg_t *g, const u
   }
   uint32_t lin;
   bool user_view;
+  if (addr >= (uintptr_t)tc->polls && addr < (uintptr_t)tc->code) {
+    /* An interrupt poll after a kick: let the run loop look at the devices. */
+    tc->stats.kicks++;
+    exit_translated_code(tc, g);
+    return;
+  }
   if (addr >= kview && addr - kview < VIEW_SIZE) {
     lin = (uint32_t)(addr - kview);
     user_view = false;

@@ -10,7 +10,9 @@
  * Pending exceptions are delivered here, between blocks, through cpu_deliver_pending(). */
 #define _GNU_SOURCE
 #include <asm/prctl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -70,6 +72,83 @@ static void restore_altstack(const stack_t *old) {
     free(cur.ss_sp);
 }
 
+/* What happened since the last look: clear the kick, open the polls again, and let the
+ * machine fire its timers and take input. */
+static void service(struct tcache *tc) {
+  struct cpu *cpu = tc->cpu;
+  if (__atomic_exchange_n(&tc->kicked, 0, __ATOMIC_SEQ_CST)) {
+    mprotect(tc->polls, 2 * PAGE_SIZE, PROT_READ);
+    tc->pending_armed = false;
+  }
+  if (cpu->env.service)
+    cpu->env.service(cpu->env.opaque);
+}
+
+static bool intr_pending(struct cpu *cpu) {
+  return cpu->env.intr_pending && cpu->env.intr_pending(cpu->env.opaque);
+}
+
+/* Take an interrupt now if one waits and may be taken; while IF is clear, arm the pending
+ * poll so that translated code that sets IF comes back here. */
+static bool take_interrupt(struct tcache *tc) {
+  struct cpu *cpu = tc->cpu;
+  bool waiting = intr_pending(cpu);
+  if (waiting && cpu_interrupts_enabled(cpu)) {
+    int vector = cpu->env.intr_ack(cpu->env.opaque);
+    if (vector >= 0) {
+      tc->stats.interrupts++;
+      cpu_deliver_interrupt(cpu, vector);
+      return true;
+    }
+  }
+  bool arm = waiting && !(cpu->eflags & FL_IF);
+  if (arm != tc->pending_armed) {
+    mprotect(tc->polls + PAGE_SIZE, PAGE_SIZE, arm ? PROT_NONE : PROT_READ);
+    tc->pending_armed = arm;
+  }
+  return false;
+}
+
+/* hlt: sleep until a kick or the machine's next timer. */
+static void wait_for_event(struct tcache *tc) {
+  struct cpu *cpu = tc->cpu;
+  uint64_t deadline = cpu->env.next_deadline ? cpu->env.next_deadline(cpu->env.opaque) : UINT64_MAX;
+  struct timespec ts, *timeout = NULL;
+  if (deadline != UINT64_MAX) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+    uint64_t wait = deadline > now_ns ? deadline - now_ns : 0;
+    ts = (struct timespec){(time_t)(wait / 1000000000u), (long)(wait % 1000000000u)};
+    timeout = &ts;
+  }
+  struct pollfd p = {tc->kick_fd, POLLIN, 0};
+  if (ppoll(&p, 1, timeout, NULL) > 0) {
+    uint64_t n;
+    if (read(tc->kick_fd, &n, sizeof(n)) < 0) {
+      /* already drained */
+    }
+  }
+}
+
+/* A halted CPU wakes for an interrupt it may take; with IF clear nothing can wake it. */
+static void halted(struct tcache *tc) {
+  struct cpu *cpu = tc->cpu;
+  if (!(cpu->eflags & FL_IF)) {
+    cpu_stop(cpu, SHUTDOWN_HALTED,
+             "guest halted at EIP 0x%08x with interrupts disabled: nothing can wake it",
+             cpu->eip);
+    return;
+  }
+  if (!cpu->env.intr_pending) {
+    cpu_stop(cpu, SHUTDOWN_HALTED,
+             "guest halted at EIP 0x%08x and this machine has no interrupt sources", cpu->eip);
+    return;
+  }
+  tc->stats.halts++;
+  wait_for_event(tc);
+}
+
 int bt_run(struct tcache *tc) {
   struct cpu *cpu = tc->cpu;
   stack_t old_stack;
@@ -97,19 +176,25 @@ int bt_run(struct tcache *tc) {
   uint64_t came_gen = 0;
   bool indirect = false;
   while (!cpu->shutdown) {
+    service(tc);
     if (cpu->pending.valid) {
       cpu_deliver_pending(cpu);
       came_from = NULL;
       indirect = false;
       continue;
     }
-    if (cpu->halted) {
-      cpu_stop(cpu, SHUTDOWN_HALTED,
-               "guest halted at EIP 0x%08x with nothing that could wake it (no interrupt "
-               "sources yet)",
-               cpu->eip);
-      break;
+    if (take_interrupt(tc)) {
+      came_from = NULL;
+      indirect = false;
+      continue;
     }
+    if (cpu->halted) {
+      halted(tc);
+      continue;
+    }
+    if (cpu->shadow)
+      tc->extra_key |= KEY_NOPOLL; /* the next instruction runs before any interrupt */
+    cpu->shadow = 0;
     struct tb *tb = tc_lookup_or_translate(tc, cpu->eip);
     if (!tb) {
       came_from = NULL;

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "cpu/cpu.h"
@@ -176,7 +178,7 @@ static struct tb *translate(struct tcache *tc, uint32_t eip, uint32_t key, bool 
 struct tb *tc_lookup_or_translate(struct tcache *tc, uint32_t eip) {
   struct cpu *cpu = tc->cpu;
   uint32_t key = tc_key(cpu) | tc->extra_key;
-  bool cached = !tc->one_shot_next && !tc->extra_key;
+  bool cached = !tc->one_shot_next && !(tc->extra_key & KEY_SLOW_STRING);
   tc->one_shot_next = false;
   tc->extra_key = 0;
   tc->stats.lookups++;
@@ -335,6 +337,16 @@ void tc_set_logging(struct tcache *tc, bool in_asm, bool out_asm, FILE *log) {
 
 static void code_write_hook(void *opaque, uint32_t page) { tc_invalidate_page(opaque, page); }
 
+void bt_kick(struct tcache *tc) {
+  /* The flag first: the run loop clears it before it looks, so no kick is lost. */
+  __atomic_store_n(&tc->kicked, 1, __ATOMIC_SEQ_CST);
+  mprotect(tc->polls, 2 * PAGE_SIZE, PROT_NONE);
+  uint64_t one = 1;
+  if (write(tc->kick_fd, &one, sizeof(one)) < 0) {
+    /* The counter is saturated: the vCPU has wake-ups enough. */
+  }
+}
+
 int tc_init(struct tcache **out, struct cpu *cpu, struct mmu *mmu, const struct tc_config *cfg) {
   struct tcache *tc = calloc(1, sizeof(*tc));
   if (!tc)
@@ -343,6 +355,7 @@ int tc_init(struct tcache **out, struct cpu *cpu, struct mmu *mmu, const struct 
   tc->cpu = cpu;
   tc->mmu = mmu;
   tc->cfg = *cfg;
+  tc->kick_fd = -1;
   if (tc->cfg.code_bytes < (1u << 20))
     tc->cfg.code_bytes = 1u << 20;
   if (tc->cfg.max_block_insns < 1)
@@ -355,10 +368,13 @@ int tc_init(struct tcache **out, struct cpu *cpu, struct mmu *mmu, const struct 
   ZydisDecoderEnableMode(&tc->decoder, ZYDIS_DECODER_MODE_MPX, ZYAN_FALSE);
 
   size_t meta_bytes = tc->cfg.code_bytes / META_FRACTION;
-  tc->code = mmap(NULL, tc->cfg.code_bytes, PROT_READ | PROT_WRITE | PROT_EXEC,
-                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  /* The poll pages sit right below the code so a RIP-relative load reaches them. */
+  tc->polls = mmap(NULL, tc->cfg.code_bytes + 2 * PAGE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  tc->code = tc->polls == MAP_FAILED ? MAP_FAILED : tc->polls + 2 * PAGE_SIZE;
   tc->meta = mmap(NULL, meta_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (tc->code == MAP_FAILED || tc->meta == MAP_FAILED) {
+  tc->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (tc->code == MAP_FAILED || tc->meta == MAP_FAILED || tc->kick_fd < 0) {
     fprintf(stderr, "bt386: cannot allocate a %zu MiB translation cache\n",
             tc->cfg.code_bytes >> 20);
     goto fail;
@@ -406,8 +422,10 @@ void tc_exit(struct tcache *tc) {
   free(tc->code_lin[1]);
   free(tc->page_blocks);
   free(tc->blocks);
-  if (tc->code && tc->code != MAP_FAILED)
-    munmap(tc->code, tc->cfg.code_bytes);
+  if (tc->polls && tc->polls != MAP_FAILED)
+    munmap(tc->polls, tc->cfg.code_bytes + 2 * PAGE_SIZE);
+  if (tc->kick_fd > 0)
+    close(tc->kick_fd);
   if (tc->meta && tc->meta != MAP_FAILED)
     munmap(tc->meta, tc->cfg.code_bytes / META_FRACTION);
   free(tc);

@@ -60,6 +60,7 @@ struct tb {
 #define KEY_CPL_MASK 0x3u
 #define KEY_NONFLAT 0x4u     /* DS/ES/SS may have a nonzero base */
 #define KEY_SLOW_STRING 0x8u /* string instructions go through the C slow path */
+#define KEY_NOPOLL 0x10u     /* no interrupt poll at entry: an interrupt shadow is open */
 
 struct tc_stats {
   uint64_t insns_translated, blocks_translated, guest_bytes, host_bytes;
@@ -70,6 +71,7 @@ struct tc_stats {
   uint64_t flushes, invalidated_blocks, smc_faults;
   uint64_t faults_page, faults_div, faults_other, faults_guard;
   uint64_t callouts;
+  uint64_t kicks, interrupts, halts;
   double translate_seconds, run_seconds;
 };
 
@@ -82,6 +84,10 @@ struct tcache {
   ZydisDecoder decoder;
 
   uint8_t *code, *code_ptr, *code_end; /* executable area */
+  uint8_t *polls;                      /* the two interrupt-poll pages below `code` */
+  int kicked;                          /* atomic: a kick since the run loop last looked */
+  int kick_fd;                         /* eventfd that wakes a halted vCPU */
+  bool pending_armed;                  /* the pending-poll page is inaccessible */
   uint8_t *meta, *meta_ptr, *meta_end; /* blocks, side tables, callout descriptors */
   struct tb **blocks;                  /* every block in code order, for host-PC lookup */
   size_t n_blocks, cap_blocks;

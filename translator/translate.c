@@ -33,6 +33,7 @@
 struct pending_exit {
   uint8_t *field;
   uint32_t target;
+  bool dispatch; /* through the dispatcher, never chained (it must check for interrupts) */
 };
 
 struct xlate {
@@ -51,10 +52,13 @@ struct xlate {
   ZydisDecodedInstruction in;
   ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
   bool ended;
+  bool shadow_open;    /* the previous instruction was sti: this one runs in its shadow */
+  bool dispatch_exits; /* exits of this instruction go through the dispatcher */
   int n_exits;
   struct pending_exit exits[2];
   int n_insns;
-  struct insn_map map[MAX_BLOCK_INSNS_LIMIT]; /* last: translate_block clears what precedes */
+  /* last: translate_block clears what precedes; two entries per instruction at most */
+  struct insn_map map[2 * MAX_BLOCK_INSNS_LIMIT];
 };
 
 /* ---- operands ---- */
@@ -161,12 +165,28 @@ static void ea_to_r8(struct xlate *x, const ZydisDecodedOperand *op) {
 
 static void exit_jmp(struct xlate *x, uint32_t target) {
   uint8_t *field = emit_jmp_rel32(&x->e, x->e.p);
-  x->exits[x->n_exits++] = (struct pending_exit){field, target};
+  x->exits[x->n_exits++] = (struct pending_exit){field, target, x->dispatch_exits};
 }
 
 static void exit_jcc(struct xlate *x, int cc, uint32_t target) {
   uint8_t *field = emit_jcc_rel32(&x->e, cc, x->e.p);
-  x->exits[x->n_exits++] = (struct pending_exit){field, target};
+  x->exits[x->n_exits++] = (struct pending_exit){field, target, x->dispatch_exits};
+}
+
+/* Interrupt polls (abi.h): a load from a page a kick makes inaccessible. */
+static void emit_poll(struct xlate *x, int offset) {
+  const uint8_t *page = x->tc->code + offset;
+  emit_u8(&x->e, 0x44), emit_u8(&x->e, 0x8a), emit_u8(&x->e, 0x05); /* mov r8b, [rip+rel32] */
+  int32_t rel = (int32_t)(page - (x->e.p + 4));
+  emit_u32(&x->e, (uint32_t)rel);
+}
+
+static void record_position(struct xlate *x, uint32_t eip);
+
+/* After an instruction that may have set IF: take a waiting interrupt before the next one. */
+static void poll_pending_before(struct xlate *x, uint32_t next_eip) {
+  record_position(x, next_eip);
+  emit_poll(x, POLL_PENDING_OFFSET);
 }
 
 /* Leave through the dispatcher to the guest EIP in r8d, probing the indirect-branch cache
@@ -182,7 +202,7 @@ static void exit_indirect(struct xlate *x) {
     emit_lea(e, true, HR_R9, (struct mem){HR_R9, HR_NONE, 1, 1, false, false});
     emit_op_mem(e, false, true, store, 1, HR_R9, counter);
   }
-  if (x->tc->cfg.jcache) {
+  if (x->tc->cfg.jcache && !x->dispatch_exits) {
     static const uint8_t probe[] = {
         0x49, 0x89, 0xc1,                         /* mov r9, rax */
         0x9f,                                     /* lahf */
@@ -510,7 +530,7 @@ static void translate_pushf(struct xlate *x) {
  * into host RFLAGS, vif and vsys may use flag-changing instructions. */
 static void translate_popf(struct xlate *x) {
   struct emitter *e = &x->e;
-  if (x->cpu->cpl != 0 || width_bytes(x) != 4) {
+  if ((x->key & KEY_CPL_MASK) != 0 || width_bytes(x) != 4) {
     callout(x, insn_popf);
     return;
   }
@@ -531,15 +551,22 @@ static void translate_popf(struct xlate *x) {
   emit_u8(e, 0x41), emit_u8(e, 0x50); /* push r8 */
   emit_u8(e, 0x9d);                   /* popfq */
   emit_mov_rr(e, true, HR_RSP, HR_R9);
+  poll_pending_before(x, x->next_eip);
 }
 
+/* cli/sti at CPL 0 are one store to cpu->vif. An sti opens an interrupt shadow: the next
+ * instruction runs before any interrupt, then a poll takes what waited (translate_block). */
 static void translate_cli_sti(struct xlate *x) {
-  if (x->cpu->cpl != 0) {
+  if ((x->key & KEY_CPL_MASK) != 0) {
     callout(x, insn_cli_sti);
+    if (x->in.mnemonic == ZYDIS_MNEMONIC_STI)
+      x->ended = true; /* the callout leaves through the dispatcher, which runs the shadow */
     return;
   }
-  uint32_t v = x->in.mnemonic == ZYDIS_MNEMONIC_STI ? FL_IF : 0;
-  emit_store_imm(&x->e, 4, (struct mem){HR_CPU, HR_NONE, 1, CPU_VIF, false, false}, v);
+  bool sti = x->in.mnemonic == ZYDIS_MNEMONIC_STI;
+  emit_store_imm(&x->e, 4, (struct mem){HR_CPU, HR_NONE, 1, CPU_VIF, false, false},
+                 sti ? FL_IF : 0);
+  x->shadow_open = sti;
 }
 
 static void translate_enter(struct xlate *x) {
@@ -1089,6 +1116,15 @@ static void record_insn(struct xlate *x) {
   m->reg = 0;
 }
 
+/* A map entry for a point between instructions (a poll before the instruction at eip). */
+static void record_position(struct xlate *x, uint32_t eip) {
+  struct insn_map *m = &x->map[x->n_insns++];
+  m->host_off = (uint32_t)(x->e.p - x->start);
+  m->guest_off = (uint16_t)(eip - x->block_eip);
+  m->fixup = FIXUP_NONE;
+  m->reg = 0;
+}
+
 /* Emit the exit stubs and point each unchained exit at its stub. */
 static void finish_exits(struct xlate *x, struct tb *tb) {
   tb->n_exits = (uint8_t)x->n_exits;
@@ -1100,10 +1136,14 @@ static void finish_exits(struct xlate *x, struct tb *tb) {
     ex->stub = x->e.p;
     ex->from = tb;
     emit_mov_imm32(&x->e, HR_R9, ex->target);
-    /* lea r10, [rip + jump field] */
-    emit_u8(&x->e, 0x4c), emit_u8(&x->e, 0x8d), emit_u8(&x->e, 0x15);
-    int32_t rel = (int32_t)(ex->jump - (x->e.p + 4));
-    emit_u32(&x->e, (uint32_t)rel);
+    if (x->exits[i].dispatch) {
+      emit_mov_imm32(&x->e, HR_R10, 0); /* nothing to chain */
+    } else {
+      /* lea r10, [rip + jump field] */
+      emit_u8(&x->e, 0x4c), emit_u8(&x->e, 0x8d), emit_u8(&x->e, 0x15);
+      int32_t rel = (int32_t)(ex->jump - (x->e.p + 4));
+      emit_u32(&x->e, (uint32_t)rel);
+    }
     emit_jmp_cpu(&x->e, CPU_STUB_EXIT);
     if (!x->e.overflow)
       patch_rel32(ex->jump, ex->stub);
@@ -1129,8 +1169,15 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
 
   x->eip = eip;
   x->page[0] = x->page[1] = UINT32_MAX;
+  if (!(key & KEY_NOPOLL))
+    emit_poll(x, POLL_DELIVER_OFFSET);
   while (!x->ended) {
     if (x->n_insns == max_insns || (x->n_insns > 0 && (x->eip >> PAGE_SHIFT) != (eip >> PAGE_SHIFT))) {
+      if (x->shadow_open) {
+        /* The shadowed instruction is in the next block: the dispatcher runs it unpolled. */
+        emit_store_imm(&x->e, 4, (struct mem){HR_CPU, HR_NONE, 1, CPU_SHADOW, false, false}, 1);
+        x->dispatch_exits = true;
+      }
       exit_jmp(x, x->eip);
       break;
     }
@@ -1170,8 +1217,14 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
     if ((x->eip & (PAGE_SIZE - 1)) + x->in.length > PAGE_SIZE)
       x->page[1] = pages[1];
     x->next_eip = x->eip + x->in.length;
+    bool in_shadow = x->shadow_open;
+    x->shadow_open = false;
+    x->dispatch_exits = in_shadow;
     record_insn(x);
     translate_insn(x);
+    if (in_shadow && !x->ended)
+      poll_pending_before(x, x->next_eip);
+    x->dispatch_exits = false;
     x->eip = x->next_eip;
   }
   if (x->page[1] == UINT32_MAX)

@@ -44,6 +44,10 @@ void tc_exit(struct tcache *tc);
 /* Run the guest until cpu->shutdown is set; returns it. */
 int bt_run(struct tcache *tc);
 
+/* Make the vCPU leave translated code soon and look at its devices (an interrupt may be
+ * waiting), or wake it from hlt. Any thread may call it. */
+void bt_kick(struct tcache *tc);
+
 /* Drop translations of guest code in [pa, pa + len) (a device wrote there). */
 void tc_invalidate_phys(struct tcache *tc, uint64_t pa, uint64_t len);
 
