@@ -704,10 +704,30 @@ static void translate_jcc(struct xlate *x) {
   x->ended = true;
 }
 
+/* jcxz/loop/loope/loopne with CX (address-size prefix): the host's ECX form on CX
+ * zero-extended (it decides the same), then ECX's upper half back on both paths, flags kept. */
+static void translate_loop16(struct xlate *x) {
+  static const uint8_t movzx_ecx_cx[] = {0x0f, 0xb7, 0xc9}, mov_r9w_cx[] = {0x66, 0x41, 0x89, 0xc9};
+  emit_mov_rr(&x->e, false, HR_R9, R_ECX);
+  emit_bytes(&x->e, movzx_ecx_cx, sizeof(movzx_ecx_cx));
+  emit_u8(&x->e, PFX_ADDR32);
+  emit_u8(&x->e, x->in.opcode); /* e0-e3 */
+  uint8_t *rel = x->e.p;
+  emit_u8(&x->e, 0);
+  for (int taken = 0; taken < 2; taken++) {
+    if (taken && !x->e.overflow)
+      *rel = (uint8_t)(x->e.p - rel - 1);
+    emit_bytes(&x->e, mov_r9w_cx, sizeof(mov_r9w_cx));
+    emit_mov_rr(&x->e, false, R_ECX, HR_R9);
+    exit_jmp(x, taken ? branch_target(x) : x->next_eip);
+  }
+  x->ended = true;
+}
+
 /* jecxz/loop/loope/loopne: the host's own instruction (0x67: ECX) around two exits. */
 static void translate_loop(struct xlate *x) {
   if (x->in.address_width == 16) {
-    unsupported(x);
+    translate_loop16(x);
     return;
   }
   emit_u8(&x->e, PFX_ADDR32);

@@ -66,6 +66,11 @@ void check_asm(const char *fmt, ...) {
   }
 }
 
+void check_code(const uint8_t *code, size_t len, const struct diff_state *s, const char *what) {
+  snippets++;
+  check_one(code, (int)len, s, what);
+}
+
 void check_asm_from(const struct diff_state *s, const char *fmt, ...) {
   static uint8_t code[DIFF_CODE_MAX];
   static char src[16384];

@@ -23,6 +23,8 @@ void check_asm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same from one initial state. */
 void check_asm_from(const struct diff_state *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Machine code built by the test (no assembler), from one initial state. */
+void check_code(const uint8_t *code, size_t len, const struct diff_state *s, const char *what);
 /* Assemble and run on bt386 only (for behaviour Unicorn lacks); returns the result. */
 const struct diff_result *run_bt386_asm(const struct diff_state *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

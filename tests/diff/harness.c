@@ -20,6 +20,9 @@
 
 static struct machine machine;
 static uc_engine *uc;
+/* Unicorn's CPU state as it was after set-up: restored before every run, because QEMU keeps
+ * the last exception in its state and would turn the next one into a double fault. */
+static uc_context *uc_pristine;
 static ZydisDecoder decoder;
 static bool ready;
 
@@ -83,6 +86,10 @@ static int init_unicorn(void) {
     err = uc_hook_add(uc, &h, UC_HOOK_INSN_INVALID, (void *)uc_hook_invalid_insn, NULL, 1, 0);
   if (err == UC_ERR_OK)
     err = uc_hook_add(uc, &h, UC_HOOK_MEM_INVALID, (void *)uc_hook_bad_memory, NULL, 1, 0);
+  if (err == UC_ERR_OK)
+    err = uc_context_alloc(uc, &uc_pristine);
+  if (err == UC_ERR_OK)
+    err = uc_context_save(uc, uc_pristine);
   if (err != UC_ERR_OK) {
     fprintf(stderr, "diff: Unicorn: %s\n", uc_strerror(err));
     return -1;
@@ -228,6 +235,7 @@ static uint16_t full_tags(uint8_t valid) {
 }
 
 static void uc_load(const struct diff_state *in) {
+  uc_context_restore(uc, uc_pristine);
   for (int i = 0; i < 8; i++)
     uc_reg_write(uc, uc_gpr[i], &in->regs[i]);
   uc_reg_write(uc, UC_X86_REG_EIP, &in->eip);
