@@ -51,19 +51,19 @@ mkdir -p "$debs" "$out/extract"
 
 newest_deb() { { ls -1 "$debs"/$1 2>/dev/null || true; } | sort -V | tail -n 1; }
 
+network_errors="could not resolve|temporary failure|network is unreachable|could not connect|connection (refused|timed out)|unable to connect"
 apt_updated=0
 apt_update() {
   [ "$apt_updated" -eq 0 ] || return 0
   apt_updated=1
   echo "mkguest:   apt-get update"
-  local log
+  local log status=0
   log=$(mktemp)
-  if ! $sudo apt-get update >"$log" 2>&1; then
-    if grep -qiE "could not resolve|temporary failure|network is unreachable|connection (refused|timed out)|unable to connect" "$log"; then
-      grep -E "^(E|W|Err):" "$log" | head -n 5 >&2 || true
-      rm -f "$log"
-      die "cannot reach the Debian package archive (no network?); once the packages are in $debs no network is needed"
-    fi
+  $sudo apt-get update >"$log" 2>&1 || status=$?
+  if grep -qiE "$network_errors" "$log" && ! grep -qE "^(Hit|Get):" "$log"; then
+    # apt-get update may even succeed with nothing fetched; the old lists may still do.
+    echo "mkguest:   warning: cannot reach the Debian package archive (no network?); going on with the package lists this machine has" >&2
+  elif [ "$status" -ne 0 ]; then
     # One failed index (a mirror in sync) is common; what matters is whether the packages are found.
     echo "mkguest:   warning: apt-get update reported errors; going on with the lists it has:" >&2
     grep -E "^E:" "$log" | head -n 3 | sed 's/^/mkguest:     /' >&2 || true
@@ -91,7 +91,11 @@ download() { # package:arch
   log=$(mktemp)
   # apt-get download writes to the current folder; as root it warns about _apt's sandbox.
   if ! (cd "$debs" && apt-get download "$1" >"$log" 2>&1); then
-    grep -E "^(E|Err):" "$log" | head -n 5 >&2 || cat "$log" >&2
+    grep -E "^E:" "$log" | head -n 3 | sed 's/^/mkguest:     /' >&2 || cat "$log" >&2
+    if grep -qiE "$network_errors" "$log"; then
+      rm -f "$log"
+      die "cannot reach the Debian package archive to download $1 (no network?); once the packages are in $debs no network is needed"
+    fi
     rm -f "$log"
     return 1
   fi
