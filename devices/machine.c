@@ -31,6 +31,7 @@ int machine_init(struct machine *m, const struct machine_config *cfg) {
   if (err)
     return err;
   m->stage = STAGE_MMU;
+  m->mmu.log_unassigned = cfg->log_unimp;
 
   m->cpu.mmu = &m->mmu;
   m->cpu.env = (struct cpu_env){.opaque = &m->io, .io_read = cpu_io_read, .io_write = cpu_io_write};

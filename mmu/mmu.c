@@ -63,6 +63,7 @@ static int reserve_user_view(struct mmu *m) {
 int mmu_init(struct mmu *m, uint64_t ram_size) {
   memset(m, 0, sizeof(*m));
   m->memfd = -1;
+  m->ones_fd = -1;
   if (ram_size < (1u << 20) || ram_size > (3ull << 30) || ram_size % PAGE_SIZE) {
     fprintf(stderr, "bt386: guest RAM must be a multiple of 4 KiB between 1 MiB and 3 GiB\n");
     return -EINVAL;
@@ -80,6 +81,17 @@ int mmu_init(struct mmu *m, uint64_t ram_size) {
     err = -errno;
     fprintf(stderr, "bt386: cannot create %llu MiB of guest RAM: %s\n",
             (unsigned long long)(ram_size >> 20), strerror(errno));
+    goto fail;
+  }
+  m->ones_fd = memfd_create("bt386-unassigned", MFD_CLOEXEC);
+  if (m->ones_fd < 0 || ftruncate(m->ones_fd, PAGE_SIZE) < 0) {
+    err = -errno;
+    goto fail;
+  }
+  uint8_t ones[PAGE_SIZE];
+  memset(ones, 0xff, sizeof(ones));
+  if (pwrite(m->ones_fd, ones, sizeof(ones), 0) != (ssize_t)sizeof(ones)) {
+    err = -EIO;
     goto fail;
   }
   m->phys = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, m->memfd, 0);
@@ -126,6 +138,9 @@ void mmu_exit(struct mmu *m) {
   if (m->memfd >= 0)
     close(m->memfd);
   m->memfd = -1;
+  if (m->ones_fd >= 0)
+    close(m->ones_fd);
+  m->ones_fd = -1;
 }
 
 /* ---- page walks (SDM vol. 3, 4.3: 32-bit paging) ---- */
@@ -208,10 +223,20 @@ bool mmu_translate(struct mmu *m, struct cpu *cpu, uint32_t lin, unsigned access
   return true;
 }
 
-static void stop_unassigned(struct cpu *cpu, uint32_t pa, bool write) {
-  cpu_stop(cpu, SHUTDOWN_ERROR,
-           "guest %s unassigned physical address 0x%08x (no RAM or device there) at EIP 0x%08x",
-           write ? "wrote" : "read", pa, cpu->eip);
+static void note_unassigned(struct mmu *m, uint32_t pa, bool write, uint32_t eip) {
+  if (!m->log_unassigned || m->reported_unassigned)
+    return;
+  m->reported_unassigned = true;
+  fprintf(stderr,
+          "bt386: guest %s unassigned physical address 0x%08x at EIP 0x%08x (reads as all "
+          "ones; reported once)\n",
+          write ? "wrote" : "read", pa, eip);
+}
+
+int mmu_map_unassigned(struct mmu *m, void *host, uint32_t pa, bool write) {
+  (void)pa, (void)write;
+  void *p = mmap(host, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, m->ones_fd, 0);
+  return p == MAP_FAILED ? -errno : 0;
 }
 
 /* Copy between a buffer and guest linear memory one page at a time. */
@@ -232,8 +257,12 @@ static bool linear_copy(struct mmu *m, struct cpu *cpu, uint32_t lin, void *buf,
     unsigned n = part == 0 ? first : len - done;
     uint8_t *host = mmu_phys_ptr(m, pas[part], n);
     if (!host) {
-      stop_unassigned(cpu, pas[part], write);
-      return false;
+      /* Unassigned memory: reads are all ones, writes are lost. */
+      note_unassigned(m, pas[part], write, cpu->eip);
+      if (!write)
+        memset(b + done, 0xff, n);
+      done += n;
+      continue;
     }
     if (write) {
       if (m->code_page[pas[part] >> PAGE_SHIFT] && m->code_write)
@@ -292,10 +321,6 @@ enum mmu_fault_result mmu_handle_fault(struct mmu *m, struct cpu *cpu, uint32_t 
       if (m->code_write)
         m->code_write(m->code_write_opaque, pa >> PAGE_SHIFT);
       mmu_unprotect_code(m, pa >> PAGE_SHIFT);
-    } else if (r == MMU_FAULT_UNASSIGNED && !cpu->shutdown) {
-      uint32_t pa = 0;
-      mmu_translate(m, cpu, lin, 0, &pa);
-      stop_unassigned(cpu, pa, write);
     }
     return r;
   }
@@ -307,8 +332,12 @@ enum mmu_fault_result mmu_handle_fault(struct mmu *m, struct cpu *cpu, uint32_t 
   }
   uint32_t pa = lin;
   if (pa >= m->ram_size) {
-    stop_unassigned(cpu, pa, write);
-    return MMU_FAULT_UNASSIGNED;
+    note_unassigned(m, pa, write, cpu->eip);
+    if (mmu_map_unassigned(m, m->kview + (pa & ~(PAGE_SIZE - 1)), pa, write) < 0) {
+      cpu_stop(cpu, SHUTDOWN_ERROR, "cannot map unassigned memory at 0x%08x", pa);
+      return MMU_FAULT_UNASSIGNED;
+    }
+    return MMU_FAULT_RETRY;
   }
   uint32_t page = pa >> PAGE_SHIFT;
   if (write && m->code_page[page]) {

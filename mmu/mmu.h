@@ -30,6 +30,7 @@ enum { VIEW_KERNEL, VIEW_USER, VIEW_COUNT };
 #define VE_WRITE 0x2u   /* the guest allows writes and the page is dirty */
 #define VE_GLOBAL 0x4u  /* a global page: survives mov cr3 while CR4.PGE is set */
 #define VE_LARGE 0x8u   /* part of a 4 MiB page, mapped and unmapped as a whole */
+#define VE_ONES 0x10u   /* unassigned physical memory: a private all-ones page */
 struct view {
   uintptr_t base;     /* host address of guest linear 0 */
   uint32_t *entry;    /* per linear page: VE_* | physical page << 12, 0 when unmapped */
@@ -55,6 +56,9 @@ struct mmu {
   bool user_reserved;
   uint64_t user_min; /* lowest host address of the user view (vm.mmap_min_addr) */
   uint32_t npages;     /* RAM pages */
+  int ones_fd;         /* one page of 0xff: what unassigned physical memory reads as */
+  bool log_unassigned; /* -d unimp: report the first access to unassigned memory */
+  bool reported_unassigned;
   uint8_t *code_page;  /* per RAM page: translations exist, page is write-protected */
   /* Called when code on a physical page is about to change (translator's invalidation). */
   void (*code_write)(void *opaque, uint32_t phys_page);
@@ -108,6 +112,10 @@ bool mmu_phys_write(struct mmu *m, uint64_t pa, const void *buf, uint64_t len);
 /* Mark a physical page as holding translated code (write-protect it), or release it. */
 void mmu_protect_code(struct mmu *m, uint32_t phys_page);
 void mmu_unprotect_code(struct mmu *m, uint32_t phys_page);
+
+/* Back an unassigned physical page at a host address with a private page of all ones, as a
+ * PC's open bus reads; writes go nowhere the guest can see again. */
+int mmu_map_unassigned(struct mmu *m, void *host, uint32_t pa, bool write);
 
 /* views.c: the CPU changed CR0/CR3/CR4 or executed invlpg. */
 void mmu_paging_changed(struct mmu *m, const struct cpu *cpu); /* CR0.PG/WP, CR4.PGE/PSE */

@@ -119,7 +119,8 @@ static void forget(struct mmu *m, int view, uint32_t lin_page) {
   uint32_t e = w->entry[lin_page];
   if (!e)
     return;
-  rmap_remove(m, e >> PAGE_SHIFT, view, lin_page);
+  if (!(e & VE_ONES))
+    rmap_remove(m, e >> PAGE_SHIFT, view, lin_page);
   w->entry[lin_page] = 0;
   uint32_t slot = w->slot[lin_page];
   uint32_t last = w->mapped[--w->n_mapped];
@@ -271,6 +272,23 @@ void views_code_protection(struct mmu *m, uint32_t ppn, bool code) {
 
 /* ---- filling a view after a fault ---- */
 
+/* Unassigned physical memory reads as all ones (a private page each time it is mapped). */
+static enum mmu_fault_result map_unassigned(struct mmu *m, struct cpu *cpu, int view,
+                                            uint32_t lin, uint32_t pa, bool write) {
+  struct view *w = &m->views[view];
+  uint32_t lin_page = lin >> PAGE_SHIFT;
+  if (w->entry[lin_page])
+    drop(m, view, lin_page);
+  if (mmu_map_unassigned(m, host_addr(w, lin_page), pa, write) < 0) {
+    cpu_stop(cpu, SHUTDOWN_ERROR, "cannot map unassigned memory at 0x%08x", pa);
+    return MMU_FAULT_UNASSIGNED;
+  }
+  w->entry[lin_page] = VE_ONES | VE_MAPPED;
+  w->slot[lin_page] = w->n_mapped;
+  w->mapped[w->n_mapped++] = lin_page;
+  return MMU_FAULT_RETRY;
+}
+
 enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, bool write,
                                  int view) {
   unsigned access = (write ? MMU_WRITE : 0) | (view == VIEW_USER ? MMU_USER : 0);
@@ -278,7 +296,7 @@ enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, b
   if (!page_walk(m, cpu, lin, access, &wk))
     return MMU_FAULT_GUEST;
   if (wk.pa >= m->ram_size)
-    return MMU_FAULT_UNASSIGNED;
+    return map_unassigned(m, cpu, view, lin, wk.pa, write);
   uint32_t ppn = wk.pa >> PAGE_SHIFT;
   if (write && m->code_page[ppn])
     return MMU_FAULT_CODE_WRITE;
