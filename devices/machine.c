@@ -1,8 +1,12 @@
 /* machine.c - bringing the virtual PC up and down, in an explicit order. */
 #include "devices/machine.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 void machine_config_default(struct machine_config *cfg) {
   memset(cfg, 0, sizeof(*cfg));
@@ -14,15 +18,117 @@ void machine_config_default(struct machine_config *cfg) {
   cfg->debug_exit_size = 4;
 }
 
+/* ---- what the CPU asks of the machine (struct cpu_env) ---- */
+
 static uint32_t cpu_io_read(void *opaque, uint16_t port, int size) {
-  return ioports_read(opaque, port, size);
+  struct machine *m = opaque;
+  return ioports_read(&m->io, port, size);
 }
 
 static void cpu_io_write(void *opaque, uint16_t port, int size, uint32_t value) {
-  ioports_write(opaque, port, size, value);
+  struct machine *m = opaque;
+  ioports_write(&m->io, port, size, value);
 }
 
-enum { STAGE_NONE, STAGE_MMU, STAGE_DEVICES, STAGE_TC };
+static bool cpu_intr_pending(void *opaque) {
+  struct machine *m = opaque;
+  return pic_intr(&m->pic);
+}
+
+static int cpu_intr_ack(void *opaque) {
+  struct machine *m = opaque;
+  return pic_ack(&m->pic);
+}
+
+static uint64_t cpu_next_deadline(void *opaque) {
+  struct machine *m = opaque;
+  return timers_next_deadline(&m->timers);
+}
+
+static void ticker_arm(struct machine *m);
+
+/* Between blocks: fire the device timers that are due, then re-arm the ticker. */
+static void cpu_service(void *opaque) {
+  struct machine *m = opaque;
+  timers_run(&m->timers, clock_ns());
+  ticker_arm(m);
+}
+
+/* ---- the ticker: a thread that kicks the vCPU when the next device timer is due ---- */
+
+static void ticker_arm(struct machine *m) {
+  uint64_t deadline = timers_next_deadline(&m->timers);
+  if (deadline == m->ticker.armed)
+    return;
+  m->ticker.armed = deadline;
+  struct itimerspec its = {{0, 0}, {0, 0}};
+  if (deadline != UINT64_MAX) {
+    its.it_value.tv_sec = (time_t)(deadline / 1000000000u);
+    its.it_value.tv_nsec = (long)(deadline % 1000000000u);
+    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+      its.it_value.tv_nsec = 1; /* zero would disarm it */
+  }
+  timerfd_settime(m->ticker.fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void *ticker_main(void *opaque) {
+  struct machine *m = opaque;
+  for (;;) {
+    uint64_t expirations;
+    ssize_t n = read(m->ticker.fd, &expirations, sizeof(expirations));
+    if (!__atomic_load_n(&m->ticker.running, __ATOMIC_ACQUIRE))
+      return NULL;
+    if (n == (ssize_t)sizeof(expirations))
+      bt_kick(m->tc);
+  }
+}
+
+static int ticker_start(struct machine *m) {
+  m->ticker.armed = UINT64_MAX;
+  m->ticker.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+  if (m->ticker.fd < 0)
+    return -errno;
+  m->ticker.running = true;
+  pthread_t t;
+  int err = pthread_create(&t, NULL, ticker_main, m);
+  if (err) {
+    close(m->ticker.fd);
+    m->ticker.running = false;
+    return -err;
+  }
+  m->ticker.thread = (unsigned long)t;
+  return 0;
+}
+
+static void ticker_stop(struct machine *m) {
+  if (!m->ticker.running)
+    return;
+  __atomic_store_n(&m->ticker.running, false, __ATOMIC_RELEASE);
+  struct itimerspec now = {{0, 0}, {0, 1}};
+  timerfd_settime(m->ticker.fd, 0, &now, NULL);
+  pthread_join((pthread_t)m->ticker.thread, NULL);
+  close(m->ticker.fd);
+}
+
+/* ---- bring-up ---- */
+
+/* The PIC's INTR output changes on the vCPU thread (device timers, I/O): the run loop looks at
+ * it after each, so nothing needs kicking here. */
+static void intr_changed(void *opaque, bool level) {
+  (void)opaque, (void)level;
+}
+
+static int platform_init(struct machine *m) {
+  int err = pic_init(&m->pic, &m->io);
+  if (err)
+    return err;
+  pic_set_intr_callback(&m->pic, intr_changed, m);
+  return 0;
+}
+
+static void platform_exit(struct machine *m) { pic_exit(&m->pic); }
+
+enum { STAGE_NONE, STAGE_MMU, STAGE_DEVICES, STAGE_PLATFORM, STAGE_TC, STAGE_TICKER };
 
 int machine_init(struct machine *m, const struct machine_config *cfg) {
   memset(m, 0, sizeof(*m));
@@ -34,7 +140,15 @@ int machine_init(struct machine *m, const struct machine_config *cfg) {
   m->mmu.log_unassigned = cfg->log_unimp;
 
   m->cpu.mmu = &m->mmu;
-  m->cpu.env = (struct cpu_env){.opaque = &m->io, .io_read = cpu_io_read, .io_write = cpu_io_write};
+  m->cpu.env = (struct cpu_env){
+      .opaque = m,
+      .io_read = cpu_io_read,
+      .io_write = cpu_io_write,
+      .service = cpu_service,
+      .intr_pending = cpu_intr_pending,
+      .intr_ack = cpu_intr_ack,
+      .next_deadline = cpu_next_deadline,
+  };
   cpu_reset_protected_flat(&m->cpu);
 
   ioports_init(&m->io, cfg->log_unimp, cfg->log);
@@ -49,6 +163,14 @@ int machine_init(struct machine *m, const struct machine_config *cfg) {
   }
   m->stage = STAGE_DEVICES;
 
+  err = platform_init(m);
+  if (err) {
+    fprintf(stderr, "bt386: cannot set up the PC platform's devices: %s\n", strerror(-err));
+    machine_exit(m);
+    return err;
+  }
+  m->stage = STAGE_PLATFORM;
+
   err = tc_init(&m->tc, &m->cpu, &m->mmu, &cfg->tc);
   if (err) {
     machine_exit(m);
@@ -56,12 +178,24 @@ int machine_init(struct machine *m, const struct machine_config *cfg) {
   }
   m->stage = STAGE_TC;
   tc_set_logging(m->tc, cfg->log_in_asm, cfg->log_out_asm, cfg->log);
+
+  err = ticker_start(m);
+  if (err) {
+    fprintf(stderr, "bt386: cannot start the timer thread: %s\n", strerror(-err));
+    machine_exit(m);
+    return err;
+  }
+  m->stage = STAGE_TICKER;
   return 0;
 }
 
 void machine_exit(struct machine *m) {
+  if (m->stage >= STAGE_TICKER)
+    ticker_stop(m);
   if (m->stage >= STAGE_TC)
     tc_exit(m->tc);
+  if (m->stage >= STAGE_PLATFORM)
+    platform_exit(m);
   if (m->stage >= STAGE_DEVICES)
     debugcon_exit(&m->debugcon);
   if (m->stage >= STAGE_MMU)

@@ -10,6 +10,8 @@
 #include "cpu/cpu.h"
 #include "devices/debugcon.h"
 #include "devices/ioport.h"
+#include "devices/pic.h"
+#include "devices/timer.h"
 #include "mmu/mmu.h"
 #include "translator/translator.h"
 
@@ -24,14 +26,25 @@ struct machine_config {
   int debug_exit_size;
 };
 
+/* Wakes the vCPU when the earliest device timer is due (devices/machine.c). */
+struct timer_thread {
+  int fd;             /* timerfd armed at the earliest deadline */
+  uint64_t armed;     /* the deadline it is armed for, UINT64_MAX if none */
+  bool running;
+  unsigned long thread; /* pthread_t */
+};
+
 struct machine {
   struct machine_config cfg;
   struct mmu mmu;
   struct cpu cpu;
   struct ioports io;
   struct tcache *tc;
+  struct timer_list timers;
+  struct timer_thread ticker;
   struct debugcon debugcon;
   struct debug_exit debug_exit;
+  struct pic pic;
   int stage; /* how far machine_init got, for machine_exit */
 };
 
