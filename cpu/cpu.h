@@ -90,6 +90,9 @@ struct cpu_env {
   bool (*intr_pending)(void *opaque);      /* is the INTR line asserted? */
   int (*intr_ack)(void *opaque);           /* interrupt acknowledge: the vector */
   uint64_t (*next_deadline)(void *opaque); /* clock_ns() of the next timer, or UINT64_MAX */
+  /* Device memory by guest physical address (false: nothing there). */
+  bool (*mmio_read)(void *opaque, uint32_t pa, int size, uint64_t *value);
+  bool (*mmio_write)(void *opaque, uint32_t pa, int size, uint64_t value);
 };
 
 struct cpu {

@@ -30,6 +30,21 @@ static void cpu_io_write(void *opaque, uint16_t port, int size, uint32_t value) 
   ioports_write(&m->io, port, size, value);
 }
 
+static bool cpu_mmio_read(void *opaque, uint32_t pa, int size, uint64_t *value) {
+  struct machine *m = opaque;
+  return mmio_read(&m->mmio, pa, size, value);
+}
+
+static bool cpu_mmio_write(void *opaque, uint32_t pa, int size, uint64_t value) {
+  struct machine *m = opaque;
+  return mmio_write(&m->mmio, pa, size, value);
+}
+
+static bool mmu_is_device(void *opaque, uint32_t pa) {
+  struct machine *m = opaque;
+  return mmio_find(&m->mmio, pa) != NULL;
+}
+
 static bool cpu_intr_pending(void *opaque) {
   struct machine *m = opaque;
   return pic_intr(&m->pic);
@@ -148,7 +163,12 @@ int machine_init(struct machine *m, const struct machine_config *cfg) {
       .intr_pending = cpu_intr_pending,
       .intr_ack = cpu_intr_ack,
       .next_deadline = cpu_next_deadline,
+      .mmio_read = cpu_mmio_read,
+      .mmio_write = cpu_mmio_write,
   };
+  mmio_init(&m->mmio);
+  m->mmu.is_mmio = mmu_is_device;
+  m->mmu.is_mmio_opaque = m;
   cpu_reset_protected_flat(&m->cpu);
 
   ioports_init(&m->io, cfg->log_unimp, cfg->log);

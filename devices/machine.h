@@ -10,6 +10,7 @@
 #include "cpu/cpu.h"
 #include "devices/debugcon.h"
 #include "devices/ioport.h"
+#include "devices/mmio.h"
 #include "devices/pic.h"
 #include "devices/timer.h"
 #include "mmu/mmu.h"
@@ -39,6 +40,7 @@ struct machine {
   struct mmu mmu;
   struct cpu cpu;
   struct ioports io;
+  struct mmio mmio;
   struct tcache *tc;
   struct timer_list timers;
   struct timer_thread ticker;

@@ -256,6 +256,17 @@ static bool linear_copy(struct mmu *m, struct cpu *cpu, uint32_t lin, void *buf,
   for (unsigned part = 0, done = 0; done < len; part++) {
     unsigned n = part == 0 ? first : len - done;
     uint8_t *host = mmu_phys_ptr(m, pas[part], n);
+    if (!host && mmu_is_mmio(m, pas[part])) {
+      for (unsigned i = 0; i < n; i++) {
+        uint64_t v = b[done + i];
+        if (write)
+          cpu->env.mmio_write(cpu->env.opaque, pas[part] + i, 1, v);
+        else if (cpu->env.mmio_read(cpu->env.opaque, pas[part] + i, 1, &v))
+          b[done + i] = (uint8_t)v;
+      }
+      done += n;
+      continue;
+    }
     if (!host) {
       /* Unassigned memory: reads are all ones, writes are lost. */
       note_unassigned(m, pas[part], write, cpu->eip);
@@ -331,6 +342,8 @@ enum mmu_fault_result mmu_handle_fault(struct mmu *m, struct cpu *cpu, uint32_t 
     return MMU_FAULT_UNASSIGNED;
   }
   uint32_t pa = lin;
+  if (mmu_is_mmio(m, pa))
+    return MMU_FAULT_MMIO;
   if (pa >= m->ram_size) {
     note_unassigned(m, pa, write, cpu->eip);
     if (mmu_map_unassigned(m, m->kview + (pa & ~(PAGE_SIZE - 1)), pa, write) < 0) {

@@ -67,6 +67,9 @@ struct mmu {
    * reached through linear addresses there (chains, indirect-branch caches) must be checked
    * again. */
   void (*mapping_changed)(void *opaque, int view, uint32_t lin_page);
+  /* Is this physical page device memory (never mapped: every access is emulated)? */
+  bool (*is_mmio)(void *opaque, uint32_t pa);
+  void *is_mmio_opaque;
 
   /* Paging: the views as a TLB (views.c). */
   bool paging;      /* the views hold CR0.PG translations, not the identity */
@@ -131,8 +134,13 @@ enum mmu_fault_result {
   MMU_FAULT_RETRY,      /* the view was repaired; re-execute the host instruction */
   MMU_FAULT_CODE_WRITE, /* a write to translated code: translations dropped, page writable */
   MMU_FAULT_GUEST,      /* deliver the exception now pending on the CPU */
-  MMU_FAULT_UNASSIGNED, /* not RAM and no device: the CPU has been stopped with a message */
+  MMU_FAULT_UNASSIGNED, /* could not be mapped: the CPU has been stopped with a message */
+  MMU_FAULT_MMIO,       /* device memory: emulate the instruction (cpu/emulate.h) */
 };
+
+static inline bool mmu_is_mmio(const struct mmu *m, uint32_t pa) {
+  return pa >= m->ram_size && m->is_mmio && m->is_mmio(m->is_mmio_opaque, pa);
+}
 /* views.c: map the page containing lin into a view after a fault (paging on). */
 enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, bool write,
                                  int view);

@@ -295,6 +295,8 @@ enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, b
   struct walk wk;
   if (!page_walk(m, cpu, lin, access, &wk))
     return MMU_FAULT_GUEST;
+  if (mmu_is_mmio(m, wk.pa))
+    return MMU_FAULT_MMIO;
   if (wk.pa >= m->ram_size)
     return map_unassigned(m, cpu, view, lin, wk.pa, write);
   uint32_t ppn = wk.pa >> PAGE_SHIFT;

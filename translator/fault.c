@@ -132,6 +132,12 @@ static void on_memory_fault(struct tcache *tc, siginfo_t *si, greg_t *g, const u
     tc->one_shot_next = true;
     exit_translated_code(tc, g);
     return;
+  case MMU_FAULT_MMIO:
+    /* Device registers: the run loop emulates this one instruction. */
+    tc->stats.faults_mmio++;
+    tc->mmio_next = true;
+    exit_translated_code(tc, g);
+    return;
   case MMU_FAULT_GUEST:
   case MMU_FAULT_UNASSIGNED:
     exit_translated_code(tc, g);

@@ -21,6 +21,7 @@
 #include <x86intrin.h>
 
 #include "cpu/cpu.h"
+#include "cpu/emulate.h"
 #include "cpu/insn.h"
 #include "mmu/mmu.h"
 #include "translator/tc.h"
@@ -190,6 +191,16 @@ int bt_run(struct tcache *tc) {
     }
     if (cpu->halted) {
       halted(tc);
+      continue;
+    }
+    if (tc->mmio_next) {
+      tc->mmio_next = false;
+      struct mmio_ops ops = {cpu->env.opaque, cpu->env.mmio_read, cpu->env.mmio_write};
+      if (ops.read && ops.write)
+        cpu_emulate_mmio(cpu, &ops);
+      else
+        cpu_stop(cpu, SHUTDOWN_ERROR, "device memory access without devices at EIP 0x%08x",
+                 cpu->eip);
       continue;
     }
     if (cpu->shadow)

@@ -30,11 +30,15 @@ void tc_print_stats(struct tcache *tc, FILE *out) {
             (unsigned long long)s->indirect_executed,
             100 * (1 - ratio((double)s->exits_indirect_miss, (double)s->indirect_executed)));
   fprintf(out, "  callouts                      %12llu\n", (unsigned long long)s->callouts);
-  fprintf(out, "  host faults                   %12llu  (page %llu, divide %llu, string wrap %llu, "
-               "other %llu)\n",
-          (unsigned long long)(s->faults_page + s->faults_div + s->faults_guard + s->faults_other),
-          (unsigned long long)s->faults_page, (unsigned long long)s->faults_div,
-          (unsigned long long)s->faults_guard, (unsigned long long)s->faults_other);
+  fprintf(out, "  host faults                   %12llu  (page %llu, device memory %llu, divide %llu, "
+               "string wrap %llu, interrupt polls %llu, other %llu)\n",
+          (unsigned long long)(s->faults_page + s->faults_div + s->faults_guard + s->faults_other +
+                               s->kicks),
+          (unsigned long long)s->faults_page, (unsigned long long)s->faults_mmio,
+          (unsigned long long)s->faults_div, (unsigned long long)s->faults_guard,
+          (unsigned long long)s->kicks, (unsigned long long)s->faults_other);
+  fprintf(out, "  interrupts delivered          %12llu  (halts %llu)\n",
+          (unsigned long long)s->interrupts, (unsigned long long)s->halts);
   fprintf(out, "  self-modifying code faults    %12llu  (blocks invalidated %llu, flushes %llu)\n",
           (unsigned long long)s->smc_faults, (unsigned long long)s->invalidated_blocks,
           (unsigned long long)s->flushes);

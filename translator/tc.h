@@ -69,7 +69,7 @@ struct tc_stats {
   uint64_t chains_made;
   uint64_t indirect_executed; /* counted inline when count_indirect */
   uint64_t flushes, invalidated_blocks, smc_faults;
-  uint64_t faults_page, faults_div, faults_other, faults_guard;
+  uint64_t faults_page, faults_div, faults_other, faults_guard, faults_mmio;
   uint64_t callouts;
   uint64_t kicks, interrupts, halts;
   double translate_seconds, run_seconds;
@@ -100,6 +100,7 @@ struct tcache {
   uint8_t *code_lin[2];                /* per view: bit per linear page code was translated from */
 
   bool one_shot_next;   /* translate the next block uncached, without protecting its page */
+  bool mmio_next;       /* the instruction at cpu->eip touches device memory: emulate it */
   uint32_t extra_key;   /* key bits forced for the next translation (KEY_SLOW_STRING) */
   struct tc_stats stats;
   bool log_in_asm, log_out_asm; /* -d in_asm, -d out_asm */
