@@ -20,6 +20,7 @@ import math
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -133,7 +134,9 @@ def build_benches(names, sizes):
 # ---- running ----
 
 def run_one(kind, name, timeout):
-    """One run: a dict with checksum, tsc (cycles), ns (native only), wall (s), error."""
+    """One run: a dict with checksum, tsc (cycles), ns (native only), wall (s), cpu (s: user +
+    system time of the process and its threads, from the rusage of waited-for children; runs
+    are sequential, so the difference is this one's), or error."""
     if kind == "native":
         cmd = [os.path.join(OUT, name)]
         ok_status = 0
@@ -143,6 +146,7 @@ def run_one(kind, name, timeout):
     else:
         cmd = [QEMU, "-kernel", os.path.join(OUT, name + ".elf")] + QEMU_ARGS
         ok_status = GUEST_OK_STATUS
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
@@ -150,12 +154,14 @@ def run_one(kind, name, timeout):
     except subprocess.TimeoutExpired:
         return {"error": f"no result within {timeout} s"}
     wall = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     m = LINE.search(r.stdout)
     if r.returncode != ok_status or not m:
         tail = (r.stdout + r.stderr).strip().splitlines()[-3:]
         return {"error": f"exit status {r.returncode}: " + " | ".join(tail)}
     return {"checksum": m.group(3), "tsc": int(m.group(4)),
-            "ns": int(m.group(5)) if m.group(5) else None, "wall": wall}
+            "ns": int(m.group(5)) if m.group(5) else None, "wall": wall, "cpu": cpu}
 
 
 STAT_PATTERNS = {
@@ -251,6 +257,9 @@ def main():
     ap.add_argument("--nice", type=int, default=-5,
                     help="niceness increment for the runs (default -5 where allowed)")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per run at most")
+    ap.add_argument("--measure", choices=["tsc", "wall", "cpu"],
+                    help="what the ratios use (default: the TSC when the guest TSC tracks real "
+                         "time and the machine is not oversubscribed, else CPU time)")
     ap.add_argument("--rev", help="build bt386 from this git revision (default: the work tree)")
     ap.add_argument("--bt386", help="use this bt386 binary as it is (no build)")
     args = ap.parse_args()
@@ -327,7 +336,32 @@ def main():
         tracking[kind] = (ok, min(over) if over else None, max(over) if over else None,
                           min(frac) if frac else None, max(frac) if frac else None)
     use_tsc = all(t[0] for t in tracking.values())
-    measure = "tsc" if use_tsc else "wall"
+    # Was the machine oversubscribed? A single-threaded run that had a core to itself has
+    # CPU time = wall time; time-slicing with other work shows as CPU time / wall time < 1,
+    # and then TSC and wall time count the time the run waited for a core.
+    share = statistics.median(r["cpu"] / r["wall"] for k in ("native", "bt386") for n in names
+                              for r in runs[(k, n)] if "cpu" in r and r["wall"] > 0)
+    contended = share < 0.9
+    if args.measure:
+        measure = args.measure
+    elif not use_tsc:
+        measure = "wall"
+    else:
+        measure = "cpu" if contended else "tsc"
+
+    def secs_of(r, how):
+        return r["tsc"] / tsc_hz if how == "tsc" else r[how]
+
+    # Geometric means under every measure, to show how much the choice matters.
+    by_measure = {}
+    for how in ("tsc", "wall", "cpu"):
+        best = {(k, n): min((secs_of(r, how) for r in runs[(k, n)] if "checksum" in r),
+                            default=None) for k in kinds for n in names}
+        bt_nat = [best[("bt386", n)] / best[("native", n)] for n in names
+                  if best[("bt386", n)] and best[("native", n)]]
+        q_bt = [best[("qemu", n)] / best[("bt386", n)] for n in names
+                if qemu and best[("qemu", n)] and best[("bt386", n)]]
+        by_measure[how] = (geomean(bt_nat), geomean(q_bt) if qemu else None)
 
     # Per-program results: the minimum over repetitions, the spread (max/min - 1).
     rows = []
@@ -338,7 +372,7 @@ def main():
             good = [r for r in runs[(kind, name)] if "checksum" in r]
             for r in good:
                 sums.add(r["checksum"])
-            secs = [r["tsc"] / tsc_hz if measure == "tsc" else r["wall"] for r in good]
+            secs = [secs_of(r, measure) for r in good]
             row[kind] = min(secs) if secs else None
             row[kind + "_spread"] = max(secs) / min(secs) - 1 if len(secs) > 1 else None
             row[kind + "_wall"] = min(r["wall"] for r in good) if good else None
@@ -373,7 +407,8 @@ def main():
         "facts": machine_facts(origin), "started": started, "reps": args.reps,
         "qemu_reps": min(args.qemu_reps, args.reps) if qemu else 0, "niced": niced,
         "load": (load_before, load_after), "tsc_hz": tsc_hz, "tracking": tracking,
-        "measure": measure, "qemu": qemu, "errors": errors, "scale": args.scale,
+        "measure": measure, "forced": bool(args.measure), "share": share,
+        "by_measure": by_measure, "qemu": qemu, "errors": errors, "scale": args.scale,
     }
     report = render(rows, gm, ctx)
     print(report)
@@ -389,7 +424,6 @@ def render(rows, gm, ctx):
     """The report as Markdown (readable as plain text too)."""
     f = ctx["facts"]
     kinds = ["native", "bt386"] + (["qemu"] if ctx["qemu"] else [])
-    unit = "in-guest TSC" if ctx["measure"] == "tsc" else "whole-process wall time"
     out = []
     w = out.append
     w(f"Run {ctx['started']:%Y-%m-%d %H:%M}: {ctx['reps']} repetitions natively and under "
@@ -409,14 +443,32 @@ def render(rows, gm, ctx):
           f"{fmt(fmax, '.3f')}; wall minus TSC (start-up, boot, exit) = {fmt(omin, '.2f')}..."
           f"{fmt(omax, '.2f')} s: " + ("the guest's TSC tracks real time." if ok else
                                        "the guest's TSC does NOT track real time."))
-    if ctx["measure"] == "tsc":
-        w("- Times and ratios use the in-guest TSC deltas (rdtsc around the workload): both "
-          "emulators' guest TSC runs at the host's rate, and the TSC window leaves out what is "
-          "not the workload (QEMU's start-up and firmware, process exit) while it includes "
-          "bt386's translation, which happens lazily inside the window.")
-    else:
-        w("- Times and ratios use whole-process wall time, because a guest TSC did not track "
-          "real time (see above); wall time includes start-up.")
+    share = ctx["share"]
+    w(f"- CPU time / wall time of the native and bt386 runs (median): {share:.2f}: "
+      + ("each run had a core to itself." if share >= 0.9 else
+         "the machine was oversubscribed (other engineers' jobs), so runs waited for a core "
+         "and TSC and wall time count that waiting."))
+    tsc_why = ("the in-guest TSC deltas (rdtsc around the workload): both emulators' guest "
+               "TSC runs at the host's rate, and the TSC window leaves out what is not the "
+               "workload (QEMU's start-up and firmware, process exit) while it includes "
+               "bt386's translation, which happens lazily inside the window")
+    why = {
+        "tsc": tsc_why,
+        "cpu": "process CPU time (user + system, all threads): the machine was "
+               "oversubscribed, and CPU time is what does not count the time a run waited for "
+               "a core; it includes start-up (under 0.01 s natively and for bt386, about 0.1 s "
+               "for QEMU, next to runs of seconds to minutes) and bt386's translation",
+        "wall": "whole-process wall time" + (
+            "" if all(t[0] for t in ctx["tracking"].values()) else
+            ", because a guest TSC did not track real time (see above)")
+        + "; it includes start-up and exit",
+    }[ctx["measure"]]
+    w(f"- Times and ratios below use {why}" + (" (chosen with --measure)." if ctx["forced"]
+                                                else "."))
+    bm = ctx["by_measure"]
+    w("- The same geometric means by each measure, bt386/native and QEMU/bt386: " + "; ".join(
+        f"{how} {fmt(bm[how][0], '.2f')}x and {fmt(bm[how][1], '.1f')}x"
+        for how in ("tsc", "wall", "cpu")) + ".")
     if ctx["scale"] != 1.0:
         w(f"- Sizes scaled by {ctx['scale']} (not the standard run).")
     w("")
