@@ -1086,9 +1086,11 @@ int insn_enter_nested(struct cpu *cpu, const struct insn_call *c) {
     if (!mem_write(cpu, ss + esp, &t, w))
       return fault(cpu, c);
   }
-  esp -= w;
-  if (!mem_write(cpu, ss + esp, &frame_ptr, w))
-    return fault(cpu, c);
+  if (level > 0) { /* a 16-bit ENTER with level 0 comes here too: no frame pointer pushed */
+    esp -= w;
+    if (!mem_write(cpu, ss + esp, &frame_ptr, w))
+      return fault(cpu, c);
+  }
   reg_write(cpu, R_EBP, (int)w, frame_ptr);
   cpu->regs[R_ESP] = esp - size;
   return CO_NEXT;
