@@ -3,7 +3,8 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config gcc-multilib nasm
           libzydis-dev libcapstone-dev libelf-dev check libunicorn-dev
-          qemu-system-x86)
+          qemu-system-x86
+          zlib1g-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev)  # pgscan: bzImage payloads
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
