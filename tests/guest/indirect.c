@@ -136,7 +136,7 @@ struct jmpbuf {
   uint32_t ebx, esi, edi, ebp, esp, eip;
 };
 int my_setjmp(struct jmpbuf *b);
-void __attribute__((noreturn)) my_longjmp(struct jmpbuf *b, int v);
+void my_longjmp(struct jmpbuf *b, int v); /* does not return */
 __asm__(".text\n"
         "my_setjmp:\n\t"
         "movl 4(%esp), %eax\n\t"
@@ -163,8 +163,10 @@ __asm__(".text\n"
 static struct jmpbuf jb;
 
 static uint32_t __attribute__((noinline)) dive(uint32_t n) {
-  if (n == 0)
+  if (n == 0) {
     my_longjmp(&jb, 42);
+    return 0;
+  }
   return dive(n - 1) + n; /* not a tail call: every level has a frame */
 }
 
