@@ -16,6 +16,7 @@ void machine_config_default(struct machine_config *cfg) {
   cfg->debugcon = stdout;
   cfg->debug_exit_port = 0xf4;
   cfg->debug_exit_size = 4;
+  cfg->serial.kind = CHARDEV_STDIO;
 }
 
 /* ---- what the CPU asks of the machine (struct cpu_env) ---- */
@@ -62,9 +63,12 @@ static uint64_t cpu_next_deadline(void *opaque) {
 
 static void ticker_arm(struct machine *m);
 
-/* Between blocks: fire the device timers that are due, then re-arm the ticker. */
+/* Between blocks: take serial input, fire the device timers that are due, re-arm the
+ * ticker. */
 static void cpu_service(void *opaque) {
   struct machine *m = opaque;
+  if (m->has_com1)
+    uart_poll(&m->com1);
   timers_run(&m->timers, clock_ns());
   ticker_arm(m);
 }
@@ -133,15 +137,60 @@ static void intr_changed(void *opaque, bool level) {
   (void)opaque, (void)level;
 }
 
+/* The serial backend's reader thread has input for the guest. */
+static void serial_kick(void *opaque) {
+  struct machine *m = opaque;
+  if (m->tc)
+    bt_kick(m->tc);
+}
+
+/* Ctrl-A x on the console: stop the VM as QEMU does. */
+static void serial_quit(void *opaque) {
+  struct machine *m = opaque;
+  m->debug_exit.status = 0;
+  cpu_stop(&m->cpu, SHUTDOWN_EXIT, "quit from the console (Ctrl-A x)");
+}
+
+static int serial_init(struct machine *m) {
+  if (m->cfg.serial.kind == CHARDEV_NONE)
+    return 0;
+  int err = chardev_init(&m->serial, &m->cfg.serial);
+  if (err) {
+    fprintf(stderr, "bt386: cannot open the serial console's backend: %s\n", strerror(-err));
+    return err;
+  }
+  err = uart_init(&m->com1, &m->io, UART_COM1_BASE, *pic_irq_line(&m->pic, UART_COM1_IRQ),
+                  &m->timers, &m->serial);
+  if (err) {
+    chardev_exit(&m->serial);
+    return err;
+  }
+  chardev_set_host(&m->serial, &(struct chardev_host){serial_kick, serial_quit, m});
+  m->has_com1 = true;
+  return 0;
+}
+
+/* The PC platform, in dependency order: the PIC first (others raise its lines). */
 static int platform_init(struct machine *m) {
   int err = pic_init(&m->pic, &m->io);
   if (err)
     return err;
   pic_set_intr_callback(&m->pic, intr_changed, m);
-  return 0;
+  err = pit_init(&m->pit, &m->io, pic_irq_line(&m->pic, 0), &m->timers);
+  if (!err)
+    err = serial_init(m);
+  return err;
 }
 
-static void platform_exit(struct machine *m) { pic_exit(&m->pic); }
+static void platform_exit(struct machine *m) {
+  if (m->has_com1) {
+    uart_exit(&m->com1);
+    chardev_exit(&m->serial);
+    m->has_com1 = false;
+  }
+  pit_exit(&m->pit);
+  pic_exit(&m->pic);
+}
 
 enum { STAGE_NONE, STAGE_MMU, STAGE_DEVICES, STAGE_PLATFORM, STAGE_TC, STAGE_TICKER };
 

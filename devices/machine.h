@@ -11,7 +11,10 @@
 #include "devices/debugcon.h"
 #include "devices/ioport.h"
 #include "devices/mmio.h"
+#include "devices/console.h"
 #include "devices/pic.h"
+#include "devices/pit.h"
+#include "devices/uart.h"
 #include "devices/timer.h"
 #include "mmu/mmu.h"
 #include "translator/translator.h"
@@ -25,6 +28,7 @@ struct machine_config {
   FILE *debugcon;  /* where port 0xE9 output goes */
   uint16_t debug_exit_port;
   int debug_exit_size;
+  struct chardev_spec serial; /* COM1's backend (-serial); CHARDEV_NONE: no COM1 */
 };
 
 /* Wakes the vCPU when the earliest device timer is due (devices/machine.c). */
@@ -47,6 +51,10 @@ struct machine {
   struct debugcon debugcon;
   struct debug_exit debug_exit;
   struct pic pic;
+  struct pit pit;
+  struct chardev serial;
+  struct uart com1;
+  bool has_com1;
   int stage; /* how far machine_init got, for machine_exit */
 };
 

@@ -22,6 +22,10 @@ static const char usage[] =
     "  -append STRING      kernel command line\n"
     "  -m SIZE             guest RAM: a number of MiB, or with a K, M or G suffix\n"
     "                      (default 128M; 1M to 3G)\n"
+    "  -serial DEV         COM1's backend: stdio (the default; the terminal in raw\n"
+    "                      mode, Ctrl-A x quits, Ctrl-A h lists the keys), file:PATH,\n"
+    "                      null, none (no COM1)\n"
+    "  -nographic          accepted for QEMU compatibility (there is no display)\n"
     "  -debugcon stdio     port 0xE9 output to standard output (the default; also\n"
     "                      file:PATH)\n"
     "  -device isa-debug-exit[,iobase=P][,iosize=N]\n"
@@ -137,6 +141,8 @@ static int parse_args(int argc, char **argv, struct options *o, struct machine_c
     } else if (!strcmp(a, "--no-jcache")) {
       cfg->tc.jcache = false;
       takes = false;
+    } else if (!strcmp(a, "-nographic")) {
+      takes = false; /* bt386 has no display: the serial console is always on stdio */
     } else if (!v) {
       return bad_usage(a[0] == '-' ? "option %s needs a value" : "unexpected argument %s", a);
     } else if (!strcmp(a, "-kernel")) {
@@ -153,6 +159,10 @@ static int parse_args(int argc, char **argv, struct options *o, struct machine_c
         return bad_usage("-d %s: unknown log category (known: unimp, in_asm, out_asm)", v);
     } else if (!strcmp(a, "-D")) {
       o->log_file = v;
+    } else if (!strcmp(a, "-serial")) {
+      char why[200];
+      if (chardev_parse(v, &cfg->serial, why, sizeof(why)) < 0)
+        return bad_usage("%s", why);
     } else if (!strcmp(a, "-debugcon")) {
       o->debugcon = v;
     } else if (!strcmp(a, "-device")) {
