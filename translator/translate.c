@@ -278,12 +278,15 @@ static void unsupported(struct xlate *x) { callout_final(x, insn_unsupported); }
 
 static void copy_insn(struct xlate *x) { emit_bytes(&x->e, x->bytes, x->in.length); }
 
+/* The guest's prefixes the host instruction keeps: not segment overrides or 0x67 (the host
+ * adds its own), and each byte once. The host adds up to three bytes (GS, 0x67, REX), so a
+ * guest instruction padded with repeated prefixes would pass the 15-byte limit (#GP). */
 static int guest_prefixes(struct xlate *x, uint8_t *out, bool drop_rep) {
   int n = 0;
   for (int i = 0; i < x->in.raw.prefix_count; i++) {
     uint8_t p = x->in.raw.prefixes[i].value;
     bool seg = p == 0x26 || p == 0x2e || p == 0x36 || p == 0x3e || p == 0x64 || p == 0x65;
-    if (seg || p == 0x67 || (drop_rep && (p == 0xf2 || p == 0xf3)))
+    if (seg || p == 0x67 || (drop_rep && (p == 0xf2 || p == 0xf3)) || memchr(out, p, (size_t)n))
       continue;
     out[n++] = p;
   }
@@ -315,7 +318,10 @@ static unsigned regs_used(struct xlate *x) {
 /* Re-encode the guest instruction (ModRM form) with host memory operand m. */
 static void emit_with_mem(struct xlate *x, struct mem m, const uint8_t *opcode_override) {
   uint8_t pfx[16];
-  bool drop_rep = x->in.mnemonic == ZYDIS_MNEMONIC_BSF || x->in.mnemonic == ZYDIS_MNEMONIC_BSR;
+  /* F2/F3 mean nothing to one-byte opcodes with a memory operand (HLE hints at most; strings
+   * go elsewhere), and the host would read F3 0F BC/BD as TZCNT/LZCNT. */
+  bool drop_rep = x->in.mnemonic == ZYDIS_MNEMONIC_BSF || x->in.mnemonic == ZYDIS_MNEMONIC_BSR ||
+                  x->in.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT;
   int npfx = guest_prefixes(x, pfx, drop_rep);
   int opc_start = x->in.raw.prefix_count;
   int opc_len = x->in.raw.modrm.offset - opc_start;

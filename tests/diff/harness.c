@@ -105,11 +105,15 @@ int diff_init(void) {
   cfg.ram_bytes = DIFF_RAM_BYTES;
   if (machine_init(&machine, &cfg) != 0)
     return -1;
+  if (getenv("BT386_DIFF_LOG")) /* each block's guest and host code, for debugging */
+    tc_set_logging(machine.tc, true, true, stderr);
   if (init_unicorn() != 0)
     return -1;
   ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
   ZydisDecoderEnableMode(&decoder, ZYDIS_DECODER_MODE_TZCNT, ZYAN_FALSE);
   ZydisDecoderEnableMode(&decoder, ZYDIS_DECODER_MODE_LZCNT, ZYAN_FALSE);
+  ZydisDecoderEnableMode(&decoder, ZYDIS_DECODER_MODE_CET, ZYAN_FALSE);
+  ZydisDecoderEnableMode(&decoder, ZYDIS_DECODER_MODE_MPX, ZYAN_FALSE);
   ready = true;
   return 0;
 }
@@ -234,6 +238,27 @@ static uint16_t full_tags(uint8_t valid) {
   return t;
 }
 
+/* A flat 4 GiB read/write data segment descriptor with the given base. */
+static uint64_t data_descriptor(uint32_t base) {
+  return 0xffffull | (uint64_t)(base & 0xffffff) << 16 | 0x93ull << 40 | 0xcfull << 48 |
+         (uint64_t)(base >> 24) << 56;
+}
+
+/* Unicorn ignores FS_BASE/GS_BASE in 32-bit mode: load FS and GS from a GDT instead, kept
+ * below the compared window (bt386 takes the bases from cpu->seg[] directly). */
+#define UC_GDT 0x1000u
+static void uc_load_fs_gs(uint32_t fs_base, uint32_t gs_base) {
+  uint64_t gdt[5] = {0, data_descriptor(0), data_descriptor(0), data_descriptor(fs_base),
+                     data_descriptor(gs_base)};
+  gdt[1] |= 0x08ull << 40; /* code, execute/read */
+  uc_mem_write(uc, UC_GDT, gdt, sizeof(gdt));
+  uc_x86_mmr gdtr = {0, UC_GDT, sizeof(gdt) - 1, 0};
+  uc_reg_write(uc, UC_X86_REG_GDTR, &gdtr);
+  uint16_t fs = 0x18, gs = 0x20;
+  uc_reg_write(uc, UC_X86_REG_FS, &fs);
+  uc_reg_write(uc, UC_X86_REG_GS, &gs);
+}
+
 static void uc_load(const struct diff_state *in) {
   uc_context_restore(uc, uc_pristine);
   for (int i = 0; i < 8; i++)
@@ -249,12 +274,11 @@ static void uc_load(const struct diff_state *in) {
   uc_reg_write(uc, UC_X86_REG_FPTAG, &tags);
   for (int i = 0; i < 8; i++)
     uc_reg_write(uc, UC_X86_REG_FP0 + i, in->fpu.reg[i]);
-  uint64_t fs = in->fs_base, gs = in->gs_base;
-  uc_reg_write(uc, UC_X86_REG_FS_BASE, &fs);
-  uc_reg_write(uc, UC_X86_REG_GS_BASE, &gs);
+  uc_load_fs_gs(in->fs_base, in->gs_base);
 }
 
-static void uc_store(struct diff_state *s) {
+/* The code under test loads no segment registers: the bases stay as they were set. */
+static void uc_store(struct diff_state *s, uint32_t in_fs_base, uint32_t in_gs_base) {
   for (int i = 0; i < 8; i++)
     uc_reg_read(uc, uc_gpr[i], &s->regs[i]);
   uc_reg_read(uc, UC_X86_REG_EIP, &s->eip);
@@ -272,11 +296,8 @@ static void uc_store(struct diff_state *s) {
       s->fpu.valid |= (uint8_t)(1u << i);
     uc_reg_read(uc, UC_X86_REG_FP0 + i, s->fpu.reg[i]);
   }
-  uint64_t fs = 0, gs = 0;
-  uc_reg_read(uc, UC_X86_REG_FS_BASE, &fs);
-  uc_reg_read(uc, UC_X86_REG_GS_BASE, &gs);
-  s->fs_base = (uint32_t)fs;
-  s->gs_base = (uint32_t)gs;
+  s->fs_base = in_fs_base;
+  s->gs_base = in_gs_base;
   uc_mem_read(uc, DIFF_WIN_BASE, s->mem, DIFF_WIN_SIZE);
 }
 
@@ -292,7 +313,7 @@ void diff_run_unicorn(const uint8_t *code, size_t len, const struct diff_state *
   memset(&uc_event, 0, sizeof(uc_event));
   uc_event.vector = -1;
   uc_err err = uc_emu_start(uc, in->eip, hlt, 5 * 1000 * 1000, 0);
-  uc_store(&out->s);
+  uc_store(&out->s, in->fs_base, in->gs_base);
   out->vector = uc_event.vector;
   out->msg[0] = 0;
   if (uc_event.error) {
@@ -307,6 +328,45 @@ void diff_run_unicorn(const uint8_t *code, size_t len, const struct diff_state *
   } else {
     out->stop = DIFF_HALTED;
   }
+}
+
+static struct {
+  diff_trace_fn fn;
+  void *ctx;
+} trace;
+
+static void uc_hook_trace(uc_engine *u, uint64_t address, uint32_t size, void *opaque) {
+  (void)u;
+  (void)size;
+  (void)opaque;
+  trace.fn(trace.ctx, (uint32_t)address);
+}
+
+void diff_trace_unicorn(const uint8_t *code, size_t len, const struct diff_state *in,
+                        diff_trace_fn fn, void *ctx) {
+  trace.fn = fn;
+  trace.ctx = ctx;
+  uc_hook h;
+  if (uc_hook_add(uc, &h, UC_HOOK_CODE, (void *)uc_hook_trace, NULL, DIFF_CODE_BASE,
+                  DIFF_CODE_BASE + DIFF_CODE_MAX) != UC_ERR_OK)
+    return;
+  struct diff_result *r = malloc(sizeof(*r));
+  if (r)
+    diff_run_unicorn(code, len, in, r);
+  free(r);
+  uc_hook_del(uc, h);
+}
+
+uint32_t diff_trace_gpr(int reg) {
+  uint32_t v = 0;
+  uc_reg_read(uc, uc_gpr[reg & 7], &v);
+  return v;
+}
+
+void diff_trace_xmm(int reg, uint8_t out[16]) { uc_reg_read(uc, UC_X86_REG_XMM0 + (reg & 7), out); }
+
+bool diff_trace_mem(uint32_t addr, void *buf, size_t len) {
+  return uc_mem_read(uc, addr, buf, len) == UC_ERR_OK;
 }
 
 /* ---- what the instructions leave undefined ---- */
@@ -393,18 +453,43 @@ static uint16_t fsw_bits(uint32_t zydis_fpu_flags) {
   return b;
 }
 
+static bool repeated_compare(const ZydisDecodedInstruction *in) {
+  bool cmps_scas = in->meta.category == ZYDIS_CATEGORY_STRINGOP && in->cpu_flags->modified;
+  return cmps_scas && (in->attributes & (ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE |
+                                         ZYDIS_ATTRIB_HAS_REP));
+}
+
+/* FCOMI and friends clear OF, SF and AF (SDM vol. 2); Unicorn leaves them as they were
+ * (UNICORN-QUIRKS.md), so they are not compared. */
+static bool unicorn_keeps_of_sf_af(ZydisMnemonic m) {
+  return m == ZYDIS_MNEMONIC_FCOMI || m == ZYDIS_MNEMONIC_FCOMIP || m == ZYDIS_MNEMONIC_FUCOMI ||
+         m == ZYDIS_MNEMONIC_FUCOMIP;
+}
+
 void diff_walk_step(struct diff_walk *w, const ZydisDecodedInstruction *in,
                     const ZydisDecodedOperand *op) {
-  if (in->meta.category == ZYDIS_CATEGORY_MMX || in->meta.isa_ext == ZYDIS_ISA_EXT_MMX)
-    w->mmx = true;
+  for (int i = 0; i < in->operand_count; i++)
+    if (op[i].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+        ZydisRegisterGetClass(op[i].reg.value) == ZYDIS_REGCLASS_MMX)
+      w->mmx = true;
   if (in->cpu_flags && is_shift(in->mnemonic)) {
     walk_shift(w, in, op);
+  } else if (in->cpu_flags && repeated_compare(in)) {
+    w->undef |= in->cpu_flags->undefined; /* with ECX = 0 it writes no flags at all */
   } else if (in->cpu_flags) {
     const ZydisAccessedFlags *f = in->cpu_flags;
     w->undef = (w->undef & ~(f->modified | f->set_0 | f->set_1)) | f->undefined;
   }
+  if (unicorn_keeps_of_sf_af(in->mnemonic))
+    w->undef |= FL_OF | FL_SF | FL_AF;
+  /* CMPXCHG8B changes only ZF; Unicorn computes the others from a stale lazy-flags state
+   * (UNICORN-QUIRKS.md). */
+  if (in->mnemonic == ZYDIS_MNEMONIC_CMPXCHG8B)
+    w->undef |= FL_ARITH & ~FL_ZF;
   if (in->fpu_flags) {
     const ZydisAccessedFlags *f = in->fpu_flags;
+    if ((f->modified | f->undefined | f->set_0 | f->set_1) & ZYDIS_FPUFLAG_C1)
+      w->c1_by_fxam = in->mnemonic == ZYDIS_MNEMONIC_FXAM;
     w->fsw_undef = (uint16_t)((w->fsw_undef & ~fsw_bits(f->modified | f->set_0 | f->set_1)) |
                               fsw_bits(f->undefined));
   }
@@ -423,9 +508,10 @@ void diff_mask_for(const uint8_t *code, size_t len, uint32_t stop_eip, struct di
     off += in.length;
   }
   m->eflags = (FL_ARITH | FL_DF | FL_IF | FL_TF | FL_IOPL | FL_NT | FL_AC | FL_ID) & ~w.undef;
-  m->fsw = (uint16_t)(0xffffu & ~w.fsw_undef);
+  /* TOP and the condition codes; not the exception flags, which Unicorn does not keep */
+  m->fsw = (uint16_t)((0x3800u | 0x4500u | (w.c1_by_fxam ? 0x0200u : 0)) & ~w.fsw_undef);
   m->fpu_exponents = !w.mmx;
-  m->mxcsr = 0xffffffffu;
+  m->mxcsr = ~0x3fu; /* not the exception flags, which Unicorn does not keep */
 }
 
 /* ---- comparing and reporting ---- */

@@ -80,6 +80,7 @@ struct diff_walk {
   uint32_t undef;     /* EFLAGS bits */
   uint16_t fsw_undef; /* x87 condition codes */
   bool mmx;           /* an MMX instruction ran */
+  bool c1_by_fxam;    /* C1 was last written by fxam (Unicorn's other C1 values are wrong) */
   bool cl_known;
   uint8_t cl;
 };
@@ -110,6 +111,15 @@ bool diff_check(const uint8_t *code, size_t len, const struct diff_state *in, FI
 /* The results of the last diff_check (bt386, Unicorn), for tests that look closer. */
 const struct diff_result *diff_last_bt386(void);
 const struct diff_result *diff_last_unicorn(void);
+
+/* Run on Unicorn again, calling `fn` before each instruction, and read its state from there:
+ * for explaining a difference by what the operands were when an instruction ran. */
+typedef void (*diff_trace_fn)(void *ctx, uint32_t eip);
+void diff_trace_unicorn(const uint8_t *code, size_t len, const struct diff_state *in,
+                        diff_trace_fn fn, void *ctx);
+uint32_t diff_trace_gpr(int reg);
+void diff_trace_xmm(int reg, uint8_t out[16]);
+bool diff_trace_mem(uint32_t addr, void *buf, size_t len);
 
 void diff_print_disasm(FILE *out, const uint8_t *code, size_t len);
 void diff_print_state(FILE *out, const char *who, const struct diff_result *r);
