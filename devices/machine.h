@@ -29,6 +29,7 @@ struct machine_config {
   uint16_t debug_exit_port;
   int debug_exit_size;
   struct chardev_spec serial; /* COM1's backend (-serial); CHARDEV_NONE: no COM1 */
+  bool no_reboot;             /* -no-reboot: a guest reboot ends bt386 */
 };
 
 /* Wakes the vCPU when the earliest device timer is due (devices/machine.c). */

@@ -26,6 +26,7 @@ static const char usage[] =
     "                      mode, Ctrl-A x quits, Ctrl-A h lists the keys), file:PATH,\n"
     "                      null, none (no COM1)\n"
     "  -nographic          accepted for QEMU compatibility (there is no display)\n"
+    "  -no-reboot          end bt386 when the guest reboots instead of restarting it\n"
     "  -debugcon stdio     port 0xE9 output to standard output (the default; also\n"
     "                      file:PATH)\n"
     "  -device isa-debug-exit[,iobase=P][,iosize=N]\n"
@@ -140,6 +141,9 @@ static int parse_args(int argc, char **argv, struct options *o, struct machine_c
       takes = false;
     } else if (!strcmp(a, "--no-jcache")) {
       cfg->tc.jcache = false;
+      takes = false;
+    } else if (!strcmp(a, "-no-reboot")) {
+      cfg->no_reboot = true;
       takes = false;
     } else if (!strcmp(a, "-nographic")) {
       takes = false; /* bt386 has no display: the serial console is always on stdio */
