@@ -151,6 +151,7 @@ struct cpu {
 #define CR0_NW 0x20000000u
 #define CR0_CD 0x40000000u
 #define CR0_PG 0x80000000u
+#define CR4_OSFXSR 0x00000200u
 
 enum {
   SHUTDOWN_NONE,

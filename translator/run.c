@@ -212,7 +212,8 @@ int bt_run(struct tcache *tc) {
       indirect = false;
       continue;
     }
-    bool flat = !(tb->key & KEY_NONFLAT);
+    /* The jcache holds flat, SSE-enabled translations only: no use for other keys. */
+    bool flat = !(tb->key & (KEY_NONFLAT | KEY_NO_SSE));
     if (came_from && came_gen == tc->generation && came_from->from->key == tb->key)
       tc_link(tc, came_from, tb, tc->lookup_global);
     if (indirect && tb->cached && flat && tc->cfg.jcache)

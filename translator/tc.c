@@ -35,6 +35,8 @@ uint32_t tc_key(const struct cpu *cpu) {
   uint32_t key = (uint32_t)cpu->cpl & KEY_CPL_MASK;
   if (!cpu_segs_flat(cpu))
     key |= KEY_NONFLAT;
+  if (!(cpu->cr4 & CR4_OSFXSR))
+    key |= KEY_NO_SSE;
   return key;
 }
 

@@ -61,6 +61,7 @@ struct tb {
 #define KEY_NONFLAT 0x4u     /* DS/ES/SS may have a nonzero base */
 #define KEY_SLOW_STRING 0x8u /* string instructions go through the C slow path */
 #define KEY_NOPOLL 0x10u     /* no interrupt poll at entry: an interrupt shadow is open */
+#define KEY_NO_SSE 0x20u     /* CR4.OSFXSR clear: instructions on XMM registers raise #UD */
 
 struct tc_stats {
   uint64_t insns_translated, blocks_translated, guest_bytes, host_bytes;

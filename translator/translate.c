@@ -991,9 +991,20 @@ static void translate_system(struct xlate *x) {
 
 /* ---- one instruction ---- */
 
+/* Instructions on XMM registers, and ldmxcsr/stmxcsr, raise #UD while CR4.OSFXSR is clear. */
+static bool needs_osfxsr(struct xlate *x) {
+  if (x->in.mnemonic == ZYDIS_MNEMONIC_LDMXCSR || x->in.mnemonic == ZYDIS_MNEMONIC_STMXCSR)
+    return true;
+  for (int i = 0; i < x->in.operand_count; i++)
+    if (reg_class(&x->op[i]) == ZYDIS_REGCLASS_XMM)
+      return true;
+  return false;
+}
+
 static void translate_insn(struct xlate *x) {
   ZydisMnemonic mn = x->in.mnemonic;
-  if (x->in.mnemonic == ZYDIS_MNEMONIC_INVALID || !isa_allowed(x)) {
+  if (x->in.mnemonic == ZYDIS_MNEMONIC_INVALID || !isa_allowed(x) ||
+      ((x->key & KEY_NO_SSE) && needs_osfxsr(x))) {
     raise_ud(x);
     return;
   }

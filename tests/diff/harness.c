@@ -152,6 +152,7 @@ void diff_run_bt386(const uint8_t *code, size_t len, const struct diff_state *in
   cpu->eip = in->eip;
   cpu_set_eflags(cpu, in->eflags);
   cpu->mxcsr = in->mxcsr;
+  cpu->cr4 |= CR4_OSFXSR; /* the state of an OS that enabled SSE, which Unicorn runs in */
   memcpy(cpu->xmm, in->xmm, sizeof(cpu->xmm));
   cpu->seg[SEG_FS].base = in->fs_base;
   cpu->seg[SEG_GS].base = in->gs_base;
