@@ -302,6 +302,15 @@ enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, b
   uint32_t ppn = wk.pa >> PAGE_SHIFT;
   if (write && m->code_page[ppn])
     return MMU_FAULT_CODE_WRITE;
+  uint32_t have = m->views[view].entry[lin >> PAGE_SHIFT];
+  if ((have & VE_MAPPED) && !(have & VE_ONES) && (have >> PAGE_SHIFT) == ppn &&
+      (!write || (have & VE_WRITE))) {
+    /* Mapped as the guest allows, yet it faulted: retrying would loop for ever. */
+    cpu_stop(cpu, SHUTDOWN_ERROR,
+             "internal error: a %s of guest linear 0x%08x at EIP 0x%08x faults on a mapped page",
+             write ? "write" : "read", lin, cpu->eip);
+    return MMU_FAULT_UNASSIGNED;
+  }
   /* Writable once dirty, if the guest allows writes at this view's privilege. */
   bool may_write = wk.writable || (view == VIEW_KERNEL && !(cpu->cr0 & CR0_WP));
   uint32_t flags = (wk.dirty && may_write ? VE_WRITE : 0) | (wk.global && m->pge ? VE_GLOBAL : 0);

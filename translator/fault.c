@@ -19,11 +19,6 @@
 #include "translator/tc.h"
 
 static struct tcache *active;
-static struct {
-  uint8_t *pc;
-  uintptr_t addr;
-  int count;
-} last_retry;
 
 static const int fault_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP};
 
@@ -114,17 +109,6 @@ static void on_memory_fault(struct tcache *tc, siginfo_t *si, greg_t *g, const u
   tc->stats.faults_page++;
   switch (mmu_handle_fault(mmu, cpu, lin, write, user_view)) {
   case MMU_FAULT_RETRY:
-    if (last_retry.pc == pc && last_retry.addr == addr && ++last_retry.count > 16) {
-      cpu_stop(cpu, SHUTDOWN_ERROR,
-               "internal error: access to guest linear 0x%08x at EIP 0x%08x keeps faulting", lin,
-               cpu->eip);
-      exit_translated_code(tc, g);
-      return;
-    }
-    if (last_retry.pc != pc || last_retry.addr != addr)
-      last_retry.count = 0;
-    last_retry.pc = (uint8_t *)pc;
-    last_retry.addr = addr;
     return; /* re-execute the host instruction */
   case MMU_FAULT_CODE_WRITE:
     /* The write goes through in a one-instruction block, on the now writable page. */

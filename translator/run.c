@@ -216,7 +216,10 @@ int bt_run(struct tcache *tc) {
     bool flat = !(tb->key & (KEY_NONFLAT | KEY_NO_SSE));
     if (came_from && came_gen == tc->generation && came_from->from->key == tb->key)
       tc_link(tc, came_from, tb, tc->lookup_global);
-    if (indirect && tb->cached && flat && tc->cfg.jcache)
+    /* Indirect branches, and direct ones that could not be chained, find their target in
+     * the indirect-branch cache next time. */
+    bool unchained = came_from && !came_from->linked;
+    if ((indirect || unchained) && tb->cached && flat && tc->cfg.jcache)
       tc_jcache_fill(tc, cpu->cpl, cpu->eip, tb->code);
     cpu->jcache = (uint64_t)(uintptr_t)(flat ? tc->jcache[cpu->cpl & 3] : empty_jcache);
     cpu->resume = (uint64_t)(uintptr_t)tb->code;

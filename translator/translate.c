@@ -189,8 +189,40 @@ static void poll_pending_before(struct xlate *x, uint32_t next_eip) {
   emit_poll(x, POLL_PENDING_OFFSET);
 }
 
+/* Jump straight to the translation of the guest EIP in r8d if the indirect-branch cache has
+ * it; fall through otherwise. The probe keeps guest flags with lahf/seto in AH/AL, EAX saved
+ * in r9. */
+static void emit_jcache_probe(struct xlate *x) {
+  struct emitter *e = &x->e;
+  static const uint8_t probe[] = {
+      0x49, 0x89, 0xc1,                         /* mov r9, rax */
+      0x9f,                                     /* lahf */
+      0x0f, 0x90, 0xc0,                         /* seto al */
+      0x45, 0x89, 0xc2,                         /* mov r10d, r8d */
+      0x41, 0x81, 0xe2, 0, 0, 0, 0,             /* and r10d, JC_SIZE-1 */
+      0x4d, 0x8b, 0x5f, CPU_JCACHE,             /* mov r11, [r15 + CPU_JCACHE] */
+      0x47, 0x3b, 0x04, 0x93,                   /* cmp r8d, [r11 + r10*4] */
+      0x75, 0x11,                               /* jne miss */
+      0x4f, 0x8b, 0x94, 0xd3, 0, 0, 0, 0,       /* mov r10, [r11 + r10*8 + JC_SIZE*4] */
+      0x04, 0x7f,                               /* add al, 0x7f (restores OF) */
+      0x9e,                                     /* sahf */
+      0x4c, 0x89, 0xc8,                         /* mov rax, r9 */
+      0x41, 0xff, 0xe2,                         /* jmp r10 */
+      0x04, 0x7f,                               /* miss: add al, 0x7f */
+      0x9e,                                     /* sahf */
+      0x4c, 0x89, 0xc8,                         /* mov rax, r9 */
+  };
+  uint8_t *at = e->p;
+  emit_bytes(e, probe, sizeof(probe));
+  if (!e->overflow) {
+    uint32_t mask = JC_SIZE - 1, hosts = JC_SIZE * 4;
+    memcpy(at + 13, &mask, 4);
+    memcpy(at + 31, &hosts, 4);
+  }
+}
+
 /* Leave through the dispatcher to the guest EIP in r8d, probing the indirect-branch cache
- * first. The probe must keep guest flags: lahf/seto save them in AH/AL, with EAX in r9. */
+ * first. */
 static void exit_indirect(struct xlate *x) {
   struct emitter *e = &x->e;
   if (x->tc->cfg.count_indirect) {
@@ -202,33 +234,8 @@ static void exit_indirect(struct xlate *x) {
     emit_lea(e, true, HR_R9, (struct mem){HR_R9, HR_NONE, 1, 1, false, false});
     emit_op_mem(e, false, true, store, 1, HR_R9, counter);
   }
-  if (x->tc->cfg.jcache && !x->dispatch_exits) {
-    static const uint8_t probe[] = {
-        0x49, 0x89, 0xc1,                         /* mov r9, rax */
-        0x9f,                                     /* lahf */
-        0x0f, 0x90, 0xc0,                         /* seto al */
-        0x45, 0x89, 0xc2,                         /* mov r10d, r8d */
-        0x41, 0x81, 0xe2, 0, 0, 0, 0,             /* and r10d, JC_SIZE-1 */
-        0x4d, 0x8b, 0x5f, CPU_JCACHE,             /* mov r11, [r15 + CPU_JCACHE] */
-        0x47, 0x3b, 0x04, 0x93,                   /* cmp r8d, [r11 + r10*4] */
-        0x75, 0x11,                               /* jne miss */
-        0x4f, 0x8b, 0x94, 0xd3, 0, 0, 0, 0,       /* mov r10, [r11 + r10*8 + JC_SIZE*4] */
-        0x04, 0x7f,                               /* add al, 0x7f (restores OF) */
-        0x9e,                                     /* sahf */
-        0x4c, 0x89, 0xc8,                         /* mov rax, r9 */
-        0x41, 0xff, 0xe2,                         /* jmp r10 */
-        0x04, 0x7f,                               /* miss: add al, 0x7f */
-        0x9e,                                     /* sahf */
-        0x4c, 0x89, 0xc8,                         /* mov rax, r9 */
-    };
-    uint8_t *at = e->p;
-    emit_bytes(e, probe, sizeof(probe));
-    if (!e->overflow) {
-      uint32_t mask = JC_SIZE - 1, hosts = JC_SIZE * 4;
-      memcpy(at + 13, &mask, 4);
-      memcpy(at + 31, &hosts, 4);
-    }
-  }
+  if (x->tc->cfg.jcache && !x->dispatch_exits)
+    emit_jcache_probe(x);
   emit_mov_rr(e, false, HR_R9, HR_R8);
   emit_mov_imm32(e, HR_R10, 0);
   emit_jmp_cpu(e, CPU_STUB_EXIT);
@@ -1172,6 +1179,13 @@ static void finish_exits(struct xlate *x, struct tb *tb) {
     ex->jump = x->exits[i].field;
     ex->stub = x->e.p;
     ex->from = tb;
+    /* A branch into another page may stay unchained (its mapping can change): look its
+     * target up in the indirect-branch cache before asking the dispatcher. */
+    bool cross = (ex->target >> PAGE_SHIFT) != (x->block_eip >> PAGE_SHIFT);
+    if (cross && x->tc->cfg.jcache && !x->exits[i].dispatch) {
+      emit_mov_imm32(&x->e, HR_R8, ex->target);
+      emit_jcache_probe(x);
+    }
     emit_mov_imm32(&x->e, HR_R9, ex->target);
     if (x->exits[i].dispatch) {
       emit_mov_imm32(&x->e, HR_R10, 0); /* nothing to chain */
