@@ -25,3 +25,4 @@ add_guest_test(sse SOURCES sse.c)
 
 # Known failures (see KNOWN-FAILURES.md): built so that they keep compiling, not run.
 add_guest_kernel(fxsave SOURCES fxsave.c)
+add_guest_test(sse2 SOURCES sse2.c)
