@@ -39,6 +39,7 @@
 #include "devices/ide.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -193,7 +194,7 @@ static void default_settings(struct ide_drive *d) {
   d->multiple = IDE_MAX_MULTIPLE;
   d->dma_mode = 0x22; /* MWDMA2, what a PIIX3 BIOS selects */
   d->pio_mode = 4;
-  d->write_cache = true;
+  d->write_cache = d->write_cache_default;
   d->read_ahead = true;
   d->cyls = d->dcyls;
   d->heads = d->dheads;
@@ -1142,8 +1143,137 @@ int ide_attach_disk(struct ide *ide, int channel, int unit, const char *path) {
   }
   snprintf(d->name, sizeof(d->name), "hd%c", 'a' + 2 * channel + unit);
   d->present = true;
+  d->write_cache_default = true;
   power_on(d);
   ch->bm.status |= unit ? BM_ST_DMA1 : BM_ST_DMA0; /* firmware found a DMA-capable drive */
+  return 0;
+}
+
+int ide_attach(struct ide *ide, const struct ide_drive_spec *spec) {
+  int index = spec->index;
+  for (int i = 0; i < IDE_MAX_DRIVES && index < 0; i++)
+    if (!ide->ch[i / 2].drive[i % 2].present)
+      index = i;
+  if (index < 0) {
+    fprintf(stderr, "bt386: no IDE position left for disk image %s (4 at most)\n", spec->file);
+    return -EBUSY;
+  }
+  if (index >= IDE_MAX_DRIVES)
+    return -EINVAL;
+  int err = ide_attach_disk(ide, index / 2, index % 2, spec->file);
+  if (!err && spec->writethrough) {
+    struct ide_drive *d = &ide->ch[index / 2].drive[index % 2];
+    d->write_cache_default = false;
+    d->write_cache = false;
+  }
+  return err;
+}
+
+/* ---- -drive ---- */
+
+static int drive_error(int ret, char *err, size_t errlen, const char *fmt, ...) {
+  if (errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return ret;
+}
+
+/* A number from min to max, all of val. */
+static bool drive_number(const char *val, int min, int max, int *out) {
+  char *end;
+  long v = strtol(val, &end, 10);
+  if (!*val || *end || v < min || v > max)
+    return false;
+  *out = (int)v;
+  return true;
+}
+
+static int drive_option(struct ide_drive_spec *spec, const char *key, const char *val,
+                        int *index, int *bus, int *unit, char *err, size_t errlen) {
+  if (!strcmp(key, "file")) {
+    if (!*val || strlen(val) >= sizeof(spec->file))
+      return drive_error(-EINVAL, err, errlen, "-drive file=: give the image's path");
+    strcpy(spec->file, val);
+  } else if (!strcmp(key, "if")) {
+    if (strcmp(val, "ide"))
+      return drive_error(-ENOTSUP, err, errlen, "-drive if=%s: bt386 has IDE disks only", val);
+  } else if (!strcmp(key, "index")) {
+    if (!drive_number(val, 0, IDE_MAX_DRIVES - 1, index))
+      return drive_error(-EINVAL, err, errlen, "-drive index=%s: give 0 to 3", val);
+  } else if (!strcmp(key, "bus")) {
+    if (!drive_number(val, 0, 1, bus))
+      return drive_error(-EINVAL, err, errlen, "-drive bus=%s: give 0 or 1", val);
+  } else if (!strcmp(key, "unit")) {
+    if (!drive_number(val, 0, 1, unit))
+      return drive_error(-EINVAL, err, errlen, "-drive unit=%s: give 0 or 1", val);
+  } else if (!strcmp(key, "media")) {
+    if (!strcmp(val, "cdrom"))
+      return drive_error(-ENOTSUP, err, errlen, "-drive media=cdrom: bt386 has no CD-ROM drive");
+    if (strcmp(val, "disk"))
+      return drive_error(-EINVAL, err, errlen, "-drive media=%s: give disk", val);
+  } else if (!strcmp(key, "format")) {
+    if (strcmp(val, "raw"))
+      return drive_error(-ENOTSUP, err, errlen,
+                         "-drive format=%s: bt386 reads raw images only (qemu-img convert -O "
+                         "raw makes one)",
+                         val);
+  } else if (!strcmp(key, "cache")) {
+    if (!strcmp(val, "writethrough") || !strcmp(val, "directsync"))
+      spec->writethrough = true;
+    else if (!strcmp(val, "writeback") || !strcmp(val, "none") || !strcmp(val, "unsafe"))
+      spec->writethrough = false;
+    else
+      return drive_error(-EINVAL, err, errlen, "-drive cache=%s: not a cache mode", val);
+  } else {
+    return drive_error(-EINVAL, err, errlen,
+                       "-drive %s=: not an option bt386 knows (file, if, index, bus, unit, "
+                       "media, format, cache)",
+                       key);
+  }
+  return 0;
+}
+
+int ide_drive_parse(const char *s, struct ide_drive_spec *spec, char *err, size_t errlen) {
+  memset(spec, 0, sizeof(*spec));
+  spec->index = -1;
+  if (errlen)
+    err[0] = 0;
+  int index = -1, bus = -1, unit = -1;
+  char item[sizeof(spec->file) + 16];
+  for (const char *p = s; *p;) {
+    size_t n = 0;
+    for (; *p; p++) {
+      if (*p == ',' && p[1] != ',')
+        break;
+      if (*p == ',')
+        p++; /* ",," is a comma */
+      if (n + 1 >= sizeof(item))
+        return drive_error(-EINVAL, err, errlen, "-drive: an option is too long");
+      item[n++] = *p;
+    }
+    item[n] = 0;
+    if (*p == ',')
+      p++;
+    if (!n)
+      continue;
+    char *eq = strchr(item, '=');
+    if (!eq)
+      return drive_error(-EINVAL, err, errlen, "-drive %s: options are key=value", item);
+    *eq = 0;
+    int ret = drive_option(spec, item, eq + 1, &index, &bus, &unit, err, errlen);
+    if (ret)
+      return ret;
+  }
+  if (!spec->file[0])
+    return drive_error(-EINVAL, err, errlen, "-drive: file= names no image");
+  if (index >= 0 && (bus >= 0 || unit >= 0))
+    return drive_error(-EINVAL, err, errlen, "-drive: index= cannot go with bus= and unit=");
+  if (bus >= 0 || unit >= 0)
+    index = 2 * (bus < 0 ? 0 : bus) + (unit < 0 ? 0 : unit);
+  spec->index = index;
   return 0;
 }
 

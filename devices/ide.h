@@ -19,9 +19,9 @@
  * "previous" byte, which reads back with HOB set.
  *
  * Usage (the machine wires it, on the vCPU thread):
- *   ide_init(&m->ide, &m->pci, &m->io, &m->mmu, pic_irq_line(&m->pic, 14),
- *            pic_irq_line(&m->pic, 15), IDE_BM_BASE);
- *   ide_attach_disk(&m->ide, 0, 0, "disk.img");     // -hda; -hdb is (0, 1), -hdc (1, 0) ...
+ *   ide_init(&m->ide, &m->pci, &m->io, &m->mmu, isa_irq_line(&m->isa, IDE_PRIMARY_IRQ),
+ *            isa_irq_line(&m->isa, IDE_SECONDARY_IRQ), IDE_BM_BASE);
+ *   ide_attach(&m->ide, &spec);          // for each -hda..-hdd / -drive, see ide_drive_parse()
  *   ...
  *   ide_exit(&m->ide); */
 #ifndef BT386_IDE_H
@@ -108,6 +108,7 @@ struct ide_drive {
                          0x4n UDMA) */
   uint8_t pio_mode;
   bool write_cache, read_ahead, revert_on_reset;
+  bool write_cache_default; /* what power-on and a reverting reset give write_cache */
   uint16_t cyls, heads, spt;    /* current CHS translation (heads = 0: none valid) */
   uint16_t dcyls, dheads, dspt; /* default translation */
   uint8_t power;                /* CHECK POWER MODE answer: 0xFF active, 0x80 idle, 0 standby */
@@ -154,6 +155,23 @@ struct ide {
   FILE *log_file;
 };
 
+/* A disk from the command line: -hda FILE is {FILE, 0}, -hdb {FILE, 1}, -hdc {FILE, 2}, -hdd
+ * {FILE, 3}; -drive goes through ide_drive_parse(). */
+#define IDE_MAX_DRIVES 4
+struct ide_drive_spec {
+  char file[4096];
+  int index;         /* 2 * channel + unit (hda = 0 ... hdd = 3); -1: the first free one */
+  bool writethrough; /* cache=writethrough/directsync: the write cache starts disabled */
+};
+
+/* Parse QEMU's -drive option list: file=PATH (",," for a comma in it), if=ide, index=0-3 or
+ * bus=0-1 with unit=0-1, media=disk, format=raw, cache=writeback|none|unsafe (the guest sees a
+ * write cache it must flush) or cache=writethrough|directsync (it sees none). Returns 0,
+ * -EINVAL (a malformed or unknown option; err says which) or -ENOTSUP (something QEMU has and
+ * bt386 has not: other interfaces, CD-ROMs, image formats other than raw, ...). err is a
+ * message without a "bt386:" prefix; errlen may be 0. */
+int ide_drive_parse(const char *s, struct ide_drive_spec *spec, char *err, size_t errlen);
+
 /* Registers the function at 00:01.1 (on a bus that has the PIIX3's function 0), the legacy
  * ports of both channels and BAR4 at bm_base, left as firmware leaves them: I/O decoding on,
  * both channels' decode enabled in IDETIM, bus mastering off until the driver turns it on.
@@ -163,6 +181,9 @@ int ide_init(struct ide *ide, struct pci_bus *bus, struct ioports *io, struct mm
 /* Put a hard disk on the raw image at path as device unit (0 master, 1 slave) of a channel
  * (0 primary, 1 secondary). -errno with a message naming the file and the problem. */
 int ide_attach_disk(struct ide *ide, int channel, int unit, const char *path);
+/* ide_attach_disk() at spec->index (the first free position if -1), then the write cache
+ * setting. -EBUSY if all four are taken. */
+int ide_attach(struct ide *ide, const struct ide_drive_spec *spec);
 void ide_exit(struct ide *ide);
 void ide_set_log(struct ide *ide, bool log, FILE *f);
 

@@ -1033,6 +1033,108 @@ START_TEST(transfer_modes_and_power) {
 }
 END_TEST
 
+START_TEST(drive_option_lists) {
+  struct ide_drive_spec spec;
+  char err[200];
+  ck_assert_int_eq(ide_drive_parse("file=a.img,if=ide,format=raw", &spec, err, sizeof(err)), 0);
+  ck_assert_str_eq(spec.file, "a.img");
+  ck_assert_int_eq(spec.index, -1);
+  ck_assert(!spec.writethrough);
+  ck_assert_int_eq(ide_drive_parse("index=2,file=a,,b.img,media=disk", &spec, err, 200), 0);
+  ck_assert_str_eq(spec.file, "a,b.img");
+  ck_assert_int_eq(spec.index, 2);
+  ck_assert_int_eq(ide_drive_parse("file=x,bus=1,unit=1,cache=writethrough", &spec, err, 200),
+                   0);
+  ck_assert_int_eq(spec.index, 3);
+  ck_assert(spec.writethrough);
+  ck_assert_int_eq(ide_drive_parse("file=x,cache=none", &spec, err, 200), 0);
+  ck_assert(!spec.writethrough);
+
+  static const struct {
+    const char *arg;
+    int ret;
+    const char *says;
+  } bad[] = {
+      {"file=x,if=virtio", -ENOTSUP, "if=virtio"},
+      {"file=x,format=qcow2", -ENOTSUP, "raw"},
+      {"file=x,media=cdrom", -ENOTSUP, "CD-ROM"},
+      {"file=x,index=4", -EINVAL, "index=4"},
+      {"file=x,index=1,bus=0", -EINVAL, "index="},
+      {"index=0", -EINVAL, "file="},
+      {"file=x,snapshot=on", -EINVAL, "snapshot"},
+      {"x.img", -EINVAL, "key=value"},
+      {"file=x,cache=sometimes", -EINVAL, "cache=sometimes"},
+  };
+  for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    ck_assert_int_eq(ide_drive_parse(bad[i].arg, &spec, err, sizeof(err)), bad[i].ret);
+    ck_assert_msg(strstr(err, bad[i].says), "%s: %s", bad[i].arg, err);
+  }
+}
+END_TEST
+
+START_TEST(master_and_slave) {
+  struct ide_drive_spec spec;
+  char path[160], err[200];
+  snprintf(path, sizeof(path), "file=%s/hdb.img,cache=writethrough", dir);
+  ck_assert_int_eq(ide_drive_parse(path, &spec, err, sizeof(err)), 0);
+  make_image(spec.file, 2048, false);
+  ck_assert_int_eq(ide_attach(&ide, &spec), 0); /* the first free place: primary slave */
+  ck_assert(ide.ch[0].drive[1].present);
+  ck_assert_uint_eq(inb(BM + 2), 0x60);
+
+  uint16_t id[256];
+  select_dev(0);
+  identify(id);
+  ck_assert_uint_eq(id[93] & 0x0040, 0x0040); /* device 0 saw device 1 */
+  ck_assert_uint_eq(id[60], SECTORS);
+  select_dev(1);
+  ck_assert_uint_eq(status(), 0x50); /* a real device 1 now, not a phantom */
+  identify(id);
+  ck_assert_uint_eq(id[60], 2048);
+  ck_assert_uint_eq(id[85] & 0x20, 0); /* cache=writethrough */
+  char s[41];
+  id_string(id, 10, 10, s);
+  ck_assert_str_eq(s, "BT00002");
+
+  /* each device keeps its own results: an error on device 1 ... */
+  lba28(5000, 1);
+  outb(cb + 6, 0xf0);
+  ck_assert_uint_eq(simple(0x20), 0x51);
+  ck_assert_uint_eq(error_reg(), 0x10);
+  /* ... is not device 0's */
+  select_dev(0);
+  ck_assert_uint_eq(status(), 0x50);
+  ck_assert_uint_ne(error_reg(), 0x10);
+  /* a write to device 1 goes to its image, synced at once */
+  uint8_t data[512], back[512];
+  memset(data, 0x3c, sizeof(data));
+  uint64_t flushes = ide.ch[0].drive[1].disk.stat_flushes;
+  lba28(9, 1);
+  outb(cb + 6, 0xf0);
+  command(0x30);
+  pio_out(data, 512);
+  ck_assert_uint_eq(status(), 0x50);
+  ck_assert_uint_eq(ide.ch[0].drive[1].disk.stat_flushes, flushes + 1);
+  file_read(spec.file, 9, back, 512);
+  ck_assert_mem_eq(back, data, 512);
+  file_read(img, 9, back, 512);
+  check_pattern(back, 9, 1);
+
+  /* two more fill the secondary; a fifth finds no place */
+  for (int i = 0; i < 2; i++) {
+    snprintf(path, sizeof(path), "file=%s/hd%d.img", dir, i);
+    ck_assert_int_eq(ide_drive_parse(path, &spec, err, sizeof(err)), 0);
+    make_image(spec.file, 2048, false);
+    ck_assert_int_eq(ide_attach(&ide, &spec), 0);
+  }
+  ck_assert(ide.ch[1].drive[1].present);
+  snprintf(path, sizeof(path), "file=%s/hd9.img", dir);
+  ck_assert_int_eq(ide_drive_parse(path, &spec, err, sizeof(err)), 0);
+  make_image(spec.file, 2048, false);
+  ck_assert_int_eq(ide_attach(&ide, &spec), -EBUSY);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("ide");
   TCase *tc = tcase_create("ide");
@@ -1057,6 +1159,8 @@ int main(void) {
   tcase_add_test(tc, absent_devices);
   tcase_add_test(tc, chs_addressing);
   tcase_add_test(tc, transfer_modes_and_power);
+  tcase_add_test(tc, drive_option_lists);
+  tcase_add_test(tc, master_and_slave);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
