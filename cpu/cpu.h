@@ -160,6 +160,7 @@ enum {
   SHUTDOWN_HALTED,        /* hlt with nothing that could wake the CPU */
   SHUTDOWN_ERROR,         /* something bt386 cannot do; cpu->shutdown_msg says what */
   SHUTDOWN_EXCEPTION,     /* stop_on_exception: cpu->last_event is the exception */
+  SHUTDOWN_RESET,         /* the guest asked for a reset (reboot) */
 };
 
 void cpu_reset_protected_flat(struct cpu *cpu);

@@ -170,13 +170,32 @@ static int serial_init(struct machine *m) {
   return 0;
 }
 
+/* The keyboard controller's reset line (and port 0x92's): a reboot. */
+static void guest_reset(void *opaque) {
+  struct machine *m = opaque;
+  cpu_stop(&m->cpu, SHUTDOWN_RESET, "the guest asked for a reset");
+}
+
+/* A20 is always on: bt386 runs protected-mode guests, whose memory above 1 MiB must not wrap. */
+static void guest_a20(void *opaque, bool on) { (void)opaque, (void)on; }
+
 /* The PC platform, in dependency order: the PIC first (others raise its lines). */
 static int platform_init(struct machine *m) {
   int err = pic_init(&m->pic, &m->io);
   if (err)
     return err;
   pic_set_intr_callback(&m->pic, intr_changed, m);
-  err = pit_init(&m->pit, &m->io, pic_irq_line(&m->pic, 0), &m->timers);
+  uint64_t ram = m->mmu.ram_size;
+  if (!err)
+    err = pit_init(&m->pit, &m->io, pic_irq_line(&m->pic, 0), &m->timers);
+  if (!err)
+    err = rtc_init(&m->rtc, &m->io, pic_irq_line(&m->pic, 8), ram, 0, &m->timers);
+  if (!err)
+    err = i8042_init(&m->kbc, &m->io, pic_irq_line(&m->pic, 1), pic_irq_line(&m->pic, 12));
+  if (!err) {
+    i8042_set_callbacks(&m->kbc, guest_reset, guest_a20, m);
+    err = port80_init(&m->port80, &m->io);
+  }
   if (!err)
     err = serial_init(m);
   return err;
@@ -188,6 +207,9 @@ static void platform_exit(struct machine *m) {
     chardev_exit(&m->serial);
     m->has_com1 = false;
   }
+  port80_exit(&m->port80);
+  i8042_exit(&m->kbc);
+  rtc_exit(&m->rtc);
   pit_exit(&m->pit);
   pic_exit(&m->pic);
 }
@@ -281,9 +303,17 @@ int machine_run(struct machine *m) {
   case SHUTDOWN_HALTED:
     fprintf(m->cfg.log, "bt386: %s\n", m->cpu.shutdown_msg);
     return 0;
+  case SHUTDOWN_RESET:
+    if (!m->cfg.no_reboot)
+      return MACHINE_REBOOT;
+    return 0; /* -no-reboot: as QEMU, a reset ends the VM */
   case SHUTDOWN_TRIPLE_FAULT:
-    fprintf(stderr, "bt386: the guest stopped: %s\n", m->cpu.shutdown_msg);
-    return 3;
+    if (m->cfg.no_reboot) {
+      fprintf(stderr, "bt386: the guest stopped: %s\n", m->cpu.shutdown_msg);
+      return 3;
+    }
+    fprintf(stderr, "bt386: %s; resetting the machine\n", m->cpu.shutdown_msg);
+    return MACHINE_REBOOT;
   default:
     fprintf(stderr, "bt386: the guest stopped: %s\n", m->cpu.shutdown_msg);
     return 1;

@@ -9,11 +9,14 @@
 
 #include "cpu/cpu.h"
 #include "devices/debugcon.h"
+#include "devices/i8042.h"
 #include "devices/ioport.h"
 #include "devices/mmio.h"
 #include "devices/console.h"
 #include "devices/pic.h"
 #include "devices/pit.h"
+#include "devices/port80.h"
+#include "devices/rtc.h"
 #include "devices/uart.h"
 #include "devices/timer.h"
 #include "mmu/mmu.h"
@@ -53,6 +56,9 @@ struct machine {
   struct debug_exit debug_exit;
   struct pic pic;
   struct pit pit;
+  struct rtc rtc;
+  struct i8042 kbc;
+  struct port80 port80;
   struct chardev serial;
   struct uart com1;
   bool has_com1;
@@ -62,7 +68,10 @@ struct machine {
 void machine_config_default(struct machine_config *cfg);
 int machine_init(struct machine *m, const struct machine_config *cfg);
 void machine_exit(struct machine *m);
-/* Run until the guest stops; returns the status bt386 should exit with. */
+/* Run until the guest stops; returns the status bt386 should exit with, or MACHINE_REBOOT
+ * when the guest asked for a reset and -no-reboot was not given (the caller builds the
+ * machine again from the same configuration). */
+#define MACHINE_REBOOT (-1)
 int machine_run(struct machine *m);
 
 /* devices/multiboot.c: load a Multiboot v1 ELF kernel and set the CPU up to enter it. */

@@ -244,16 +244,20 @@ int main(int argc, char **argv) {
     return 2;
 
   static struct machine m;
-  if (machine_init(&m, &cfg) < 0)
-    return 1;
-  if (load_kernel(&m, &o) < 0) {
+  int status;
+  /* A guest reboot builds the machine again from the same command line. */
+  do {
+    if (machine_init(&m, &cfg) < 0)
+      return 1;
+    if (load_kernel(&m, &o) < 0) {
+      machine_exit(&m);
+      return 1;
+    }
+    status = machine_run(&m);
+    if (o.stats)
+      tc_print_stats(m.tc, stderr);
     machine_exit(&m);
-    return 1;
-  }
-  int status = machine_run(&m);
-  if (o.stats)
-    tc_print_stats(m.tc, stderr);
-  machine_exit(&m);
+  } while (status == MACHINE_REBOOT);
   if (cfg.debugcon != stdout)
     fclose(cfg.debugcon);
   if (cfg.log != stderr)

@@ -18,7 +18,7 @@ timeout 60 "$qemu" -kernel "$kernel" -debugcon "file:$dir/qemu.out" \
   -device isa-debug-exit,iobase=0xf4,iosize=4 -display none -nodefaults -no-reboot \
   -m 128 >/dev/null 2>"$dir/qemu.err"
 qemu_status=$?
-timeout 60 "$bt386" -kernel "$kernel" -m 128 >"$dir/bt386.out" 2>"$dir/bt386.err"
+timeout 60 "$bt386" -kernel "$kernel" -m 128 -no-reboot >"$dir/bt386.out" 2>"$dir/bt386.err"
 bt_status=$?
 
 if [ "$qemu_status" -eq 124 ]; then
