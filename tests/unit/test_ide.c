@@ -174,11 +174,23 @@ static void bus_master_on(void) {
 
 static struct ide_drive *hda(void) { return &ide.ch[0].drive[0]; }
 
+/* The images live in one folder made before the tests fork and removed after they all ran,
+ * so a failing test (whose teardown does not run) leaves nothing behind. */
+static void make_dir(void) {
+  strcpy(dir, "/tmp/bt386-ide-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void remove_dir(void) {
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 static void setup(void) {
   cb = IDE_PRIMARY_BASE;
   ctl = IDE_PRIMARY_CTL;
-  strcpy(dir, "/tmp/bt386-ide-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(dir));
   snprintf(img, sizeof(img), "%s/hda.img", dir);
   make_image(img, SECTORS, true);
   for (int i = 0; i < 16; i++) {
@@ -200,10 +212,6 @@ static void teardown(void) {
   i440fx_exit(&host);
   pci_bus_exit(&bus);
   mmu_exit(&mmu);
-  char cmd[128];
-  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-  if (system(cmd) != 0)
-    fprintf(stderr, "cannot remove %s\n", dir);
 }
 
 START_TEST(identify_reports_the_disk) {
@@ -1138,6 +1146,7 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("ide");
   TCase *tc = tcase_create("ide");
+  tcase_add_unchecked_fixture(tc, make_dir, remove_dir);
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, identify_reports_the_disk);
