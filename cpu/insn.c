@@ -608,7 +608,7 @@ int insn_mov_to_cr(struct cpu *cpu, const struct insn_call *c) {
     break;
   case 3:
     cpu->cr3 = v;
-    mmu_cr3_written(cpu->mmu);
+    mmu_cr3_written(cpu->mmu, cpu);
     break;
   case 4:
     if (v & ~CR4_KNOWN)
@@ -624,9 +624,10 @@ int insn_mov_to_cr(struct cpu *cpu, const struct insn_call *c) {
 
 int insn_invlpg(struct cpu *cpu, const struct insn_call *c) {
   REQUIRE_CPL0(cpu, c);
-  mmu_invlpg(cpu->mmu, (uint32_t)cpu->exit_r8);
-  /* The page may hold the code that follows: go on through the dispatcher. */
-  return next_via_dispatcher(cpu, c);
+  mmu_invlpg(cpu->mmu, cpu, (uint32_t)cpu->exit_r8);
+  /* The rest of this block runs as fetched, as on a CPU; chains and lookups into the page
+   * were undone by the translator's mapping hook. */
+  return CO_NEXT;
 }
 
 int insn_lmsw(struct cpu *cpu, const struct insn_call *c) {

@@ -208,6 +208,32 @@ bool page_walk(struct mmu *m, struct cpu *cpu, uint32_t lin, unsigned access, st
   w->global = leaf & PTE_G;
   w->large = large;
   w->dirty = *leaf_ptr & PTE_D;
+  w->accessed = true;
+  return true;
+}
+
+bool page_peek(const struct mmu *m, const struct cpu *cpu, uint32_t lin, struct walk *w) {
+  const uint32_t *pde = pte_ptr((struct mmu *)m, (cpu->cr3 & ~0xfffu) + (lin >> 22) * 4);
+  if (!pde || !(*pde & PTE_P))
+    return false;
+  uint32_t d = *pde, rights, leaf;
+  w->large = (d & PTE_PS) && (cpu->cr4 & CR4_PSE);
+  if (w->large) {
+    rights = leaf = d;
+    w->pa = (d & 0xffc00000u) | (lin & 0x3fffffu);
+  } else {
+    const uint32_t *pte = pte_ptr((struct mmu *)m, (d & ~0xfffu) + ((lin >> 12) & 0x3ff) * 4);
+    if (!pte || !(*pte & PTE_P))
+      return false;
+    rights = d & *pte;
+    leaf = *pte;
+    w->pa = (leaf & ~0xfffu) | (lin & 0xfffu);
+  }
+  w->writable = rights & PTE_W;
+  w->user = rights & PTE_U;
+  w->global = leaf & PTE_G;
+  w->dirty = leaf & PTE_D;
+  w->accessed = (leaf & PTE_A) && (w->large || (d & PTE_A));
   return true;
 }
 

@@ -78,6 +78,14 @@ struct mmu {
   uint32_t *rmap_head; /* per RAM page: index + 1 of its first rmap_node */
   struct rmap_node *rmap;
   uint32_t rmap_cap, rmap_free;
+  uint32_t *scratch;   /* a page list for flushes */
+  /* The last #PF a view fault raised: when the guest has fixed its tables and resumes at the
+   * faulting instruction, the page is mapped before it runs instead of faulting again. */
+  struct {
+    bool valid, write;
+    int view;
+    uint32_t lin, eip, cr3;
+  } refill;
   uint64_t stat_maps, stat_unmaps, stat_flushes;
 };
 
@@ -122,8 +130,11 @@ int mmu_map_unassigned(struct mmu *m, void *host, uint32_t pa, bool write);
 
 /* views.c: the CPU changed CR0/CR3/CR4 or executed invlpg. */
 void mmu_paging_changed(struct mmu *m, const struct cpu *cpu); /* CR0.PG/WP, CR4.PGE/PSE */
-void mmu_cr3_written(struct mmu *m);                            /* flush non-global entries */
-void mmu_invlpg(struct mmu *m, uint32_t lin);
+void mmu_cr3_written(struct mmu *m, const struct cpu *cpu);     /* re-verify non-global entries */
+void mmu_invlpg(struct mmu *m, struct cpu *cpu, uint32_t lin);
+/* Before resuming guest code at cpu->eip: map the page a #PF was raised for, if the guest
+ * now maps it and this is the instruction that faulted. */
+void mmu_refill(struct mmu *m, struct cpu *cpu);
 int views_init(struct mmu *m);
 void views_exit(struct mmu *m);
 /* Map the page containing lin into a view after a fault (paging on). */

@@ -42,7 +42,8 @@ int views_init(struct mmu *m) {
       return -ENOMEM;
   }
   m->rmap_head = calloc(m->npages, sizeof(uint32_t));
-  return m->rmap_head ? 0 : -ENOMEM;
+  m->scratch = alloc_table(VIEW_PAGES * sizeof(uint32_t));
+  return m->rmap_head && m->scratch ? 0 : -ENOMEM;
 }
 
 void views_exit(struct mmu *m) {
@@ -56,6 +57,9 @@ void views_exit(struct mmu *m) {
       munmap(w->mapped, VIEW_PAGES * sizeof(uint32_t));
     memset(w, 0, sizeof(*w));
   }
+  if (m->scratch)
+    munmap(m->scratch, VIEW_PAGES * sizeof(uint32_t));
+  m->scratch = NULL;
   free(m->rmap_head);
   free(m->rmap);
   m->rmap_head = NULL;
@@ -240,18 +244,132 @@ void mmu_paging_changed(struct mmu *m, const struct cpu *cpu) {
   }
 }
 
-void mmu_cr3_written(struct mmu *m) {
-  if (!m->paging)
-    return;
-  unmap_all(m, VIEW_KERNEL, m->pge);
-  unmap_all(m, VIEW_USER, m->pge);
+/* Would a TLB entry the new tables produce be the one this view holds? Only if it maps the
+ * same frame with rights the mapping does not exceed, and the guest's A bit (and D, for a
+ * writable mapping) is already set, so that keeping it hides no A/D update. */
+static bool still_valid(const struct mmu *m, const struct cpu *cpu, int view, uint32_t lin_page,
+                        uint32_t e) {
+  if (e & (VE_ONES | VE_LARGE))
+    return false;
+  struct walk w;
+  if (!page_peek(m, cpu, lin_page << PAGE_SHIFT, &w) || !w.accessed || w.large ||
+      (w.pa >> PAGE_SHIFT) != (e >> PAGE_SHIFT))
+    return false;
+  if (view == VIEW_USER && !w.user)
+    return false;
+  if (e & VE_WRITE) {
+    bool may_write = w.writable || (view == VIEW_KERNEL && !(cpu->cr0 & CR0_WP));
+    if (!may_write || !w.dirty)
+      return false;
+  }
+  return (bool)(e & VE_GLOBAL) == (w.global && m->pge);
 }
 
-void mmu_invlpg(struct mmu *m, uint32_t lin) {
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* mov cr3: a TLB flush of non-global entries. Entries the new tables give unchanged are kept
+ * (shared kernel mappings, pages shared between processes), the rest are dropped, runs of
+ * neighbouring pages with one mmap each. */
+static void revalidate(struct mmu *m, const struct cpu *cpu, int view) {
+  struct view *w = &m->views[view];
+  uint32_t *gone = m->scratch;
+  uint32_t n_gone = 0;
+  for (uint32_t i = 0; i < w->n_mapped;) {
+    uint32_t p = w->mapped[i], e = w->entry[p];
+    if ((e & VE_GLOBAL) && m->pge) {
+      i++;
+      continue;
+    }
+    if (still_valid(m, cpu, view, p, e)) {
+      i++;
+      continue;
+    }
+    if (e & VE_LARGE) {
+      drop(m, view, p);
+      continue;
+    }
+    forget(m, view, p); /* moves another page into slot i */
+    gone[n_gone++] = p;
+  }
+  if (n_gone) {
+    qsort(gone, n_gone, sizeof(gone[0]), cmp_u32);
+    for (uint32_t i = 0; i < n_gone;) {
+      uint32_t j = i + 1;
+      while (j < n_gone && gone[j] == gone[j - 1] + 1)
+        j++;
+      reserve_again(w, gone[i], j - i);
+      i = j;
+    }
+  }
+  m->stat_flushes++;
+  if (n_gone && m->mapping_changed)
+    m->mapping_changed(m->code_write_opaque, view, MMU_ALL_PAGES);
+}
+
+void mmu_cr3_written(struct mmu *m, const struct cpu *cpu) {
   if (!m->paging)
     return;
-  for (int v = 0; v < VIEW_COUNT; v++)
-    unmap_page(m, v, lin >> PAGE_SHIFT);
+  revalidate(m, cpu, VIEW_KERNEL);
+  revalidate(m, cpu, VIEW_USER);
+}
+
+/* Map lin into a view now, as a TLB fill would, if the guest's tables allow the access and
+ * their A bit (and D, for a write) is set already: nothing the guest can see changes. */
+static void fill_quietly(struct mmu *m, struct cpu *cpu, int view, uint32_t lin, bool write) {
+  struct walk w;
+  if (!page_peek(m, cpu, lin, &w) || !w.accessed || (write && !w.dirty) ||
+      (view == VIEW_USER && !w.user))
+    return;
+  bool may_write = w.writable || (view == VIEW_KERNEL && !(cpu->cr0 & CR0_WP));
+  if (write && !may_write)
+    return;
+  struct pending_event saved = cpu->pending;
+  views_fill(m, cpu, lin, write, view);
+  cpu->pending = saved;
+}
+
+void mmu_invlpg(struct mmu *m, struct cpu *cpu, uint32_t lin) {
+  if (!m->paging)
+    return;
+  uint32_t page = lin >> PAGE_SHIFT;
+  struct view *k = &m->views[VIEW_KERNEL];
+  unmap_page(m, VIEW_USER, page);
+  /* A kernel invalidates what it changed to use it next: when the new translation can be
+   * mapped quietly, one mmap replaces the old page instead of an unmap and a fault. */
+  uint32_t e = k->entry[page];
+  if (cpu->cpl == 0 && e && !(e & (VE_LARGE | VE_ONES))) {
+    forget(m, VIEW_KERNEL, page);
+    if (m->mapping_changed)
+      m->mapping_changed(m->code_write_opaque, VIEW_KERNEL, page);
+    fill_quietly(m, cpu, VIEW_KERNEL, lin, false);
+    if (!k->entry[page])
+      reserve_again(k, page, 1);
+    return;
+  }
+  unmap_page(m, VIEW_KERNEL, page);
+  if (cpu->cpl == 0)
+    fill_quietly(m, cpu, VIEW_KERNEL, lin, false);
+}
+
+void mmu_refill(struct mmu *m, struct cpu *cpu) {
+  if (!m->refill.valid || cpu->eip != m->refill.eip)
+    return;
+  m->refill.valid = false;
+  if (!m->paging || cpu->cr3 != m->refill.cr3 || (cpu->cpl == 3) != (m->refill.view == VIEW_USER))
+    return;
+  if (m->views[m->refill.view].entry[m->refill.lin >> PAGE_SHIFT] & VE_MAPPED)
+    return;
+  /* The instruction accesses the page as soon as it runs, setting A (and D) anyway. */
+  struct walk w;
+  unsigned access = (m->refill.write ? MMU_WRITE : 0) |
+                    (m->refill.view == VIEW_USER ? MMU_USER : 0);
+  struct pending_event saved = cpu->pending;
+  if (page_peek(m, cpu, m->refill.lin, &w) && page_walk(m, cpu, m->refill.lin, access, &w))
+    views_fill(m, cpu, m->refill.lin, m->refill.write, m->refill.view);
+  cpu->pending = saved;
 }
 
 /* Write-protect (or release) every alias of a physical page that now holds code. */
@@ -293,8 +411,10 @@ enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, b
                                  int view) {
   unsigned access = (write ? MMU_WRITE : 0) | (view == VIEW_USER ? MMU_USER : 0);
   struct walk wk;
-  if (!page_walk(m, cpu, lin, access, &wk))
+  if (!page_walk(m, cpu, lin, access, &wk)) {
+    m->refill = (typeof(m->refill)){true, write, view, lin, cpu->eip, cpu->cr3};
     return MMU_FAULT_GUEST;
+  }
   if (mmu_is_mmio(m, wk.pa))
     return MMU_FAULT_MMIO;
   if (wk.pa >= m->ram_size)

@@ -14,10 +14,15 @@ struct walk {
   bool global;
   bool large;    /* a 4 MiB page */
   bool dirty;    /* D is set (after this walk) */
+  bool accessed; /* A is set (page_peek: before any access) */
 };
 
 /* Walk the guest's tables for an access (MMU_WRITE/MMU_USER/MMU_FETCH), setting A and, for
  * writes, D as the hardware does. Raises #PF and returns false when the access faults. */
 bool page_walk(struct mmu *m, struct cpu *cpu, uint32_t lin, unsigned access, struct walk *w);
+
+/* What the guest's tables say about lin now, changing nothing and raising nothing: false if
+ * the page is not present. */
+bool page_peek(const struct mmu *m, const struct cpu *cpu, uint32_t lin, struct walk *w);
 
 #endif

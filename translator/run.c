@@ -203,6 +203,7 @@ int bt_run(struct tcache *tc) {
                  cpu->eip);
       continue;
     }
+    mmu_refill(tc->mmu, cpu);
     if (cpu->shadow)
       tc->extra_key |= KEY_NOPOLL; /* the next instruction runs before any interrupt */
     cpu->shadow = 0;
@@ -213,15 +214,16 @@ int bt_run(struct tcache *tc) {
       continue;
     }
     /* The jcache holds flat, SSE-enabled translations only: no use for other keys. */
-    bool flat = !(tb->key & (KEY_NONFLAT | KEY_NO_SSE));
+    bool flat = !(tb->key & KEY_NONFLAT);
     if (came_from && came_gen == tc->generation && came_from->from->key == tb->key)
       tc_link(tc, came_from, tb, tc->lookup_global);
     /* Indirect branches, and direct ones that could not be chained, find their target in
      * the indirect-branch cache next time. */
     bool unchained = came_from && !came_from->linked;
     if ((indirect || unchained) && tb->cached && flat && tc->cfg.jcache)
-      tc_jcache_fill(tc, cpu->cpl, cpu->eip, tb->code);
-    cpu->jcache = (uint64_t)(uintptr_t)(flat ? tc->jcache[cpu->cpl & 3] : empty_jcache);
+      tc_jcache_fill(tc, tb->key, cpu->eip, tb->code);
+    cpu->jcache =
+        (uint64_t)(uintptr_t)(flat ? tc->jcache[tc_jcache_slot(tb->key)] : empty_jcache);
     cpu->resume = (uint64_t)(uintptr_t)tb->code;
     cpu_flags_to_host(cpu);
 

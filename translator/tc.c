@@ -61,8 +61,12 @@ static void jcache_clear(uint32_t *jc) {
     jc[i] = i ^ 1;
 }
 
-void tc_jcache_fill(struct tcache *tc, int cpl, uint32_t eip, const uint8_t *host) {
-  uint32_t *jc = tc->jcache[cpl & 3];
+int tc_jcache_slot(uint32_t key) {
+  return (int)(key & KEY_CPL_MASK) | ((key & KEY_NO_SSE) ? 4 : 0);
+}
+
+void tc_jcache_fill(struct tcache *tc, uint32_t key, uint32_t eip, const uint8_t *host) {
+  uint32_t *jc = tc->jcache[tc_jcache_slot(key)];
   uint32_t i = eip & (JC_SIZE - 1);
   jc[i] = eip;
   memcpy((uint8_t *)jc + JC_SIZE * 4 + (size_t)i * 8, &host, 8);
@@ -70,8 +74,8 @@ void tc_jcache_fill(struct tcache *tc, int cpl, uint32_t eip, const uint8_t *hos
 
 static void jcache_forget(struct tcache *tc, const struct tb *tb) {
   uint32_t i = tb->eip & (JC_SIZE - 1);
-  for (int cpl = 0; cpl < 4; cpl++) {
-    uint32_t *jc = tc->jcache[cpl];
+  for (int slot = 0; slot < JC_SLOTS; slot++) {
+    uint32_t *jc = tc->jcache[slot];
     const uint8_t *host;
     memcpy(&host, (uint8_t *)jc + JC_SIZE * 4 + (size_t)i * 8, 8);
     if (jc[i] == tb->eip && host == tb->code)
@@ -91,8 +95,8 @@ void tc_flush(struct tcache *tc) {
   tc->n_blocks = 0;
   memset(tc->hash, 0, sizeof(tc->hash));
   memset(tc->page_blocks, 0, sizeof(struct tb *) * tc->mmu->npages);
-  for (int cpl = 0; cpl < 4; cpl++)
-    jcache_clear(tc->jcache[cpl]);
+  for (int slot = 0; slot < JC_SLOTS; slot++)
+    jcache_clear(tc->jcache[slot]);
   tc->code_ptr = tc->code;
   tc->meta_ptr = tc->meta;
   tc->cross[0] = tc->cross[1] = NULL;
@@ -282,9 +286,9 @@ static void mapping_changed(void *opaque, int view, uint32_t lin_page) {
       pp = &x->next_cross;
     }
   }
-  for (int cpl = 0; cpl < 4; cpl++)
-    if ((cpl == 3) == (view == 1))
-      jcache_clear(tc->jcache[cpl]);
+  for (int slot = 0; slot < JC_SLOTS; slot++)
+    if (((slot & KEY_CPL_MASK) == 3) == (view == 1))
+      jcache_clear(tc->jcache[slot]);
 }
 
 static void remove_from_hash(struct tcache *tc, struct tb *tb) {
@@ -393,11 +397,11 @@ int tc_init(struct tcache **out, struct cpu *cpu, struct mmu *mmu, const struct 
     if (!tc->code_lin[v])
       goto fail;
   }
-  for (int cpl = 0; cpl < 4; cpl++) {
-    tc->jcache[cpl] = malloc((size_t)JC_SIZE * 12);
-    if (!tc->jcache[cpl])
+  for (int slot = 0; slot < JC_SLOTS; slot++) {
+    tc->jcache[slot] = malloc((size_t)JC_SIZE * 12);
+    if (!tc->jcache[slot])
       goto fail;
-    jcache_clear(tc->jcache[cpl]);
+    jcache_clear(tc->jcache[slot]);
   }
   mmu->code_write = code_write_hook;
   mmu->mapping_changed = mapping_changed;
@@ -418,8 +422,8 @@ void tc_exit(struct tcache *tc) {
   fault_handlers_remove();
   if (tc->mmu && tc->mmu->code_write_opaque == tc)
     tc->mmu->code_write = NULL;
-  for (int cpl = 0; cpl < 4; cpl++)
-    free(tc->jcache[cpl]);
+  for (int slot = 0; slot < JC_SLOTS; slot++)
+    free(tc->jcache[slot]);
   free(tc->code_lin[0]);
   free(tc->code_lin[1]);
   free(tc->page_blocks);

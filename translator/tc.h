@@ -78,6 +78,10 @@ struct tc_stats {
 
 #define TB_HASH_BITS 16
 
+/* Indirect-branch caches: one per CPL and SSE availability, the key bits a target's host code
+ * depends on besides its page (non-flat segments use none). */
+#define JC_SLOTS 8
+
 struct tcache {
   struct cpu *cpu;
   struct mmu *mmu;
@@ -94,7 +98,7 @@ struct tcache {
   size_t n_blocks, cap_blocks;
   struct tb *hash[1u << TB_HASH_BITS];
   struct tb **page_blocks;             /* per guest physical page: its blocks */
-  uint32_t *jcache[4];                 /* indirect-branch caches, one per CPL */
+  uint32_t *jcache[JC_SLOTS];          /* indirect-branch caches, one per mode (tc_jcache_slot) */
   uint64_t generation;                 /* bumped by every flush */
   struct tb_exit *cross[2];            /* chains into other linear pages, per view */
   bool lookup_global;                  /* the last lookup's code page is global (or unpaged) */
@@ -116,7 +120,8 @@ struct tb *tc_block_at(struct tcache *tc, const uint8_t *host_pc);
 void *tc_meta_alloc(struct tcache *tc, size_t size);
 void tc_flush(struct tcache *tc);
 void tc_link(struct tcache *tc, struct tb_exit *x, struct tb *to, bool to_global);
-void tc_jcache_fill(struct tcache *tc, int cpl, uint32_t eip, const uint8_t *host);
+int tc_jcache_slot(uint32_t key);
+void tc_jcache_fill(struct tcache *tc, uint32_t key, uint32_t eip, const uint8_t *host);
 void tc_invalidate_page(struct tcache *tc, uint32_t page);
 void tc_register(struct tcache *tc, struct tb *tb);
 

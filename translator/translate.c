@@ -982,7 +982,7 @@ static void translate_system(struct xlate *x) {
   }
   case ZYDIS_MNEMONIC_INVLPG:
     ea_to_r8(x, o0);
-    callout_final(x, insn_invlpg);
+    callout(x, insn_invlpg);
     break;
   case ZYDIS_MNEMONIC_SYSENTER:
     callout_final(x, insn_sysenter);

@@ -7,6 +7,8 @@
 #define P 0x001u
 #define W 0x002u
 #define U 0x004u
+#define A 0x020u
+#define D 0x040u
 #define SEL_UCODE 0x1b
 #define SEL_UDATA 0x23
 #define SEL_TSS 0x28
@@ -74,7 +76,7 @@ static void bench_kernel_ops(void) {
   volatile uint32_t *pte = &fault_pt[0];
   t = rdtsc();
   for (int i = 0; i < REPS / 10; i++) {
-    *pte = (uint32_t)frame | P | W;
+    *pte = (uint32_t)frame | P | W | A | D; /* as a kernel writes its own PTEs */
     __asm__ volatile("invlpg (%0)" ::"r"(FAULT_BASE) : "memory");
     (void)*(volatile uint32_t *)FAULT_BASE;
   }
