@@ -245,8 +245,8 @@ static uint64_t data_descriptor(uint32_t base) {
          (uint64_t)(base >> 24) << 56;
 }
 
-/* Unicorn ignores FS_BASE/GS_BASE in 32-bit mode: load FS and GS from a GDT instead, kept
- * below the compared window (bt386 takes the bases from cpu->seg[] directly). */
+/* Unicorn ignores FS_BASE/GS_BASE in 32-bit mode: load FS and GS (and flat DS, ES, SS) from a
+ * GDT instead, kept below the compared window (bt386 takes the bases from cpu->seg[]). */
 #define UC_GDT 0x1000u
 static void uc_load_fs_gs(uint32_t fs_base, uint32_t gs_base) {
   uint64_t gdt[5] = {0, data_descriptor(0), data_descriptor(0), data_descriptor(fs_base),
@@ -255,9 +255,13 @@ static void uc_load_fs_gs(uint32_t fs_base, uint32_t gs_base) {
   uc_mem_write(uc, UC_GDT, gdt, sizeof(gdt));
   uc_x86_mmr gdtr = {0, UC_GDT, sizeof(gdt) - 1, 0};
   uc_reg_write(uc, UC_X86_REG_GDTR, &gdtr);
-  uint16_t fs = 0x18, gs = 0x20;
+  uint16_t data = 0x10, fs = 0x18, gs = 0x20;
   uc_reg_write(uc, UC_X86_REG_FS, &fs);
   uc_reg_write(uc, UC_X86_REG_GS, &gs);
+  /* and a 32-bit SS: Unicorn's reset state has a 16-bit stack (ESP wraps at 64 KiB) */
+  uc_reg_write(uc, UC_X86_REG_SS, &data);
+  uc_reg_write(uc, UC_X86_REG_DS, &data);
+  uc_reg_write(uc, UC_X86_REG_ES, &data);
 }
 
 static void uc_load(const struct diff_state *in) {
