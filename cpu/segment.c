@@ -131,6 +131,13 @@ bool load_code_segment(struct cpu *cpu, uint16_t sel, uint64_t raw, int new_cpl)
              sel, cpu->eip);
     return false;
   }
+  if (s.base != 0) { /* translations are keyed by EIP as a linear address */
+    cpu_stop(cpu, SHUTDOWN_ERROR,
+             "guest loaded a code segment with base 0x%08x (selector 0x%04x) at EIP 0x%08x; "
+             "bt386 runs code segments based at 0 only",
+             s.base, sel, cpu->eip);
+    return false;
+  }
   if (!descriptor_set_accessed(cpu, sel, raw))
     return false;
   s.attr |= 1;

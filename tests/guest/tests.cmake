@@ -27,3 +27,4 @@ add_guest_test(compute SOURCES compute.c)
 
 # Known failures (see KNOWN-FAILURES.md): built so that they keep compiling, not run.
 add_guest_kernel(fxsave SOURCES fxsave.c)
+add_guest_kernel(csbase SOURCES csbase.c)
