@@ -370,6 +370,12 @@ uint32_t diff_trace_gpr(int reg) {
 
 void diff_trace_xmm(int reg, uint8_t out[16]) { uc_reg_read(uc, UC_X86_REG_XMM0 + (reg & 7), out); }
 
+void diff_trace_st(int i, uint8_t out[10]) {
+  uint16_t fsw = 0;
+  uc_reg_read(uc, UC_X86_REG_FPSW, &fsw);
+  uc_reg_read(uc, UC_X86_REG_FP0 + ((((fsw >> 11) & 7) + i) & 7), out);
+}
+
 bool diff_trace_mem(uint32_t addr, void *buf, size_t len) {
   return uc_mem_read(uc, addr, buf, len) == UC_ERR_OK;
 }

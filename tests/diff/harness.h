@@ -119,6 +119,7 @@ void diff_trace_unicorn(const uint8_t *code, size_t len, const struct diff_state
                         diff_trace_fn fn, void *ctx);
 uint32_t diff_trace_gpr(int reg);
 void diff_trace_xmm(int reg, uint8_t out[16]);
+void diff_trace_st(int i, uint8_t out[10]); /* ST(i), by the current TOP */
 bool diff_trace_mem(uint32_t addr, void *buf, size_t len);
 
 void diff_print_disasm(FILE *out, const uint8_t *code, size_t len);
