@@ -336,10 +336,16 @@ void mmu_invlpg(struct mmu *m, struct cpu *cpu, uint32_t lin) {
     return;
   uint32_t page = lin >> PAGE_SHIFT;
   struct view *k = &m->views[VIEW_KERNEL];
-  unmap_page(m, VIEW_USER, page);
+  uint32_t u = m->views[VIEW_USER].entry[page];
+  if (u && !still_valid(m, cpu, VIEW_USER, page, u))
+    unmap_page(m, VIEW_USER, page);
   /* A kernel invalidates what it changed to use it next: when the new translation can be
    * mapped quietly, one mmap replaces the old page instead of an unmap and a fault. */
   uint32_t e = k->entry[page];
+  /* A PTE rewritten with what it held (the A or D bit set by software, rights unchanged):
+   * the mapping is what a TLB fill would produce, and keeping it hides nothing. */
+  if (e && still_valid(m, cpu, VIEW_KERNEL, page, e))
+    return;
   if (cpu->cpl == 0 && e && !(e & (VE_LARGE | VE_ONES))) {
     forget(m, VIEW_KERNEL, page);
     if (m->mapping_changed)

@@ -436,6 +436,39 @@ static void translate_register_insn(struct xlate *x) {
   copy_insn(x);
 }
 
+/* div/idiv by a register: test the divisor for zero first, without touching the flags
+ * (jrcxz), so that a divide error is a callout and not a host SIGFPE (~13 us here). A zero
+ * divisor leaves the guest's ECX restored and raises #DE at the div; the flags stay as they
+ * were, as they must when the instruction faults. Memory divisors, and the quotient
+ * overflow of a non-zero divisor, still reach #DE through the host fault.
+ *
+ *      mov r9, rcx ; mov/movzx ecx, divisor ; jrcxz zero ; mov rcx, r9 ; jmp div
+ *   zero: mov rcx, r9 ; callout insn_raise_de
+ *   div:  div divisor */
+static void translate_divide(struct xlate *x) {
+  struct emitter *e = &x->e;
+  uint8_t rm = x->in.raw.modrm.rm;
+  emit_mov_rr(e, true, HR_R9, HR_RCX);
+  if (x->op[0].size == 8)
+    emit_bytes(e, (uint8_t[]){0x0f, 0xb6, (uint8_t)(0xc8 | rm)}, 3); /* movzx ecx, r8 */
+  else if (x->op[0].size == 16)
+    emit_bytes(e, (uint8_t[]){0x0f, 0xb7, (uint8_t)(0xc8 | rm)}, 3); /* movzx ecx, r16 */
+  else
+    emit_bytes(e, (uint8_t[]){0x8b, (uint8_t)(0xc8 | rm)}, 2); /* mov ecx, r32 */
+  emit_u8(e, 0xe3); /* jrcxz zero */
+  uint8_t *to_zero = e->p;
+  emit_u8(e, 0);
+  emit_mov_rr(e, true, HR_RCX, HR_R9);
+  emit_u8(e, 0xeb); /* jmp div */
+  uint8_t *to_div = e->p;
+  emit_u8(e, 0);
+  *to_zero = (uint8_t)(e->p - to_zero - 1);
+  emit_mov_rr(e, true, HR_RCX, HR_R9);
+  callout(x, insn_raise_de);
+  *to_div = (uint8_t)(e->p - to_div - 1);
+  copy_insn(x);
+}
+
 /* ---- the stack ---- */
 
 /* SS:[ESP + disp] */
@@ -1034,6 +1067,12 @@ static void translate_insn(struct xlate *x) {
   case ZYDIS_MNEMONIC_LOOPE: case ZYDIS_MNEMONIC_LOOPNE:
     translate_loop(x);
     return;
+  case ZYDIS_MNEMONIC_DIV: case ZYDIS_MNEMONIC_IDIV:
+    if (x->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+      translate_divide(x);
+      return;
+    }
+    break;
   case ZYDIS_MNEMONIC_PUSH: translate_push(x); return;
   case ZYDIS_MNEMONIC_POP: translate_pop(x); return;
   case ZYDIS_MNEMONIC_PUSHA: case ZYDIS_MNEMONIC_PUSHAD: translate_pusha(x); return;

@@ -55,6 +55,14 @@ START_TEST(divide_errors) {
   check_asm("mov ax, 0xff80\n mov cl, -1\n idiv cl");
   check_asm("mov ax, 0x0100\n mov cl, 1\n div cl");
   check_asm("mov esi, 0x3000\n mov dword [esi], 0\n mov eax, 7\n div dword [esi+0]");
+  /* the zero test looks at the operand's width only, keeps the flags and restores ECX */
+  check_asm("mov ecx, 0x100\n mov eax, 9\n stc\n div cl");
+  check_asm("mov ecx, 0x10000\n mov eax, 9\n mov edx, 0\n div cx");
+  check_asm("mov ecx, 0x2300\n mov eax, 0x99\n div ch\n mov ebx, ecx");
+  check_asm("mov eax, 0x0100\n div ah");
+  check_asm("mov eax, 0x0000\n mov edx, 0\n cmp eax, 1\n div eax");
+  check_asm("mov ebx, 0\n mov ecx, 0x55\n std\n idiv ebx");
+  check_asm("mov esp, 0xb000\n mov eax, 0x10000\n xor edx, edx\n div esp\n mov ebx, ecx");
   check_asm("mov eax, 0x1234\n aam 0");
   check_asm("push eax\n mov ebx, 1\n xor ecx, ecx\n add ebx, 2\n div ecx\n mov ebx, 9");
 }
