@@ -2,3 +2,5 @@
 # QEMU and must print the same (see compare.sh).
 add_guest_test(paging SOURCES paging.c)
 add_guest_test(user SOURCES user.c)
+add_guest_test(pgdemo SOURCES pgdemo.c)
+add_guest_test(interrupts SOURCES interrupts.c)

@@ -64,8 +64,10 @@ uint32_t crc32_update(uint32_t crc, const void *p, size_t n);
  * 20 bits and flags the high nibble (0xc: 4 KiB granularity, 32-bit). */
 void gdt_set(int index, uint32_t base, uint32_t limit, uint8_t access, uint8_t flags);
 void gdt_init(void); /* load the GDT and reload every segment register */
-void idt_init(void); /* interrupt gates for vectors 0-31, 0x40, 0x80, 0xff */
+void idt_init(void); /* interrupt gates for vectors 0-31, 0x20 and 0x28 (IRQ0 and IRQ8 with the 8259As remapped there), 0x40, 0x80, 0xff */
 void traps_init(void); /* both */
+/* Let `int vector` in from rings up to `dpl` (the gate's DPL). */
+void idt_gate_dpl(int vector, int dpl);
 
 /* What isr.S saves: the handler may change any of it, EIP included. */
 struct trap_frame {
