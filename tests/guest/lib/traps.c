@@ -64,6 +64,10 @@ void idt_init(void) {
   __asm__ volatile("lidt %0" : : "m"(d) : "memory");
 }
 
+void idt_gate_dpl(int vector, int dpl) {
+  idt[vector] = (idt[vector] & ~(3ull << 45)) | (uint64_t)(dpl & 3) << 45;
+}
+
 void traps_init(void) {
   gdt_init();
   idt_init();
