@@ -131,6 +131,9 @@ struct cpu {
   uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
   struct pending_event pending;
   bool halted;
+  /* --virt=trap-and-emulate: the guest kernel as if deprivileged to ring 1 under a classic
+   * trap-and-emulate monitor (cpu/deprivileged.c); false: the binary translator's VMM. */
+  bool deprivileged;
   /* Tests: stop the VM at the first exception instead of delivering it. */
   bool stop_on_exception;
   struct pending_event last_event;

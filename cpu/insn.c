@@ -332,7 +332,10 @@ static uint32_t writable_flags(const struct cpu *cpu, bool is_iret) {
   return m;
 }
 
-int insn_iret(struct cpu *cpu, const struct insn_call *c) {
+/* IRET; `deprivileged`: as the CPU runs it for a guest kernel at ring 1 (deprivileged.c). A
+ * return to RPL 0 faults there and the monitor emulates it; any other runs on the CPU, which
+ * leaves IF and IOPL alone (CPL > IOPL 0), and RPL 1 is the guest kernel's own ring. */
+static int iret(struct cpu *cpu, const struct insn_call *c, bool deprivileged) {
   if (cpu->eflags & FL_NT) {
     cpu_stop(cpu, SHUTDOWN_ERROR, "IRET with NT set (task return) at EIP 0x%08x is not supported",
              c->eip);
@@ -350,6 +353,9 @@ int insn_iret(struct cpu *cpu, const struct insn_call *c) {
     return fault(cpu, c);
   }
   int rpl = new_cs & 3;
+  bool on_cpu = deprivileged && !(cpu->cpl == 0 && rpl == 0);
+  if (deprivileged && cpu->cpl == 0 && rpl == DEPRIVILEGED_RING)
+    new_cs &= 0xfffc, rpl = 0;
   if ((new_cs & 0xfffc) == 0 || rpl < cpu->cpl)
     return raise_at(cpu, c, EXC_GP, true, new_cs & 0xfffc);
   uint64_t raw;
@@ -363,6 +369,8 @@ int insn_iret(struct cpu *cpu, const struct insn_call *c) {
   if (!is_code || (conforming ? dpl > rpl : dpl != rpl))
     return raise_at(cpu, c, EXC_GP, true, new_cs & 0xfffc);
   uint32_t mask = writable_flags(cpu, true);
+  if (on_cpu)
+    mask &= ~(FL_IF | FL_IOPL);
   if (rpl == cpu->cpl) {
     if (!load_code_segment(cpu, new_cs, raw, rpl))
       return fault(cpu, c);
@@ -399,6 +407,9 @@ int insn_iret(struct cpu *cpu, const struct insn_call *c) {
   cpu->eip = new_eip;
   return CO_EXIT;
 }
+
+int insn_iret(struct cpu *cpu, const struct insn_call *c) { return iret(cpu, c, false); }
+int insn_iret_deprivileged(struct cpu *cpu, const struct insn_call *c) { return iret(cpu, c, true); }
 
 /* ---- descriptor tables ---- */
 
@@ -525,13 +536,14 @@ int insn_jmp_far(struct cpu *cpu, const struct insn_call *c) {
   return CO_EXIT;
 }
 
-int insn_call_far(struct cpu *cpu, const struct insn_call *c) {
+/* Far call pushing `cs` as the return selector. */
+static int call_far(struct cpu *cpu, const struct insn_call *c, uint16_t cs) {
   uint16_t sel;
   uint32_t off;
   if (!far_operand(cpu, c, &sel, &off))
     return fault(cpu, c);
   uint32_t esp = cpu->regs[R_ESP];
-  uint32_t frame[2] = {c->next_eip, cpu->seg[SEG_CS].sel};
+  uint32_t frame[2] = {c->next_eip, cs};
   /* Write the return frame first: a stack fault must leave CS:EIP untouched. */
   if (!mem_write(cpu, cpu->seg[SEG_SS].base + esp - 8, frame, 8))
     return fault(cpu, c);
@@ -544,12 +556,24 @@ int insn_call_far(struct cpu *cpu, const struct insn_call *c) {
   return CO_EXIT;
 }
 
-int insn_ret_far(struct cpu *cpu, const struct insn_call *c) {
+int insn_call_far(struct cpu *cpu, const struct insn_call *c) {
+  return call_far(cpu, c, cpu->seg[SEG_CS].sel);
+}
+
+/* At ring 1 the CPU pushes CS with the RPL it really runs at. */
+int insn_call_far_deprivileged(struct cpu *cpu, const struct insn_call *c) {
+  return call_far(cpu, c, (uint16_t)((cpu->seg[SEG_CS].sel & 0xfffc) | deprivileged_ring(cpu)));
+}
+
+/* Far return; `deprivileged`: at ring 1 a return to RPL 1 stays in the guest kernel. */
+static int ret_far(struct cpu *cpu, const struct insn_call *c, bool deprivileged) {
   uint32_t frame[2];
   uint32_t sp = cpu->seg[SEG_SS].base + cpu->regs[R_ESP];
   if (!mem_read(cpu, sp, frame, 8))
     return fault(cpu, c);
   uint16_t sel = (uint16_t)frame[1];
+  if (deprivileged && cpu->cpl == 0 && (sel & 3) == DEPRIVILEGED_RING)
+    sel &= 0xfffc;
   int rpl = sel & 3;
   if ((sel & 0xfffc) == 0 || rpl < cpu->cpl)
     return raise_at(cpu, c, EXC_GP, true, sel & 0xfffc);
@@ -583,6 +607,11 @@ int insn_ret_far(struct cpu *cpu, const struct insn_call *c) {
   }
   cpu->eip = frame[0];
   return CO_EXIT;
+}
+
+int insn_ret_far(struct cpu *cpu, const struct insn_call *c) { return ret_far(cpu, c, false); }
+int insn_ret_far_deprivileged(struct cpu *cpu, const struct insn_call *c) {
+  return ret_far(cpu, c, true);
 }
 
 /* ---- control registers and system state ---- */
@@ -709,8 +738,10 @@ int insn_lldt_ltr(struct cpu *cpu, const struct insn_call *c) {
   return CO_NEXT;
 }
 
-/* LAR, LSL, VERR, VERW: may this privilege see the descriptor? (SDM vol. 2, LAR) */
-int insn_check_descriptor(struct cpu *cpu, const struct insn_call *c) {
+/* LAR, LSL, VERR, VERW: may privilege `cpl` see the descriptor? (SDM vol. 2, LAR)
+ * `shadow`: the monitor's shadow copy of the descriptor is checked, in which the code and data
+ * segments of DPL 0 have DPL 1, so that the guest kernel can use them at ring 1. */
+static int check_descriptor(struct cpu *cpu, const struct insn_call *c, int cpl, bool shadow) {
   uint16_t sel;
   if (!read_selector_operand(cpu, c, &sel))
     return fault(cpu, c);
@@ -723,6 +754,8 @@ int insn_check_descriptor(struct cpu *cpu, const struct insn_call *c) {
     cpu->pending = saved;
     ok = false;
   }
+  if (shadow && ok && (raw & (1ull << 44)) && ((raw >> 45) & 3) == 0)
+    raw |= (uint64_t)DEPRIVILEGED_RING << 45;
   struct segment s;
   descriptor_unpack(raw, &s, sel);
   bool is_sys = !(s.attr & SEGA_S);
@@ -739,7 +772,7 @@ int insn_check_descriptor(struct cpu *cpu, const struct insn_call *c) {
                                     : false;
   }
   int dpl = SEGA_DPL(s.attr), rpl = sel & 3;
-  if (ok && !conforming && (dpl < cpu->cpl || dpl < rpl))
+  if (ok && !conforming && (dpl < cpl || dpl < rpl))
     ok = false;
   if (ok && mn == ZYDIS_MNEMONIC_VERR)
     ok = !is_code || (s.attr & 0x2);
@@ -755,6 +788,14 @@ int insn_check_descriptor(struct cpu *cpu, const struct insn_call *c) {
   else if (mn == ZYDIS_MNEMONIC_LSL)
     reg_write(cpu, c->reg, c->width, s.limit);
   return CO_NEXT;
+}
+
+int insn_check_descriptor(struct cpu *cpu, const struct insn_call *c) {
+  return check_descriptor(cpu, c, cpu->cpl, false);
+}
+
+int insn_check_descriptor_deprivileged(struct cpu *cpu, const struct insn_call *c) {
+  return check_descriptor(cpu, c, deprivileged_ring(cpu), true);
 }
 
 /* ---- fast system calls (SDM vol. 2, SYSENTER/SYSEXIT) ---- */

@@ -87,4 +87,16 @@ int insn_enter_nested(struct cpu *cpu, const struct insn_call *c);
 int insn_string(struct cpu *cpu, const struct insn_call *c);
 int insn_unsupported(struct cpu *cpu, const struct insn_call *c);
 
+/* --virt=trap-and-emulate (cpu/deprivileged.c): the guest kernel as if it ran at ring 1 under a
+ * trap-and-emulate monitor. insn_deprivileged maps a handler above to what the instruction
+ * does there (itself for those that trap and are emulated). */
+#define DEPRIVILEGED_RING 1
+insn_fn insn_deprivileged(insn_fn fn);
+int deprivileged_ring(const struct cpu *cpu); /* the ring guest code really runs at */
+int insn_pushf_deprivileged(struct cpu *cpu, const struct insn_call *c);
+int insn_iret_deprivileged(struct cpu *cpu, const struct insn_call *c);
+int insn_call_far_deprivileged(struct cpu *cpu, const struct insn_call *c);
+int insn_ret_far_deprivileged(struct cpu *cpu, const struct insn_call *c);
+int insn_check_descriptor_deprivileged(struct cpu *cpu, const struct insn_call *c);
+
 #endif

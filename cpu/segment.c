@@ -58,6 +58,12 @@ static void segment_loaded(struct cpu *cpu, int seg) {
 }
 
 bool cpu_load_segment(struct cpu *cpu, int seg, uint16_t sel) {
+  /* --virt=trap-and-emulate: the guest kernel really runs at ring 1, where a selector with
+   * RPL 1 (what mov r,ss shows there) names its own privilege: check it as RPL 0. A data
+   * segment register keeps the selector as loaded. */
+  uint16_t loaded = sel;
+  if (cpu->deprivileged && cpu->cpl == 0 && (sel & 3) == 1)
+    sel &= 0xfffc;
   int rpl = sel & 3;
   if ((sel & 0xfffc) == 0) {
     if (seg == SEG_SS) {
@@ -104,6 +110,8 @@ bool cpu_load_segment(struct cpu *cpu, int seg, uint16_t sel) {
   if (!descriptor_set_accessed(cpu, sel, raw))
     return false;
   s.attr |= 1; /* accessed */
+  if (seg != SEG_SS)
+    s.sel = loaded;
   cpu->seg[seg] = s;
   segment_loaded(cpu, seg);
   return true;
