@@ -36,19 +36,18 @@ static const char usage[] =
     "                      in_asm (guest code of each new block), out_asm (its host code)\n"
     "  -D FILE             write logs to FILE instead of standard error\n"
     "\n"
-    "Virtualization:\n"
-    "  --virt=bt           the guest kernel's sensitive instructions are rewritten to\n"
-    "                      act on the virtual CPU, as on real hardware (the default)\n"
-    "  --virt=trap-and-emulate\n"
-    "                      a demonstration of why classic trap-and-emulate cannot\n"
-    "                      virtualize x86: the guest kernel runs as if deprivileged to\n"
-    "                      ring 1, only instructions that fault there are emulated, and\n"
-    "                      popf, pushf, sgdt, mov r,cs... show the monitor's state\n"
-    "                      (docs/pgdemo.md)\n"
-    "\n"
     "Translator:\n"
     "  --stats             print translation-cache statistics when the guest stops\n"
-    "  --tc-size MIB       translation cache size (default 64; flushed when full)\n"
+    "  --stats-json FILE   write them, with per-phase figures and cache-size samples,\n"
+    "                      to FILE as JSON (docs/translator.md lists the fields)\n"
+    "  --stats-phase MARK  where the \"boot\" phase ends and \"steady\" begins: ring3\n"
+    "                      (the first ring-3 block; the default), insns=N (N guest\n"
+    "                      instructions entered), time=S (S host seconds) or none\n"
+    "  --stats-no-inline   with --stats/--stats-json: no counters in translated code\n"
+    "                      (run time as without statistics; the figures that need\n"
+    "                      them, such as block entries and jcache hits, are null)\n"
+    "  --tc-size MIB       translation cache size in MiB, or KiB with a K suffix\n"
+    "                      (default 64, at least 128K; flushed when full)\n"
     "  --block-insns N     guest instructions per block at most (default 128)\n"
     "  --no-chain          do not chain direct branches between blocks\n"
     "  --no-jcache         do not look indirect branch targets up in translated code\n"
@@ -129,9 +128,33 @@ struct options {
   const char *append;
   const char *log_file;
   const char *debugcon;
-  bool deprivileged; /* --virt=trap-and-emulate */
+  const char *stats_json;
   bool stats;
+  bool stats_no_inline;
 };
+
+/* --stats-phase ring3 | insns=N | time=S | none */
+static int parse_phase_mark(const char *s, struct tc_config *tc) {
+  char *end;
+  if (!strcmp(s, "ring3")) {
+    tc->phase_mark = TC_PHASE_RING3;
+    return 0;
+  }
+  if (!strcmp(s, "none")) {
+    tc->phase_mark = TC_PHASE_NONE;
+    return 0;
+  }
+  bool insns = !strncmp(s, "insns=", 6), time = !strncmp(s, "time=", 5);
+  if (!insns && !time)
+    return -1;
+  errno = 0;
+  double v = strtod(s + (insns ? 6 : 5), &end);
+  if (errno || *end || !(v >= 0))
+    return -1;
+  tc->phase_mark = insns ? TC_PHASE_INSNS : TC_PHASE_SECONDS;
+  tc->phase_at = v;
+  return 0;
+}
 
 static int parse_args(int argc, char **argv, struct options *o, struct machine_config *cfg) {
   for (int i = 1; i < argc; i++) {
@@ -147,23 +170,15 @@ static int parse_args(int argc, char **argv, struct options *o, struct machine_c
     } else if (!strcmp(a, "--stats")) {
       o->stats = true;
       takes = false;
+    } else if (!strcmp(a, "--stats-no-inline")) {
+      o->stats_no_inline = true;
+      takes = false;
     } else if (!strcmp(a, "--no-chain")) {
       cfg->tc.chain = false;
       takes = false;
     } else if (!strcmp(a, "--no-jcache")) {
       cfg->tc.jcache = false;
       takes = false;
-    } else if (!strncmp(a, "--virt", 6) && (a[6] == '=' || a[6] == 0)) {
-      const char *mode = a[6] == '=' ? a + 7 : v;
-      if (!mode)
-        return bad_usage("%s needs a value: bt or trap-and-emulate", a);
-      if (!strcmp(mode, "bt"))
-        o->deprivileged = false;
-      else if (!strcmp(mode, "trap-and-emulate"))
-        o->deprivileged = true;
-      else
-        return bad_usage("--virt %s: use bt or trap-and-emulate", mode);
-      takes = a[6] == 0;
     } else if (!strcmp(a, "-no-reboot")) {
       cfg->no_reboot = true;
       takes = false;
@@ -194,11 +209,24 @@ static int parse_args(int argc, char **argv, struct options *o, struct machine_c
     } else if (!strcmp(a, "-device")) {
       if (parse_debug_exit(v, cfg) < 0)
         return bad_usage("-device %s: bt386 has isa-debug-exit[,iobase=P][,iosize=1..4] only", v);
+    } else if (!strcmp(a, "--stats-json")) {
+      o->stats_json = v;
+    } else if (!strcmp(a, "--stats-phase")) {
+      if (parse_phase_mark(v, &cfg->tc) < 0)
+        return bad_usage("--stats-phase %s: use ring3, insns=N, time=SECONDS or none", v);
     } else if (!strcmp(a, "--tc-size")) {
-      long mib = strtol(v, NULL, 0);
-      if (mib < 1 || mib > 4096)
-        return bad_usage("--tc-size %s: give a size in MiB between 1 and 4096", v);
-      cfg->tc.code_bytes = (size_t)mib << 20;
+      char *end;
+      long n = strtol(v, &end, 0);
+      int shift = 20;
+      if (*end == 'k' || *end == 'K')
+        shift = 10, end++;
+      else if (*end == 'm' || *end == 'M')
+        end++;
+      size_t bytes = n > 0 ? (size_t)n << shift : 0;
+      if (*end || n < 1 || bytes < TC_MIN_CODE_BYTES || bytes > ((size_t)4096 << 20))
+        return bad_usage("--tc-size %s: give a size in MiB (or with a K suffix, KiB) between "
+                         "128K and 4096", v);
+      cfg->tc.code_bytes = bytes;
     } else if (!strcmp(a, "--block-insns")) {
       long n = strtol(v, NULL, 0);
       if (n < 1 || n > 512)
@@ -252,8 +280,11 @@ int main(int argc, char **argv) {
   int err = parse_args(argc, argv, &o, &cfg);
   if (err)
     return err;
-  if (o.stats)
+  if ((o.stats || o.stats_json) && !o.stats_no_inline)
     cfg.tc.count_indirect = true;
+  if (cfg.tc.phase_mark == TC_PHASE_INSNS && !cfg.tc.count_indirect)
+    return bad_usage("%s", "--stats-phase insns=N counts guest instructions in translated code: "
+                           "it needs --stats or --stats-json without --stats-no-inline");
   if (o.log_file) {
     cfg.log = fopen(o.log_file, "w");
     if (!cfg.log) {
@@ -271,7 +302,6 @@ int main(int argc, char **argv) {
   do {
     if (machine_init(&m, &cfg) < 0)
       return 1;
-    m.cpu.deprivileged = o.deprivileged;
     if (load_kernel(&m, &o) < 0) {
       machine_exit(&m);
       return 1;
@@ -279,6 +309,11 @@ int main(int argc, char **argv) {
     status = machine_run(&m);
     if (o.stats)
       tc_print_stats(m.tc, stderr);
+    if (o.stats_json) {
+      int e = tc_write_stats_json(m.tc, o.stats_json);
+      if (e < 0)
+        fprintf(stderr, "bt386: cannot write %s: %s\n", o.stats_json, strerror(-e));
+    }
     machine_exit(&m);
   } while (status == MACHINE_REBOOT);
   if (cfg.debugcon != stdout)

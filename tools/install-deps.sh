@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config gcc-multilib nasm
           libzydis-dev libcapstone-dev libelf-dev check libunicorn-dev
-          qemu-system-x86
+          qemu-system-x86 python3
           zlib1g-dev liblzma-dev libzstd-dev liblz4-dev libbz2-dev)  # pgscan: bzImage payloads
 # The boot test (tests/boot): tools/mkguest.sh unpacks Debian's i386 kernel and busybox (cpio,
 # depmod from kmod); tools/mkdisk.sh, debugfs and e2fsck come from e2fsprogs.

@@ -173,6 +173,7 @@ int bt_run(struct tcache *tc) {
   cpu->host_mxcsr = _mm_getcsr();
 
   double t0 = now_seconds(), translate0 = tc->stats.translate_seconds;
+  tc_stats_start(tc);
   struct tb_exit *came_from = NULL; /* the direct exit that led to this lookup */
   uint64_t came_gen = 0;
   bool indirect = false;
@@ -220,12 +221,17 @@ int bt_run(struct tcache *tc) {
     /* Indirect branches, and direct ones that could not be chained, find their target in
      * the indirect-branch cache next time. */
     bool unchained = came_from && !came_from->linked;
-    if ((indirect || unchained) && tb->cached && flat && tc->cfg.jcache)
+    if ((indirect || unchained) && tb->cached && flat && tc->cfg.jcache) {
       tc_jcache_fill(tc, tb->key, cpu->eip, tb->code);
+      tc->stats.jcache_fills++;
+    }
     cpu->jcache =
         (uint64_t)(uintptr_t)(flat ? tc->jcache[tc_jcache_slot(tb->key)] : empty_jcache);
     cpu->resume = (uint64_t)(uintptr_t)tb->code;
     cpu_flags_to_host(cpu);
+    if (tc->n_phases_done == 0)
+      tc_stats_dispatch(tc, tb);
+    tc->stats.entries++;
 
     int why = bt_enter(cpu);
 
@@ -258,6 +264,7 @@ int bt_run(struct tcache *tc) {
   }
   tc->stats.run_seconds +=
       now_seconds() - t0 - (tc->stats.translate_seconds - translate0);
+  tc_stats_finish(tc);
   restore_altstack(&old_stack);
   return cpu->shutdown;
 }

@@ -29,6 +29,8 @@ void tc_config_default(struct tc_config *cfg) {
   cfg->chain = true;
   cfg->jcache = true;
   cfg->count_indirect = false;
+  cfg->phase_mark = TC_PHASE_RING3;
+  cfg->phase_at = 0;
 }
 
 uint32_t tc_key(const struct cpu *cpu) {
@@ -83,11 +85,14 @@ static void jcache_forget(struct tcache *tc, const struct tb *tb) {
   }
 }
 
-void tc_flush(struct tcache *tc) {
+/* Drop every block: the cache is full (full) or someone asked (tc_flush). */
+static void flush(struct tcache *tc, bool full) {
+  uint64_t dropped = 0;
   for (size_t i = 0; i < tc->n_blocks; i++) {
     struct tb *tb = tc->blocks[i];
     if (!tb->cached)
       continue;
+    dropped += tb->valid;
     for (int p = 0; p < 2; p++)
       if (tb->page[p] < tc->mmu->npages)
         mmu_unprotect_code(tc->mmu, tb->page[p]);
@@ -104,7 +109,19 @@ void tc_flush(struct tcache *tc) {
     memset(tc->code_lin[v], 0, (1u << 20) / 8);
   tc->generation++;
   tc->stats.flushes++;
+  tc->stats.invalidated_blocks += dropped;
+  if (full) {
+    tc->stats.flushes_full++;
+    tc->stats.inval_full += dropped;
+  } else {
+    tc->stats.flushes_explicit++;
+    tc->stats.inval_explicit += dropped;
+  }
+  tc->live_blocks = 0;
+  tc_stats_sample(tc);
 }
+
+void tc_flush(struct tcache *tc) { flush(tc, false); }
 
 struct tb *tc_find(struct tcache *tc, uint32_t eip, uint32_t key, uint32_t page) {
   for (struct tb *tb = tc->hash[hash_of(eip, key)]; tb; tb = tb->hash_next)
@@ -135,6 +152,7 @@ void tc_register(struct tcache *tc, struct tb *tb) {
   uint32_t h = hash_of(tb->eip, tb->key);
   tb->hash_next = tc->hash[h];
   tc->hash[h] = tb;
+  tc->live_blocks++;
   for (int p = 0; p < 2; p++) {
     if (p == 1 && tb->page[1] == tb->page[0])
       break;
@@ -165,7 +183,8 @@ static struct tb *translate(struct tcache *tc, uint32_t eip, uint32_t key, bool 
       break;
     tc->code_ptr = code;
     tc->meta_ptr = meta;
-    tc_flush(tc);
+    tc_stats_sample(tc); /* the cache just before the flush */
+    flush(tc, true);
   }
   if (tb && add_block(tc, tb) < 0) {
     cpu_stop(tc->cpu, SHUTDOWN_ERROR, "out of memory for the translation cache's block index");
@@ -173,9 +192,17 @@ static struct tb *translate(struct tcache *tc, uint32_t eip, uint32_t key, bool 
   }
   if (tb && cached)
     tc_register(tc, tb);
+  if (tb) {
+    if (cached)
+      tc->stats.blocks_cached++;
+    else
+      tc->stats.blocks_uncached++;
+  }
   if (tb && (tc->log_in_asm || tc->log_out_asm))
     tc_list_block(tc, tb, tc->log);
   tc->stats.translate_seconds += now_seconds() - t0;
+  if (tb)
+    tc_stats_translated(tc);
   return tb;
 }
 
@@ -204,6 +231,9 @@ struct tb *tc_lookup_or_translate(struct tcache *tc, uint32_t eip) {
       }
     }
     cpu->pending = saved; /* the translation below raises it properly if it must */
+    tc->stats.lookup_misses++;
+  } else {
+    tc->stats.lookups_uncached++;
   }
   return translate(tc, eip, key, cached);
 }
@@ -247,10 +277,10 @@ void tc_link(struct tcache *tc, struct tb_exit *x, struct tb *to, bool to_global
   tc->stats.chains_made++;
 }
 
-static void unlink_exit(struct tb_exit *x) {
+static bool unlink_exit(struct tb_exit *x) {
   struct tb *to = x->linked;
   if (!to)
-    return;
+    return false;
   for (struct tb_exit **pp = &to->incoming; *pp; pp = &(*pp)->next_incoming)
     if (*pp == x) {
       *pp = x->next_incoming;
@@ -258,14 +288,18 @@ static void unlink_exit(struct tb_exit *x) {
     }
   patch_rel32(x->jump, x->stub);
   x->linked = NULL;
+  return true;
 }
 
-static void unlink_incoming(struct tb *tb) {
+static uint64_t unlink_incoming(struct tb *tb) {
+  uint64_t n = 0;
   for (struct tb_exit *x = tb->incoming; x; x = x->next_incoming) {
     patch_rel32(x->jump, x->stub);
     x->linked = NULL;
+    n++;
   }
   tb->incoming = NULL;
+  return n;
 }
 
 /* The guest dropped the mapping of lin_page (or all) in a view: unlink chains into it and
@@ -274,12 +308,13 @@ static void mapping_changed(void *opaque, int view, uint32_t lin_page) {
   struct tcache *tc = opaque;
   if (lin_page != MMU_ALL_PAGES && !(tc->code_lin[view][lin_page / 8] & (1u << (lin_page % 8))))
     return; /* no translation was ever reached through that page */
+  tc->stats.mapchg_events++;
   for (struct tb_exit **pp = &tc->cross[view]; *pp;) {
     struct tb_exit *x = *pp;
     bool hit = !x->linked || lin_page == MMU_ALL_PAGES ||
                (x->linked->eip >> PAGE_SHIFT) == lin_page;
     if (hit) {
-      unlink_exit(x);
+      tc->stats.mapchg_chains_unlinked += unlink_exit(x);
       x->in_cross = false;
       *pp = x->next_cross;
     } else {
@@ -287,8 +322,10 @@ static void mapping_changed(void *opaque, int view, uint32_t lin_page) {
     }
   }
   for (int slot = 0; slot < JC_SLOTS; slot++)
-    if (((slot & KEY_CPL_MASK) == 3) == (view == 1))
+    if (((slot & KEY_CPL_MASK) == 3) == (view == 1)) {
       jcache_clear(tc->jcache[slot]);
+      tc->stats.mapchg_jcache_clears++;
+    }
 }
 
 static void remove_from_hash(struct tcache *tc, struct tb *tb) {
@@ -299,20 +336,26 @@ static void remove_from_hash(struct tcache *tc, struct tb *tb) {
     *pp = tb->hash_next;
 }
 
-/* Drop one block: nothing may enter it any more. Its code stays until the next flush. */
-static void invalidate_block(struct tcache *tc, struct tb *tb) {
+/* Drop one block: nothing may enter it any more. Its code stays until the next flush.
+ * `by_device`: a device or loader wrote its code (tc_invalidate_phys), not the guest's CPU. */
+static void invalidate_block(struct tcache *tc, struct tb *tb, bool by_device) {
   if (!tb->valid)
     return;
   tb->valid = false;
   remove_from_hash(tc, tb);
-  unlink_incoming(tb);
+  tc->stats.chains_unlinked += unlink_incoming(tb);
   jcache_forget(tc, tb);
   /* Its own chained exits stay patched: code that still runs in it (the instruction that
    * wrote) leaves through them, and their targets are still valid translations. */
   tc->stats.invalidated_blocks++;
+  if (by_device)
+    tc->stats.inval_device++;
+  else
+    tc->stats.inval_smc++;
+  tc->live_blocks--;
 }
 
-void tc_invalidate_page(struct tcache *tc, uint32_t page) {
+static void invalidate_page(struct tcache *tc, uint32_t page, bool by_device) {
   if (page >= tc->mmu->npages)
     return;
   struct tb *tb = tc->page_blocks[page];
@@ -320,19 +363,21 @@ void tc_invalidate_page(struct tcache *tc, uint32_t page) {
   while (tb) {
     int which = tb->page[0] == page ? 0 : 1;
     struct tb *next = tb->page_next[which];
-    invalidate_block(tc, tb);
+    invalidate_block(tc, tb, by_device);
     /* A block on two pages stays listed on the other one; it is already invalid there. */
     tb = next;
   }
   mmu_unprotect_code(tc->mmu, page);
 }
 
+void tc_invalidate_page(struct tcache *tc, uint32_t page) { invalidate_page(tc, page, false); }
+
 void tc_invalidate_phys(struct tcache *tc, uint64_t pa, uint64_t len) {
   if (!len)
     return;
   for (uint64_t page = pa >> PAGE_SHIFT; page <= (pa + len - 1) >> PAGE_SHIFT; page++)
     if (page < tc->mmu->npages && tc->mmu->code_page[page])
-      tc_invalidate_page(tc, (uint32_t)page);
+      invalidate_page(tc, (uint32_t)page, true);
 }
 
 void tc_set_logging(struct tcache *tc, bool in_asm, bool out_asm, FILE *log) {
@@ -362,8 +407,10 @@ int tc_init(struct tcache **out, struct cpu *cpu, struct mmu *mmu, const struct 
   tc->mmu = mmu;
   tc->cfg = *cfg;
   tc->kick_fd = -1;
-  if (tc->cfg.code_bytes < (1u << 20))
-    tc->cfg.code_bytes = 1u << 20;
+  /* At least room for the largest block (512 instructions of at most 96 host bytes each) and
+   * its metadata, with a margin: a cache that small flushes often, which is what it is for. */
+  if (tc->cfg.code_bytes < TC_MIN_CODE_BYTES)
+    tc->cfg.code_bytes = TC_MIN_CODE_BYTES;
   if (tc->cfg.max_block_insns < 1)
     tc->cfg.max_block_insns = 1;
   ZydisDecoderInit(&tc->decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
@@ -381,8 +428,8 @@ int tc_init(struct tcache **out, struct cpu *cpu, struct mmu *mmu, const struct 
   tc->meta = mmap(NULL, meta_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   tc->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (tc->code == MAP_FAILED || tc->meta == MAP_FAILED || tc->kick_fd < 0) {
-    fprintf(stderr, "bt386: cannot allocate a %zu MiB translation cache\n",
-            tc->cfg.code_bytes >> 20);
+    fprintf(stderr, "bt386: cannot allocate a %zu KiB translation cache\n",
+            tc->cfg.code_bytes >> 10);
     goto fail;
   }
   tc->code_ptr = tc->code;
@@ -428,6 +475,7 @@ void tc_exit(struct tcache *tc) {
   free(tc->code_lin[1]);
   free(tc->page_blocks);
   free(tc->blocks);
+  tc_stats_free(tc);
   if (tc->polls && tc->polls != MAP_FAILED)
     munmap(tc->polls, tc->cfg.code_bytes + 2 * PAGE_SIZE);
   if (tc->kick_fd > 0)

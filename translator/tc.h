@@ -63,17 +63,49 @@ struct tb {
 #define KEY_NOPOLL 0x10u     /* no interrupt poll at entry: an interrupt shadow is open */
 #define KEY_NO_SSE 0x20u     /* CR4.OSFXSR clear: instructions on XMM registers raise #UD */
 
+/* The counters (all monotonic, so that a phase's figures are a difference of two snapshots).
+ * Each is counted in the dispatcher, the fault handler or a callout, except the INLINE ones,
+ * which translated code counts only when cfg.count_indirect is set (--stats, --stats-json). */
+#define TC_STATS_COUNTERS(X)                                                                  \
+  X(insns_translated) X(blocks_translated) X(guest_bytes) X(host_bytes)                      \
+  X(blocks_cached) X(blocks_uncached)                                                        \
+  X(lookups) X(lookup_hits) X(lookup_misses) X(lookups_uncached)                             \
+  X(entries)                         /* bt_enter: blocks entered from the dispatcher */      \
+  X(blocks_entered) X(insns_entered) /* INLINE, at every block entry (adjacent: see stats.c) */ \
+  X(exits_branch) X(exits_indirect_miss) X(exits_callout) X(exits_fault)                     \
+  X(chains_made) X(chains_unlinked)                                                          \
+  X(indirect_executed)               /* INLINE */                                            \
+  X(jc_ind_probes) X(jc_ind_misses)  /* INLINE: indirect-branch cache at indirect branches */ \
+  X(jc_cross_probes) X(jc_cross_misses) /* INLINE: at unchained cross-page exits */          \
+  X(jcache_fills)                                                                            \
+  X(flushes) X(flushes_full) X(flushes_explicit)                                             \
+  X(invalidated_blocks) X(inval_smc) X(inval_device) X(inval_full) X(inval_explicit)         \
+  X(smc_faults)                                                                              \
+  X(mapchg_events) X(mapchg_chains_unlinked) X(mapchg_jcache_clears)                         \
+  X(faults_page) X(faults_div) X(faults_other) X(faults_guard) X(faults_mmio)                \
+  X(callouts) X(kicks) X(interrupts) X(halts)
+
 struct tc_stats {
-  uint64_t insns_translated, blocks_translated, guest_bytes, host_bytes;
-  uint64_t lookups, lookup_hits;
-  uint64_t exits_branch, exits_indirect_miss, exits_callout, exits_fault;
-  uint64_t chains_made;
-  uint64_t indirect_executed; /* counted inline when count_indirect */
-  uint64_t flushes, invalidated_blocks, smc_faults;
-  uint64_t faults_page, faults_div, faults_other, faults_guard, faults_mmio;
-  uint64_t callouts;
-  uint64_t kicks, interrupts, halts;
-  double translate_seconds, run_seconds;
+#define TC_STATS_FIELD(name) uint64_t name;
+  TC_STATS_COUNTERS(TC_STATS_FIELD)
+#undef TC_STATS_FIELD
+  double translate_seconds, run_seconds, host_seconds;
+};
+
+/* One look at the cache's size (--stats-json "samples"). */
+struct tc_sample {
+  double t;                 /* host seconds since the run began */
+  uint64_t translations;    /* blocks translated so far */
+  uint64_t live_blocks;     /* blocks in the cache that can still be entered */
+  uint64_t code_bytes, meta_bytes; /* of the code and metadata areas in use */
+  uint64_t flushes;
+};
+
+/* The figures of a phase ("boot" until the mark, "steady" after it). */
+struct tc_phase {
+  struct tc_stats at;       /* the counters when the phase ended */
+  uint64_t live_blocks;     /* ... and the live blocks */
+  const char *why;          /* what ended it */
 };
 
 #define TB_HASH_BITS 16
@@ -108,6 +140,17 @@ struct tcache {
   bool mmio_next;       /* the instruction at cpu->eip touches device memory: emulate it */
   uint32_t extra_key;   /* key bits forced for the next translation (KEY_SLOW_STRING) */
   struct tc_stats stats;
+  uint64_t live_blocks;                /* cached, valid blocks */
+  /* stats.c: phases and cache-size samples */
+  double stats_t0;                     /* host time bt_run began */
+  struct tc_phase phase[2];
+  int n_phases_done;                   /* phases ended so far (the mark ends the first) */
+  struct tc_sample *samples;
+  size_t n_samples, cap_samples;
+  uint64_t sample_every;               /* translations between samples */
+  double sample_period;                /* ... or host seconds */
+  uint64_t next_sample_translations;
+  double next_sample_t;
   bool log_in_asm, log_out_asm; /* -d in_asm, -d out_asm */
   FILE *log;
 };
@@ -127,6 +170,18 @@ void tc_register(struct tcache *tc, struct tb *tb);
 
 /* translate.c: translate one block at cpu's current mode; NULL if the cache is full. */
 struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool cached);
+
+/* stats.c */
+struct emitter;
+void tc_emit_count(struct emitter *e, uint64_t *counter);
+uint8_t *tc_emit_count_entry(struct emitter *e, struct tcache *tc);
+void tc_patch_count_entry(uint8_t *field, int n_insns);
+void tc_stats_start(struct tcache *tc);
+void tc_stats_dispatch(struct tcache *tc, const struct tb *tb);
+void tc_stats_translated(struct tcache *tc);
+void tc_stats_sample(struct tcache *tc);
+void tc_stats_finish(struct tcache *tc);
+void tc_stats_free(struct tcache *tc);
 
 /* listing.c */
 void tc_list_block(struct tcache *tc, const struct tb *tb, FILE *out);

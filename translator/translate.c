@@ -45,7 +45,6 @@ struct xlate {
   bool kernel;      /* memory operands go through the kernel view (GS) */
   bool flat;        /* DS, ES, SS have base 0 */
   bool slow_string; /* string instructions through insn_string */
-  bool te;          /* --virt=trap-and-emulate: callouts as at ring 1 (cpu/deprivileged.c) */
   uint32_t block_eip;
   uint32_t page[2];
   uint32_t eip, next_eip;
@@ -235,8 +234,13 @@ static void exit_indirect(struct xlate *x) {
     emit_lea(e, true, HR_R9, (struct mem){HR_R9, HR_NONE, 1, 1, false, false});
     emit_op_mem(e, false, true, store, 1, HR_R9, counter);
   }
-  if (x->tc->cfg.jcache && !x->dispatch_exits)
+  if (x->tc->cfg.jcache && !x->dispatch_exits) {
+    if (x->tc->cfg.count_indirect)
+      tc_emit_count(e, &x->tc->stats.jc_ind_probes);
     emit_jcache_probe(x);
+    if (x->tc->cfg.count_indirect)
+      tc_emit_count(e, &x->tc->stats.jc_ind_misses);
+  }
   emit_mov_rr(e, false, HR_R9, HR_R8);
   emit_mov_imm32(e, HR_R10, 0);
   emit_jmp_cpu(e, CPU_STUB_EXIT);
@@ -246,8 +250,6 @@ static void exit_indirect(struct xlate *x) {
 /* ---- callouts ---- */
 
 static struct insn_call *callout(struct xlate *x, insn_fn fn) {
-  if (x->te)
-    fn = insn_deprivileged(fn);
   struct insn_call *c = tc_meta_alloc(x->tc, sizeof(*c));
   if (!c) {
     x->e.overflow = true;
@@ -562,10 +564,6 @@ static void translate_popa(struct xlate *x) {
 static void translate_pushf(struct xlate *x) {
   struct emitter *e = &x->e;
   int w = width_bytes(x);
-  if (x->te) {
-    callout(x, insn_pushf_deprivileged); /* the real IF and IOPL */
-    return;
-  }
   emit_mov_rr(e, true, HR_R9, HR_RSP);
   emit_lea(e, true, HR_RSP, (struct mem){HR_CPU, HR_NONE, 1, CPU_FLAGS_STACK, false, false});
   emit_u8(e, 0x9c);                 /* pushfq */
@@ -583,7 +581,7 @@ static void translate_pushf(struct xlate *x) {
  * into host RFLAGS, vif and vsys may use flag-changing instructions. */
 static void translate_popf(struct xlate *x) {
   struct emitter *e = &x->e;
-  if ((x->key & KEY_CPL_MASK) != 0 || width_bytes(x) != 4 || x->te) {
+  if ((x->key & KEY_CPL_MASK) != 0 || width_bytes(x) != 4) {
     callout(x, insn_popf);
     return;
   }
@@ -1229,8 +1227,12 @@ static void finish_exits(struct xlate *x, struct tb *tb) {
      * target up in the indirect-branch cache before asking the dispatcher. */
     bool cross = (ex->target >> PAGE_SHIFT) != (x->block_eip >> PAGE_SHIFT);
     if (cross && x->tc->cfg.jcache && !x->exits[i].dispatch) {
+      if (x->tc->cfg.count_indirect)
+        tc_emit_count(&x->e, &x->tc->stats.jc_cross_probes);
       emit_mov_imm32(&x->e, HR_R8, ex->target);
       emit_jcache_probe(x);
+      if (x->tc->cfg.count_indirect)
+        tc_emit_count(&x->e, &x->tc->stats.jc_cross_misses);
     }
     emit_mov_imm32(&x->e, HR_R9, ex->target);
     if (x->exits[i].dispatch) {
@@ -1257,7 +1259,6 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
   x->kernel = (key & KEY_CPL_MASK) != 3;
   x->flat = !(key & KEY_NONFLAT);
   x->slow_string = key & KEY_SLOW_STRING;
-  x->te = tc->cpu->deprivileged;
   x->block_eip = eip;
   x->start = tc->code_ptr;
   x->e = (struct emitter){tc->code_ptr, tc->code_end, false};
@@ -1267,6 +1268,7 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
 
   x->eip = eip;
   x->page[0] = x->page[1] = UINT32_MAX;
+  uint8_t *count_entry = tc->cfg.count_indirect ? tc_emit_count_entry(&x->e, tc) : NULL;
   if (!(key & KEY_NOPOLL))
     emit_poll(x, POLL_DELIVER_OFFSET);
   while (!x->ended) {
@@ -1348,6 +1350,8 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
   tb->guest_len = (uint16_t)(x->eip - eip);
   tb->n_insns = (uint16_t)x->n_insns;
   tb->map = map;
+  if (count_entry)
+    tc_patch_count_entry(count_entry, x->n_insns);
   tb->valid = true;
   tb->cached = cached;
   tc->code_ptr = x->e.p;

@@ -29,12 +29,18 @@ struct cpu;
 struct mmu;
 struct tcache;
 
+#define TC_MIN_CODE_BYTES (128u << 10) /* the smallest translation cache */
+
 struct tc_config {
   size_t code_bytes;    /* size of the translation cache; it is flushed when full */
   int max_block_insns;  /* guest instructions per block at most */
   bool chain;           /* patch direct branches to jump straight to their target block */
   bool jcache;          /* look indirect branch targets up inline in translated code */
-  bool count_indirect;  /* count indirect branches inline, for statistics */
+  bool count_indirect;  /* statistics counters in translated code: block entries, indirect
+                           branches, indirect-branch cache probes (--stats, --stats-json) */
+  /* Where the "boot" phase of the statistics ends and "steady" begins. */
+  enum { TC_PHASE_RING3, TC_PHASE_INSNS, TC_PHASE_SECONDS, TC_PHASE_NONE } phase_mark;
+  double phase_at;      /* guest instructions entered or host seconds, for those marks */
 };
 
 void tc_config_default(struct tc_config *cfg);
@@ -52,6 +58,8 @@ void bt_kick(struct tcache *tc);
 void tc_invalidate_phys(struct tcache *tc, uint64_t pa, uint64_t len);
 
 void tc_print_stats(struct tcache *tc, FILE *out);
+/* The same figures and more (phases, cache-size samples) as JSON; see docs/translator.md. */
+int tc_write_stats_json(struct tcache *tc, const char *path);
 /* Log each new block's guest (in_asm) and host (out_asm) code to `log`. */
 void tc_set_logging(struct tcache *tc, bool in_asm, bool out_asm, FILE *log);
 
