@@ -36,6 +36,16 @@ static const char usage[] =
     "                      in_asm (guest code of each new block), out_asm (its host code)\n"
     "  -D FILE             write logs to FILE instead of standard error\n"
     "\n"
+    "Virtualization:\n"
+    "  --virt=bt           the guest kernel's sensitive instructions are rewritten to\n"
+    "                      act on the virtual CPU, as on real hardware (the default)\n"
+    "  --virt=trap-and-emulate\n"
+    "                      a demonstration of why classic trap-and-emulate cannot\n"
+    "                      virtualize x86: the guest kernel runs as if deprivileged to\n"
+    "                      ring 1, only instructions that fault there are emulated, and\n"
+    "                      popf, pushf, sgdt, mov r,cs... show the monitor's state\n"
+    "                      (docs/pgdemo.md)\n"
+    "\n"
     "Translator:\n"
     "  --stats             print translation-cache statistics when the guest stops\n"
     "  --stats-json FILE   write them, with per-phase figures and cache-size samples,\n"
@@ -128,6 +138,7 @@ struct options {
   const char *append;
   const char *log_file;
   const char *debugcon;
+  bool deprivileged; /* --virt=trap-and-emulate */
   const char *stats_json;
   bool stats;
   bool stats_no_inline;
@@ -179,6 +190,17 @@ static int parse_args(int argc, char **argv, struct options *o, struct machine_c
     } else if (!strcmp(a, "--no-jcache")) {
       cfg->tc.jcache = false;
       takes = false;
+    } else if (!strncmp(a, "--virt", 6) && (a[6] == '=' || a[6] == 0)) {
+      const char *mode = a[6] == '=' ? a + 7 : v;
+      if (!mode)
+        return bad_usage("%s needs a value: bt or trap-and-emulate", a);
+      if (!strcmp(mode, "bt"))
+        o->deprivileged = false;
+      else if (!strcmp(mode, "trap-and-emulate"))
+        o->deprivileged = true;
+      else
+        return bad_usage("--virt %s: use bt or trap-and-emulate", mode);
+      takes = a[6] == 0;
     } else if (!strcmp(a, "-no-reboot")) {
       cfg->no_reboot = true;
       takes = false;
@@ -302,6 +324,7 @@ int main(int argc, char **argv) {
   do {
     if (machine_init(&m, &cfg) < 0)
       return 1;
+    m.cpu.deprivileged = o.deprivileged;
     if (load_kernel(&m, &o) < 0) {
       machine_exit(&m);
       return 1;

@@ -45,6 +45,7 @@ struct xlate {
   bool kernel;      /* memory operands go through the kernel view (GS) */
   bool flat;        /* DS, ES, SS have base 0 */
   bool slow_string; /* string instructions through insn_string */
+  bool te;          /* --virt=trap-and-emulate: callouts as at ring 1 (cpu/deprivileged.c) */
   uint32_t block_eip;
   uint32_t page[2];
   uint32_t eip, next_eip;
@@ -250,6 +251,8 @@ static void exit_indirect(struct xlate *x) {
 /* ---- callouts ---- */
 
 static struct insn_call *callout(struct xlate *x, insn_fn fn) {
+  if (x->te)
+    fn = insn_deprivileged(fn);
   struct insn_call *c = tc_meta_alloc(x->tc, sizeof(*c));
   if (!c) {
     x->e.overflow = true;
@@ -564,6 +567,10 @@ static void translate_popa(struct xlate *x) {
 static void translate_pushf(struct xlate *x) {
   struct emitter *e = &x->e;
   int w = width_bytes(x);
+  if (x->te) {
+    callout(x, insn_pushf_deprivileged); /* the real IF and IOPL */
+    return;
+  }
   emit_mov_rr(e, true, HR_R9, HR_RSP);
   emit_lea(e, true, HR_RSP, (struct mem){HR_CPU, HR_NONE, 1, CPU_FLAGS_STACK, false, false});
   emit_u8(e, 0x9c);                 /* pushfq */
@@ -581,7 +588,7 @@ static void translate_pushf(struct xlate *x) {
  * into host RFLAGS, vif and vsys may use flag-changing instructions. */
 static void translate_popf(struct xlate *x) {
   struct emitter *e = &x->e;
-  if ((x->key & KEY_CPL_MASK) != 0 || width_bytes(x) != 4) {
+  if ((x->key & KEY_CPL_MASK) != 0 || width_bytes(x) != 4 || x->te) {
     callout(x, insn_popf);
     return;
   }
@@ -1259,6 +1266,7 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
   x->kernel = (key & KEY_CPL_MASK) != 3;
   x->flat = !(key & KEY_NONFLAT);
   x->slow_string = key & KEY_SLOW_STRING;
+  x->te = tc->cpu->deprivileged;
   x->block_eip = eip;
   x->start = tc->code_ptr;
   x->e = (struct emitter){tc->code_ptr, tc->code_end, false};
