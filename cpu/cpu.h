@@ -121,6 +121,9 @@ struct cpu {
   uint32_t shadow;
   uint8_t xmm[8][16];
   /* ---- C-only state ---- */
+  /* Where translated code runs the host's fxsave before it copies the 32-bit part of the
+   * image to the guest (translate_fxsave). */
+  uint8_t fxsave_image[512] __attribute__((aligned(16)));
   struct segment seg[SEG_COUNT];
   struct dtable gdtr, idtr;
   struct segment ldtr, tr;

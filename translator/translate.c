@@ -28,7 +28,7 @@
 #include "translator/tc.h"
 
 #define MAX_BLOCK_INSNS_LIMIT 512
-#define MAX_HOST_PER_INSN 96 /* the longest sequence one guest instruction becomes */
+#define MAX_HOST_PER_INSN 512 /* the longest sequence one guest instruction becomes (fxsave) */
 
 struct pending_exit {
   uint8_t *field;
@@ -972,6 +972,58 @@ static void translate_load_far_pointer(struct xlate *x) {
     end_after(x);
 }
 
+/* ---- fxsave ----
+ *
+ * The host's fxsave runs in 64-bit mode: without REX.W it writes the 32-bit layout, but also
+ * stores XMM8-15 (host state) at bytes 288-415, which a 32-bit CPU leaves alone, and its own
+ * instruction and data pointers. So it saves into cpu->fxsave_image, and translated code copies
+ * bytes 0-287 to the guest's area in ascending 16-byte stores through XMM8-15 (scratch: guest
+ * code cannot name them, the monitor keeps nothing in them). The first guest access is then a
+ * write of the area's first bytes, as on a 32-bit CPU: a misaligned area raises #GP there
+ * (movdqa), a missing page #PF with the write bit, and a fault leaves the guest's registers
+ * as they were. On the way, FIP, FCS, FDP and FDS (bytes 8-23) become 0, as QEMU stores them:
+ * the host's are host addresses (or 0 where the host records them only with an exception
+ * pending), and the guest EIP of the last x87 instruction is not tracked (it would cost a
+ * store per x87 instruction). FOP stays the host's: the guest's own opcode where the host
+ * records it. MXCSR_MASK keeps its low 16 bits (an AMD host also sets bit 17, MM, which a P6
+ * does not have). About 40 host instructions, some 400 bytes.
+ *
+ * fxrstor stays the host's own (re-addressed): besides the 32-bit image it loads XMM8-15 from
+ * bytes 288-415, which only fills scratch registers, and so reads those bytes too; that can
+ * fault where a 32-bit CPU might not only if the area's last part is unmapped. */
+static void translate_fxsave(struct xlate *x, const ZydisDecodedOperand *mem) {
+  struct emitter *e = &x->e;
+  static const uint8_t fxsave_op[] = {0x0f, 0xae}, movdqa_load[] = {0x0f, 0x6f},
+                       movdqa_store[] = {0x0f, 0x7f}, pfx66[] = {0x66};
+  const int32_t image = (int32_t)offsetof(struct cpu, fxsave_image);
+  struct mem m = host_mem(x, mem, false, 0);
+  emit_op_mem(e, false, false, fxsave_op, 2, 0, (struct mem){HR_CPU, HR_NONE, 1, image, false, false});
+  for (int first = 0; first < 18; first += 8) {
+    int n = 18 - first < 8 ? 18 - first : 8;
+    for (int i = 0; i < n; i++)
+      emit_op_mem_prefixed(e, pfx66, 1, false, movdqa_load, 2, 8 + i,
+                           (struct mem){HR_CPU, HR_NONE, 1, image + 16 * (first + i), false, false});
+    if (first == 0) {
+      /* bytes 0-15 in xmm8: FCW FSW FTW FOP | FIP FCS; keep the low half (movq xmm8, xmm8) */
+      static const uint8_t keep_low[] = {0xf3, 0x45, 0x0f, 0x7e, 0xc0};
+      /* bytes 16-31 in xmm9: FDP FDS | MXCSR MXCSR_MASK; clear the low half, then the mask's
+       * high word: psrldq xmm9, 8; pslldq xmm9, 8; mov r10d, 0; pinsrw xmm9, r10d, 7 */
+      static const uint8_t shift_out[] = {0x66, 0x41, 0x0f, 0x73, 0xd9, 8,
+                                          0x66, 0x41, 0x0f, 0x73, 0xf9, 8};
+      static const uint8_t insert[] = {0x66, 0x45, 0x0f, 0xc4, 0xca, 7};
+      emit_bytes(e, keep_low, sizeof(keep_low));
+      emit_bytes(e, shift_out, sizeof(shift_out));
+      emit_mov_imm32(e, HR_R10, 0);
+      emit_bytes(e, insert, sizeof(insert));
+    }
+    for (int i = 0; i < n; i++) {
+      struct mem to = m;
+      to.disp = (int32_t)((uint32_t)m.disp + 16u * (uint32_t)(first + i));
+      emit_op_mem_prefixed(e, pfx66, 1, false, movdqa_store, 2, 8 + i, to);
+    }
+  }
+}
+
 /* ISA extensions of the CPU bt386 presents (cpu.c's CPUID): anything else is #UD. */
 static bool isa_allowed(struct xlate *x) {
   switch (x->in.meta.isa_ext) {
@@ -1143,6 +1195,12 @@ static void translate_insn(struct xlate *x) {
   case ZYDIS_MNEMONIC_MOV:
     if (is_special_mov(x)) {
       translate_mov_special(x);
+      return;
+    }
+    break;
+  case ZYDIS_MNEMONIC_FXSAVE:
+    if (find_mem(x)) {
+      translate_fxsave(x, find_mem(x));
       return;
     }
     break;
