@@ -313,6 +313,10 @@ int insn_raise_de(struct cpu *cpu, const struct insn_call *c) {
   return raise_at(cpu, c, EXC_DE, false, 0);
 }
 
+int insn_raise_gp0(struct cpu *cpu, const struct insn_call *c) {
+  return raise_at(cpu, c, EXC_GP, true, 0);
+}
+
 int insn_unsupported(struct cpu *cpu, const struct insn_call *c) {
   cpu_stop(cpu, SHUTDOWN_ERROR, "instruction %s at EIP 0x%08x is not supported yet",
            ZydisMnemonicGetString((ZydisMnemonic)c->mnemonic), c->eip);

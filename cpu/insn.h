@@ -52,6 +52,7 @@ int insn_into(struct cpu *cpu, const struct insn_call *c);
 int insn_iret(struct cpu *cpu, const struct insn_call *c);
 int insn_raise_ud(struct cpu *cpu, const struct insn_call *c);
 int insn_raise_de(struct cpu *cpu, const struct insn_call *c); /* div by a zero register */
+int insn_raise_gp0(struct cpu *cpu, const struct insn_call *c); /* #GP(0) */
 int insn_lgdt_lidt(struct cpu *cpu, const struct insn_call *c);
 int insn_sgdt_sidt(struct cpu *cpu, const struct insn_call *c);
 int insn_mov_to_seg(struct cpu *cpu, const struct insn_call *c);

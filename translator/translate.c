@@ -988,9 +988,10 @@ static void translate_load_far_pointer(struct xlate *x) {
  * records it. MXCSR_MASK keeps its low 16 bits (an AMD host also sets bit 17, MM, which a P6
  * does not have). About 40 host instructions, some 400 bytes.
  *
- * fxrstor stays the host's own (re-addressed): besides the 32-bit image it loads XMM8-15 from
- * bytes 288-415, which only fills scratch registers, and so reads those bytes too; that can
- * fault where a 32-bit CPU might not only if the area's last part is unmapped. */
+ * fxrstor stays the host's own (re-addressed, translate_mxcsr_load): besides the 32-bit image
+ * it loads XMM8-15 from bytes 288-415, which only fills scratch registers, and so reads those
+ * bytes too; that can fault where a 32-bit CPU might not only if the area's last part is
+ * unmapped. */
 static void translate_fxsave(struct xlate *x, const ZydisDecodedOperand *mem) {
   struct emitter *e = &x->e;
   static const uint8_t fxsave_op[] = {0x0f, 0xae}, movdqa_load[] = {0x0f, 0x6f},
@@ -1022,6 +1023,32 @@ static void translate_fxsave(struct xlate *x, const ZydisDecodedOperand *mem) {
       emit_op_mem_prefixed(e, pfx66, 1, false, movdqa_store, 2, 8 + i, to);
     }
   }
+}
+
+/* fxrstor and ldmxcsr: a P6 raises #GP(0) for any of MXCSR bits 16-31 set. The host does too,
+ * through a host fault, except for bit 17 on AMD hosts (MM, misaligned SSE mode), which it
+ * would take. So the high word of the new MXCSR is tested first, flag-free (jrcxz), with
+ * the guest's RCX in r11 (host_mem may address with r8 and r9):
+ *
+ *      mov r11, rcx ; movzx ecx, word [mxcsr + 2] ; jrcxz ok ; mov rcx, r11 ; callout #GP(0)
+ *   ok: mov rcx, r11 ; the instruction */
+static void translate_mxcsr_load(struct xlate *x, const ZydisDecodedOperand *mem) {
+  struct emitter *e = &x->e;
+  static const uint8_t movzx16[] = {0x0f, 0xb7};
+  struct mem m = host_mem(x, mem, false, 0);
+  struct mem high = m;
+  high.disp = (int32_t)((uint32_t)m.disp + (x->in.mnemonic == ZYDIS_MNEMONIC_FXRSTOR ? 26u : 2u));
+  emit_mov_rr(e, true, HR_R11, HR_RCX);
+  emit_op_mem(e, false, false, movzx16, 2, HR_RCX, high);
+  emit_u8(e, 0xe3); /* jrcxz ok */
+  uint8_t *to_ok = e->p;
+  emit_u8(e, 0);
+  emit_mov_rr(e, true, HR_RCX, HR_R11);
+  callout(x, insn_raise_gp0);
+  if (!e->overflow)
+    *to_ok = (uint8_t)(e->p - to_ok - 1);
+  emit_mov_rr(e, true, HR_RCX, HR_R11);
+  emit_with_mem(x, m, NULL);
 }
 
 /* ISA extensions of the CPU bt386 presents (cpu.c's CPUID): anything else is #UD. */
@@ -1201,6 +1228,13 @@ static void translate_insn(struct xlate *x) {
   case ZYDIS_MNEMONIC_FXSAVE:
     if (find_mem(x)) {
       translate_fxsave(x, find_mem(x));
+      return;
+    }
+    break;
+  case ZYDIS_MNEMONIC_FXRSTOR:
+  case ZYDIS_MNEMONIC_LDMXCSR:
+    if (find_mem(x)) {
+      translate_mxcsr_load(x, find_mem(x));
       return;
     }
     break;

@@ -1,7 +1,8 @@
 /* test_diff_x87.c - x87 stores that convert to a smaller format, against Unicorn where it is
  * right and against the SDM where it is not: fst/fstp m32/m64 of a signalling NaN store it
  * quieted (masked #IA, SDM vol. 2A FST, vol. 1 4.8.3.5), which Unicorn does not
- * (UNICORN-QUIRKS.md 25), so that case is checked on bt386 alone. */
+ * (UNICORN-QUIRKS.md 25), so that case is checked on bt386 alone. Also the MXCSR loads
+ * (ldmxcsr, fxrstor) and their #GP for reserved bits (SDM vol. 2A, LDMXCSR, FXRSTOR). */
 #include <string.h>
 
 #include "tests/diff/directed.h"
@@ -61,12 +62,45 @@ START_TEST(signalling_nan_stores_are_quieted) {
 }
 END_TEST
 
+/* A P6 raises #GP(0) for MXCSR bits 16-31 in ldmxcsr and fxrstor; an AMD host would take bit
+ * 17 (MM). Unicorn (and QEMU 7.2) take them all, so this runs on bt386 alone. */
+START_TEST(mxcsr_reserved_bits_raise_gp) {
+  static const int bits[] = {16, 17, 20, 31};
+  for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++) {
+    uint32_t v = 0x1f80u | 1u << bits[i];
+    struct diff_state s;
+    directed_state(&s, 0);
+    const struct diff_result *r =
+        run_bt386_asm(&s, "mov esi, 0x3000\n mov dword [esi], 0x%x\n ldmxcsr [esi]", v);
+    ck_assert_int_eq(r->stop, DIFF_EXCEPTION);
+    ck_assert_int_eq(r->vector, EXC_GP);
+    ck_assert_uint_eq(r->s.mxcsr, s.mxcsr);
+    r = run_bt386_asm(&s, "mov ecx, 0x3000\n fxsave [ecx]\n mov dword [ecx+24], 0x%x\n"
+                          "fxrstor [ecx]", v);
+    ck_assert_int_eq(r->stop, DIFF_EXCEPTION);
+    ck_assert_int_eq(r->vector, EXC_GP);
+    ck_assert_uint_eq(r->s.regs[R_ECX], 0x3000); /* the sequence borrows ECX */
+  }
+  /* DAZ (bit 6) is there, and the loads go on as before */
+  check_asm("mov esi, 0x3000\n mov dword [esi], 0x1fc0\n ldmxcsr [esi]\n stmxcsr [esi+4]\n"
+            "mov ecx, esi\n mov eax, [ecx]\n");
+  struct diff_state s;
+  directed_state(&s, 0);
+  const struct diff_result *r = run_bt386_asm(
+      &s, "mov ecx, 0x3000\n fxsave [ecx]\n mov dword [ecx+24], 0x3fc0\n fxrstor [ecx]");
+  ck_assert_int_eq(r->stop, DIFF_HALTED);
+  ck_assert_uint_eq(r->s.mxcsr, 0x3fc0);
+  ck_assert_uint_eq(r->s.regs[R_ECX], 0x3000);
+}
+END_TEST
+
 static Suite *x87_suite(void) {
   Suite *s = suite_create("diff_x87");
   TCase *tc = tcase_create("x87");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, ordinary_and_quiet_nan_stores);
   tcase_add_test(tc, signalling_nan_stores_are_quieted);
+  tcase_add_test(tc, mxcsr_reserved_bits_raise_gp);
   suite_add_tcase(s, tc);
   return s;
 }
