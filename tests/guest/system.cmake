@@ -13,3 +13,9 @@ add_test(NAME pgdemo_table
           --kernel ${CMAKE_CURRENT_BINARY_DIR}/pgdemo.elf
           --expect ${CMAKE_CURRENT_SOURCE_DIR}/pgdemo.expected)
 set_tests_properties(pgdemo_table PROPERTIES TIMEOUT 180 LABELS guest)
+add_test(NAME pgdemo_table_fails_on_a_wrong_row
+  COMMAND ${CMAKE_SOURCE_DIR}/tools/pgdemo --check --mutate "R0 popf" --bt386 $<TARGET_FILE:bt386>
+          --qemu none --kernel ${CMAKE_CURRENT_BINARY_DIR}/pgdemo.elf
+          --expect ${CMAKE_CURRENT_SOURCE_DIR}/pgdemo.expected)
+set_tests_properties(pgdemo_table_fails_on_a_wrong_row PROPERTIES WILL_FAIL TRUE TIMEOUT 120
+                     LABELS guest)
