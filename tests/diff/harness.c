@@ -86,6 +86,14 @@ static int init_unicorn(void) {
     err = uc_hook_add(uc, &h, UC_HOOK_INSN_INVALID, (void *)uc_hook_invalid_insn, NULL, 1, 0);
   if (err == UC_ERR_OK)
     err = uc_hook_add(uc, &h, UC_HOOK_MEM_INVALID, (void *)uc_hook_bad_memory, NULL, 1, 0);
+  /* Unicorn enables SSE through its translation flags alone; its fxsave and fxrstor look at
+   * CR4.OSFXSR itself and leave out MXCSR and XMM0-7 without it. Set it, as bt386 runs. */
+  uint32_t cr4 = 0;
+  if (err == UC_ERR_OK)
+    err = uc_reg_read(uc, UC_X86_REG_CR4, &cr4);
+  cr4 |= CR4_OSFXSR;
+  if (err == UC_ERR_OK)
+    err = uc_reg_write(uc, UC_X86_REG_CR4, &cr4);
   if (err == UC_ERR_OK)
     err = uc_context_alloc(uc, &uc_pristine);
   if (err == UC_ERR_OK)

@@ -2,7 +2,8 @@
  * right and against the SDM where it is not: fst/fstp m32/m64 of a signalling NaN store it
  * quieted (masked #IA, SDM vol. 2A FST, vol. 1 4.8.3.5), which Unicorn does not
  * (UNICORN-QUIRKS.md 25), so that case is checked on bt386 alone. Also the MXCSR loads
- * (ldmxcsr, fxrstor) and their #GP for reserved bits (SDM vol. 2A, LDMXCSR, FXRSTOR). */
+ * (ldmxcsr, fxrstor) and their #GP for reserved bits (SDM vol. 2A, LDMXCSR, FXRSTOR), and
+ * the 32-bit fxsave image (nothing past byte 287) and fxrstor against Unicorn. */
 #include <string.h>
 
 #include "tests/diff/directed.h"
@@ -94,6 +95,26 @@ START_TEST(mxcsr_reserved_bits_raise_gp) {
 }
 END_TEST
 
+/* fxsave against Unicorn, whose fxsave writes the 32-bit image too: the area is cleared first
+ * (Unicorn writes 10 bytes of each 16-byte register slot, the host all 16), its bytes 288-511
+ * are a pattern a 32-bit fxsave leaves alone, FSW's exception flags are cleared (quirk 1) and
+ * FOP, which Unicorn does not write, is cleared after. Then fxrstor of a changed image (FCW,
+ * MXCSR, XMM0 and XMM7, something in XMM8's slot) and fxsave of what it loaded. */
+START_TEST(fxsave_image_and_fxrstor) {
+  check_asm("mov edi, 0x3000\n xor eax, eax\n mov ecx, 72\n rep stosd\n"
+            "mov eax, 0xa5a5a5a5\n mov ecx, 56\n rep stosd\n"
+            "fninit\n fld1\n fldz\n fild dword [0x3200]\n fnclex\n"
+            "mov ebx, 0x3000\n fxsave [ebx]\n mov word [ebx+6], 0");
+  check_asm("mov edi, 0x3000\n xor eax, eax\n mov ecx, 128\n rep stosd\n"
+            "fninit\n fld1\n fldz\n fnclex\n mov ebx, 0x3000\n fxsave [ebx]\n"
+            "mov dword [ebx+160], 0x11223344\n mov dword [ebx+284], 0x55667788\n"
+            "mov word [ebx], 0x0e7f\n mov dword [ebx+24], 0x3f80\n"
+            "mov dword [ebx+288], 0xffffffff\n fxrstor [ebx]\n"
+            "mov edi, 0x3400\n mov ecx, 128\n rep stosd\n fxsave [0x3400]\n"
+            "mov word [0x3406], 0");
+}
+END_TEST
+
 static Suite *x87_suite(void) {
   Suite *s = suite_create("diff_x87");
   TCase *tc = tcase_create("x87");
@@ -101,6 +122,7 @@ static Suite *x87_suite(void) {
   tcase_add_test(tc, ordinary_and_quiet_nan_stores);
   tcase_add_test(tc, signalling_nan_stores_are_quieted);
   tcase_add_test(tc, mxcsr_reserved_bits_raise_gp);
+  tcase_add_test(tc, fxsave_image_and_fxrstor);
   suite_add_tcase(s, tc);
   return s;
 }
