@@ -4,7 +4,10 @@
  * the fault handler, the callout stub, the translator. Translated code counts only under
  * cfg.count_indirect (--stats), with the counters emitted here: block entries and the guest
  * instructions they hold, indirect branches, and the indirect-branch cache's probes and misses.
- * Everything else is derived from them, for example the chained block-to-block jumps:
+ * Block entries are counted per block (tb.entered, at its start: counters at different
+ * addresses, so that short blocks in a loop do not wait on one memory word) and summed when
+ * the figures are taken. Everything else is derived from them, for example the chained
+ * block-to-block jumps:
  *
  *   blocks entered = entered from the dispatcher + jcache hits + chained jumps
  *
@@ -53,28 +56,38 @@ void tc_emit_count(struct emitter *e, uint64_t *counter) {
   emit_bytes(e, inc, sizeof(inc));
 }
 
-_Static_assert(offsetof(struct tc_stats, insns_entered) ==
-                   offsetof(struct tc_stats, blocks_entered) + 8,
-               "the block-entry counters are one 16-byte pair");
-
-/* At a block's start: ++blocks_entered, insns_entered += the block's instruction count,
- * which is not known yet: returns the disp32 to patch with tc_patch_count_entry.
- *   mov r10, &blocks_entered ; mov r9, [r10] ; lea r9, [r9 + 1] ; mov [r10], r9
- *   mov r9, [r10 + 8] ; lea r9, [r9 + N] ; mov [r10 + 8], r9 */
+/* At a block's start: ++tb->entered, for a tb that does not exist yet: returns where its
+ * address goes (tc_patch_count_entry). Until patched the counter is a dummy. */
 uint8_t *tc_emit_count_entry(struct emitter *e, struct tcache *tc) {
-  static const uint8_t insns[] = {0x4d, 0x8b, 0x4a, 0x08, 0x4d, 0x8d, 0x89};
-  static const uint8_t store[] = {0x4d, 0x89, 0x4a, 0x08};
-  tc_emit_count(e, &tc->stats.blocks_entered);
-  emit_bytes(e, insns, sizeof(insns));
-  uint8_t *field = e->p;
-  emit_u32(e, 0);
-  emit_bytes(e, store, sizeof(store));
+  static uint64_t dummy;
+  (void)tc;
+  uint8_t *field = e->p + 2; /* the imm64 of mov r10, imm64 (49 BA imm64) */
+  tc_emit_count(e, &dummy);
   return field;
 }
 
-void tc_patch_count_entry(uint8_t *field, int n_insns) {
-  uint32_t n = (uint32_t)n_insns;
-  memcpy(field, &n, 4);
+void tc_patch_count_entry(uint8_t *field, struct tb *tb) {
+  uint64_t *counter = &tb->entered;
+  memcpy(field, &counter, 8);
+}
+
+/* stats.blocks_entered and insns_entered from the blocks' own counters. */
+void tc_stats_count_entries(struct tcache *tc) {
+  uint64_t entered = tc->flushed_entered, insns = tc->flushed_insns;
+  for (size_t i = 0; i < tc->n_blocks; i++) {
+    entered += tc->blocks[i]->entered;
+    insns += tc->blocks[i]->entered * tc->blocks[i]->n_insns;
+  }
+  tc->stats.blocks_entered = entered;
+  tc->stats.insns_entered = insns;
+}
+
+/* Every block is about to go: keep their counts. */
+void tc_stats_flushing(struct tcache *tc) {
+  for (size_t i = 0; i < tc->n_blocks; i++) {
+    tc->flushed_entered += tc->blocks[i]->entered;
+    tc->flushed_insns += tc->blocks[i]->entered * tc->blocks[i]->n_insns;
+  }
 }
 
 /* ---- phases and samples ---- */
@@ -126,6 +139,7 @@ static void end_phase(struct tcache *tc, const char *why) {
   if (tc->n_phases_done >= 2)
     return;
   struct tc_phase *p = &tc->phase[tc->n_phases_done++];
+  tc_stats_count_entries(tc);
   p->at = tc->stats;
   p->at.host_seconds = now_seconds() - tc->stats_t0;
   p->at.run_seconds = p->at.host_seconds - p->at.translate_seconds;
@@ -142,8 +156,13 @@ void tc_stats_dispatch(struct tcache *tc, const struct tb *tb) {
       end_phase(tc, "the first ring-3 block");
     break;
   case TC_PHASE_INSNS:
-    if ((double)tc->stats.insns_entered >= tc->cfg.phase_at)
-      end_phase(tc, "the guest-instruction mark");
+    /* Summing the blocks' counters costs a pass over the blocks: look every 256 entries. */
+    if (tc->insns_mark_countdown-- == 0) {
+      tc->insns_mark_countdown = 255;
+      tc_stats_count_entries(tc);
+      if ((double)tc->stats.insns_entered >= tc->cfg.phase_at)
+        end_phase(tc, "the guest-instruction mark");
+    }
     break;
   case TC_PHASE_SECONDS:
     if (now_seconds() - tc->stats_t0 >= tc->cfg.phase_at)
@@ -156,6 +175,7 @@ void tc_stats_dispatch(struct tcache *tc, const struct tb *tb) {
 
 void tc_stats_finish(struct tcache *tc) {
   tc->stats.host_seconds = now_seconds() - tc->stats_t0;
+  tc_stats_count_entries(tc);
   end_phase(tc, "the end of the run");
   /* The totals, exactly as bt_run left them (end_phase recomputed run_seconds). */
   tc->phase[tc->n_phases_done - 1].at.run_seconds = tc->stats.run_seconds;

@@ -97,6 +97,7 @@ static void flush(struct tcache *tc, bool full) {
       if (tb->page[p] < tc->mmu->npages)
         mmu_unprotect_code(tc->mmu, tb->page[p]);
   }
+  tc_stats_flushing(tc); /* keep the flushed blocks' entry counts */
   tc->n_blocks = 0;
   memset(tc->hash, 0, sizeof(tc->hash));
   memset(tc->page_blocks, 0, sizeof(struct tb *) * tc->mmu->npages);

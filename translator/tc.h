@@ -54,6 +54,7 @@ struct tb {
   struct tb *hash_next;
   struct tb *page_next[2];
   struct insn_map *map;
+  uint64_t entered;  /* times entered, counted at its start when cfg.count_indirect */
 };
 
 /* Translation key bits: what a block's host code depends on besides its guest bytes. */
@@ -71,7 +72,7 @@ struct tb {
   X(blocks_cached) X(blocks_uncached)                                                        \
   X(lookups) X(lookup_hits) X(lookup_misses) X(lookups_uncached)                             \
   X(entries)                         /* bt_enter: blocks entered from the dispatcher */      \
-  X(blocks_entered) X(insns_entered) /* INLINE, at every block entry (adjacent: see stats.c) */ \
+  X(blocks_entered) X(insns_entered) /* INLINE: tb.entered summed (tc_stats_count_entries) */ \
   X(exits_branch) X(exits_indirect_miss) X(exits_callout) X(exits_fault)                     \
   X(chains_made) X(chains_unlinked)                                                          \
   X(indirect_executed)               /* INLINE */                                            \
@@ -141,6 +142,8 @@ struct tcache {
   uint32_t extra_key;   /* key bits forced for the next translation (KEY_SLOW_STRING) */
   struct tc_stats stats;
   uint64_t live_blocks;                /* cached, valid blocks */
+  uint64_t flushed_entered, flushed_insns; /* block entries of blocks flushed away */
+  unsigned insns_mark_countdown;       /* dispatcher entries until the insns= mark is looked at */
   /* stats.c: phases and cache-size samples */
   double stats_t0;                     /* host time bt_run began */
   struct tc_phase phase[2];
@@ -175,7 +178,9 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
 struct emitter;
 void tc_emit_count(struct emitter *e, uint64_t *counter);
 uint8_t *tc_emit_count_entry(struct emitter *e, struct tcache *tc);
-void tc_patch_count_entry(uint8_t *field, int n_insns);
+void tc_patch_count_entry(uint8_t *field, struct tb *tb);
+void tc_stats_count_entries(struct tcache *tc);
+void tc_stats_flushing(struct tcache *tc);
 void tc_stats_start(struct tcache *tc);
 void tc_stats_dispatch(struct tcache *tc, const struct tb *tb);
 void tc_stats_translated(struct tcache *tc);

@@ -1451,7 +1451,7 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
   tb->n_insns = (uint16_t)x->n_insns;
   tb->map = map;
   if (count_entry)
-    tc_patch_count_entry(count_entry, x->n_insns);
+    tc_patch_count_entry(count_entry, tb);
   tb->valid = true;
   tb->cached = cached;
   tc->code_ptr = x->e.p;
