@@ -85,8 +85,12 @@ static void on_memory_fault(struct tcache *tc, siginfo_t *si, greg_t *g, const u
   uint32_t lin;
   bool user_view;
   if (addr >= (uintptr_t)tc->polls && addr < (uintptr_t)tc->code) {
-    /* An interrupt poll after a kick: let the run loop look at the devices. */
+    /* An interrupt poll after a kick: let the run loop look at the devices. A kick's
+     * mprotect can land after the run loop has cleared the flag and opened the polls again;
+     * flag it once more, or every poll would fault and return here for ever (until some
+     * later kick). */
     tc->stats.kicks++;
+    __atomic_store_n(&tc->kicked, 1, __ATOMIC_SEQ_CST);
     exit_translated_code(tc, g);
     return;
   }

@@ -179,6 +179,18 @@ int bt_run(struct tcache *tc) {
   bool indirect = false;
   while (!cpu->shutdown) {
     service(tc);
+    if (tc->mmio_next) {
+      /* The instruction that touched device memory completes before any interrupt: taking
+       * one first would emulate the handler's first instruction instead. */
+      tc->mmio_next = false;
+      struct mmio_ops ops = {cpu->env.opaque, cpu->env.mmio_read, cpu->env.mmio_write};
+      if (ops.read && ops.write)
+        cpu_emulate_mmio(cpu, &ops);
+      else
+        cpu_stop(cpu, SHUTDOWN_ERROR, "device memory access without devices at EIP 0x%08x",
+                 cpu->eip);
+      continue;
+    }
     if (cpu->pending.valid) {
       cpu_deliver_pending(cpu);
       came_from = NULL;
@@ -192,16 +204,6 @@ int bt_run(struct tcache *tc) {
     }
     if (cpu->halted) {
       halted(tc);
-      continue;
-    }
-    if (tc->mmio_next) {
-      tc->mmio_next = false;
-      struct mmio_ops ops = {cpu->env.opaque, cpu->env.mmio_read, cpu->env.mmio_write};
-      if (ops.read && ops.write)
-        cpu_emulate_mmio(cpu, &ops);
-      else
-        cpu_stop(cpu, SHUTDOWN_ERROR, "device memory access without devices at EIP 0x%08x",
-                 cpu->eip);
       continue;
     }
     mmu_refill(tc->mmu, cpu);
