@@ -98,6 +98,7 @@ void cpu_stop(struct cpu *cpu, int reason, const char *fmt, ...) {
 #define CPUID_TSC (1u << 4)
 #define CPUID_MSR (1u << 5)
 #define CPUID_CX8 (1u << 8)
+#define CPUID_APIC (1u << 9)
 #define CPUID_SEP (1u << 11)
 #define CPUID_PGE (1u << 13)
 #define CPUID_CMOV (1u << 15)
@@ -111,6 +112,10 @@ void cpu_stop(struct cpu *cpu, int reason, const char *fmt, ...) {
 
 static void cpuid_string(uint32_t *out, const char *s, int words) {
   memcpy(out, s, (size_t)words * 4);
+}
+
+uint32_t cpu_features_edx(const struct cpu *cpu) {
+  return CPUID_FEATURES_EDX | (cpu->apic ? CPUID_APIC : 0);
 }
 
 void cpu_cpuid(struct cpu *cpu) {
@@ -128,7 +133,7 @@ void cpu_cpuid(struct cpu *cpu) {
     r[0] = 0x6d6; /* family 6, model 13, stepping 6 */
     r[1] = 0x00010000 | (64 / 8) << 8; /* one logical CPU, CLFLUSH line 64 bytes */
     r[2] = 0;
-    r[3] = CPUID_FEATURES_EDX;
+    r[3] = cpu_features_edx(cpu); /* EBX 31:24, the initial APIC ID, is 0 */
     break;
   case 2:
     r[0] = 0x00000001; /* one iteration, no descriptors */

@@ -93,6 +93,9 @@ struct cpu_env {
   /* Device memory by guest physical address (false: nothing there). */
   bool (*mmio_read)(void *opaque, uint32_t pa, int size, uint64_t *value);
   bool (*mmio_write)(void *opaque, uint32_t pa, int size, uint64_t value);
+  /* Model-specific registers a device owns (IA32_APIC_BASE): false raises #GP. */
+  bool (*msr_read)(void *opaque, uint32_t msr, uint64_t *value);
+  bool (*msr_write)(void *opaque, uint32_t msr, uint64_t value);
 };
 
 struct cpu {
@@ -134,6 +137,7 @@ struct cpu {
   uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
   struct pending_event pending;
   bool halted;
+  bool apic;            /* a local APIC exists: CPUID 1 EDX.APIC */
   /* --virt=trap-and-emulate: the guest kernel as if deprivileged to ring 1 under a classic
    * trap-and-emulate monitor (cpu/deprivileged.c); false: the binary translator's VMM. */
   bool deprivileged;
@@ -199,6 +203,8 @@ bool cpu_segs_flat(const struct cpu *cpu);
 /* Push/pop on the guest stack (SS:ESP); false if that raised an exception. */
 bool cpu_push32(struct cpu *cpu, uint32_t value);
 bool cpu_pop32(struct cpu *cpu, uint32_t *value);
+/* CPUID 1 EDX: the feature flags this CPU reports (the MP table repeats them). */
+uint32_t cpu_features_edx(const struct cpu *cpu);
 /* CPUID leaf/subleaf into regs[]. */
 void cpu_cpuid(struct cpu *cpu);
 uint64_t cpu_rdtsc(struct cpu *cpu);

@@ -914,7 +914,6 @@ int insn_cli_sti(struct cpu *cpu, const struct insn_call *c) {
 /* ---- model-specific registers ---- */
 
 #define MSR_TSC 0x10
-#define MSR_APIC_BASE 0x1b
 #define MSR_SYSENTER_CS 0x174
 #define MSR_SYSENTER_ESP 0x175
 #define MSR_SYSENTER_EIP 0x176
@@ -934,7 +933,10 @@ int insn_rdmsr(struct cpu *cpu, const struct insn_call *c) {
   case MSR_SYSENTER_CS: case MSR_SYSENTER_ESP: case MSR_SYSENTER_EIP:
     v = *sysenter_msr(cpu, msr);
     break;
-  default: return raise_at(cpu, c, EXC_GP, true, 0);
+  default:
+    if (!cpu->env.msr_read || !cpu->env.msr_read(cpu->env.opaque, msr, &v))
+      return raise_at(cpu, c, EXC_GP, true, 0);
+    break;
   }
   cpu->regs[R_EAX] = (uint32_t)v;
   cpu->regs[R_EDX] = (uint32_t)(v >> 32);
@@ -950,7 +952,11 @@ int insn_wrmsr(struct cpu *cpu, const struct insn_call *c) {
   case MSR_SYSENTER_CS: case MSR_SYSENTER_ESP: case MSR_SYSENTER_EIP:
     *sysenter_msr(cpu, msr) = v;
     break;
-  default: return raise_at(cpu, c, EXC_GP, true, 0);
+  default:
+    if (!cpu->env.msr_write || !cpu->env.msr_write(cpu->env.opaque, msr, v))
+      return raise_at(cpu, c, EXC_GP, true, 0);
+    /* Enabling or disabling the local APIC can change what INTR says. */
+    return next_via_dispatcher(cpu, c);
   }
   return CO_NEXT;
 }

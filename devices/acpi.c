@@ -244,6 +244,11 @@ int acpi_pm_claim_reset_port(struct acpi_pm *pm, struct ioports *io, uint16_t po
 #define AML_NAME 0x08
 #define AML_BYTE_PREFIX 0x0a
 #define AML_PACKAGE 0x12
+#define AML_SCOPE 0x10
+#define AML_BUFFER 0x11
+#define AML_DWORD_PREFIX 0x0c
+#define AML_EXT_PREFIX 0x5b
+#define AML_DEVICE 0x82 /* after AML_EXT_PREFIX */
 
 void acpi_config_default(struct acpi_config *cfg) {
   memset(cfg, 0, sizeof(*cfg));
@@ -256,6 +261,9 @@ void acpi_config_default(struct acpi_config *cfg) {
   cfg->lapic_id = 0;
   cfg->ioapic_addr = 0xfec00000u;
   cfg->ioapic_id = 1;
+  cfg->pci = true;
+  cfg->pci_mem_base = 0xe0000000u;
+  cfg->pci_mem_len = 0x1ec00000u;
 }
 
 static void set_checksum(uint8_t *p, size_t len, size_t at) {
@@ -417,9 +425,109 @@ static size_t aml_s5(uint8_t *p) {
   return n;
 }
 
-static size_t build_dsdt(uint8_t *t) {
+/* A two-byte PkgLength (bits 7:6 = 1 more byte, bits 3:0 the low nibble) for a package that
+ * starts at p and ends at end: what Scope, Device and Buffer need here, all longer than 63
+ * bytes and shorter than 4096. */
+static void aml_pkglength2(uint8_t *p, const uint8_t *end) {
+  size_t len = (size_t)(end - p);
+  p[0] = (uint8_t)(0x40 | (len & 0x0f));
+  p[1] = (uint8_t)(len >> 4);
+}
+
+/* Word address space descriptor (ACPI 2.0, 6.4.3.5.3): a producer with fixed minimum and
+ * maximum; type 1 = I/O (type flags 3: ISA and non-ISA ranges), 2 = bus numbers. */
+static size_t res_word(uint8_t *p, uint8_t type, uint16_t min, uint16_t max) {
+  p[0] = 0x88;
+  put16(p + 1, 13);
+  p[3] = type;
+  p[4] = 0x0c; /* MinFixed, MaxFixed, positive decode, producer */
+  p[5] = type == 1 ? 3 : 0;
+  put16(p + 6, 0);          /* granularity */
+  put16(p + 8, min);
+  put16(p + 10, max);
+  put16(p + 12, 0);         /* translation offset */
+  put16(p + 14, (uint16_t)(max - min + 1));
+  return 16;
+}
+
+/* DWord memory descriptor (6.4.3.5.2): a cacheable read/write producer range. */
+static size_t res_dword_mem(uint8_t *p, uint32_t min, uint32_t len) {
+  p[0] = 0x87;
+  put16(p + 1, 23);
+  p[3] = 0;                 /* memory */
+  p[4] = 0x0c;
+  p[5] = 0x03;              /* read/write, cacheable */
+  put32(p + 6, 0);
+  put32(p + 10, min);
+  put32(p + 14, min + len - 1);
+  put32(p + 18, 0);
+  put32(p + 22, len);
+  return 26;
+}
+
+/* The root bridge's resources: what iasl makes of
+ *   WordBusNumber (0x00-0xFF), IO (Decode16, 0xCF8, 0xCF8, 1, 8),
+ *   WordIO (0x0000-0x0CF7), WordIO (0x0D00-0xFFFF),
+ *   DWordMemory (0xA0000-0xBFFFF), DWordMemory (the PCI hole), EndTag. */
+static size_t pci_crs(uint8_t *p, const struct acpi_config *c) {
+  size_t n = 0;
+  n += res_word(p + n, 2, 0x00, 0xff);
+  static const uint8_t cfg_io[8] = {0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08};
+  memcpy(p + n, cfg_io, sizeof(cfg_io));
+  n += sizeof(cfg_io);
+  n += res_word(p + n, 1, 0x0000, 0x0cf7);
+  n += res_word(p + n, 1, 0x0d00, 0xffff);
+  n += res_dword_mem(p + n, 0xa0000, 0x20000);
+  n += res_dword_mem(p + n, c->pci_mem_base, c->pci_mem_len);
+  p[n++] = 0x79; /* end tag; checksum 0: none */
+  p[n++] = 0;
+  return n;
+}
+
+/* Scope (\_SB) { Device (PCI0) { Name (_HID, EisaId ("PNP0A03")) Name (_UID, 0)
+ *                                 Name (_CRS, ResourceTemplate () {...}) } } */
+static size_t aml_pci0(uint8_t *p, const struct acpi_config *c) {
+  size_t n = 0;
+  p[n++] = AML_SCOPE;
+  size_t scope_len = n;
+  n += 2;
+  memcpy(p + n, "_SB_", 4);
+  n += 4;
+  p[n++] = AML_EXT_PREFIX;
+  p[n++] = AML_DEVICE;
+  size_t dev_len = n;
+  n += 2;
+  memcpy(p + n, "PCI0", 4);
+  n += 4;
+  static const uint8_t hid[] = {AML_NAME, '_', 'H', 'I', 'D', AML_DWORD_PREFIX,
+                                0x41, 0xd0, 0x0a, 0x03}; /* EisaId ("PNP0A03") */
+  memcpy(p + n, hid, sizeof(hid));
+  n += sizeof(hid);
+  static const uint8_t uid[] = {AML_NAME, '_', 'U', 'I', 'D', AML_ZERO};
+  memcpy(p + n, uid, sizeof(uid));
+  n += sizeof(uid);
+  p[n++] = AML_NAME;
+  memcpy(p + n, "_CRS", 4);
+  n += 4;
+  p[n++] = AML_BUFFER;
+  size_t buf_len = n;
+  n += 2;
+  p[n++] = AML_BYTE_PREFIX;
+  size_t buf_size = n++;
+  size_t crs = pci_crs(p + n, c);
+  p[buf_size] = (uint8_t)crs;
+  n += crs;
+  aml_pkglength2(p + buf_len, p + n);
+  aml_pkglength2(p + dev_len, p + n);
+  aml_pkglength2(p + scope_len, p + n);
+  return n;
+}
+
+static size_t build_dsdt(uint8_t *t, const struct acpi_config *c) {
   size_t n = HEADER_LEN;
   n += aml_s5(t + n);
+  if (c->pci)
+    n += aml_pci0(t + n, c);
   header(t, "DSDT", (uint32_t)n, 1); /* revision 1: 32-bit AML integers */
   return n;
 }
@@ -428,7 +536,7 @@ static size_t align(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
 
 /* The largest tables we write, for the size check before writing anything. */
 #define MADT_MAX (HEADER_LEN + 8 + 8 + 12 + 10 + 10 + 6)
-#define DSDT_MAX (HEADER_LEN + 16)
+#define DSDT_MAX (HEADER_LEN + 16 + 160)
 
 int acpi_build_tables(void *buf, size_t size, uint32_t phys, const struct acpi_config *cfg) {
   if (phys & 15)
@@ -452,7 +560,7 @@ int acpi_build_tables(void *buf, size_t size, uint32_t phys, const struct acpi_c
     end = madt + len;
   }
   size_t dsdt = align(end, 16);
-  size_t dsdt_len = build_dsdt(b + dsdt);
+  size_t dsdt_len = build_dsdt(b + dsdt, cfg);
   set_checksum(b + dsdt, dsdt_len, 9);
 
   build_facs(b + facs);

@@ -18,7 +18,8 @@
  * Usage:
  *   acpi_pm_init(&m->acpi, &m->io, isa_irq_line(&m->isa, 9), &m->timers, ACPI_PM_BASE);
  *   acpi_pm_set_callbacks(&m->acpi, power_off, reset, m);
- *   acpi_config_default(&cfg);                       cfg.apic = true when the APICs exist
+ *   acpi_config_default(&cfg);                       cfg.apic = true when the APICs exist,
+ *                                                    cfg.pci when there is a PCI bus
  *   acpi_build_tables(mmu_phys_ptr(&m->mmu, ACPI_TABLES_ADDR, ACPI_TABLES_SIZE),
  *                     ACPI_TABLES_SIZE, ACPI_TABLES_ADDR, &cfg); */
 #ifndef BT386_ACPI_H
@@ -106,6 +107,11 @@ struct acpi_config {
   uint8_t lapic_id;
   uint32_t ioapic_addr;
   uint8_t ioapic_id;
+  /* A PCI root bridge in the DSDT (\_SB.PCI0, PNP0A03): with ACPI, Linux finds PCI bus 0
+   * only through it. Its _CRS claims bus 0-255, ports 0xCF8-0xCFF and gives the rest of the
+   * I/O space, the VGA hole and [pci_mem_base, +pci_mem_len) to PCI. */
+  bool pci;
+  uint32_t pci_mem_base, pci_mem_len;
 };
 
 void acpi_config_default(struct acpi_config *cfg);

@@ -1,5 +1,10 @@
-/* machine.c - bringing the virtual PC up and down, in an explicit order. */
+/* machine.c - bringing the virtual PC up and down, in an explicit order: the interrupt
+ * controllers (8259A pair, local APIC, IOAPIC) and the ISA IRQ lines first, then the ISA
+ * devices, the PCI bus with the i440FX, the PIIX3 and its IDE function, the ACPI PM block, and
+ * the firmware tables (ACPI, MP) in guest RAM. docs/platform.md describes the result. */
 #include "devices/machine.h"
+
+#include "devices/mptable.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -46,14 +51,34 @@ static bool mmu_is_device(void *opaque, uint32_t pa) {
   return mmio_find(&m->mmio, pa) != NULL;
 }
 
+/* The CPU's INTR: the local APIC's decision, which passes the 8259A through LINT0 in virtual
+ * wire mode (and while the APIC is disabled); without an APIC, the 8259A's INT output. */
 static bool cpu_intr_pending(void *opaque) {
   struct machine *m = opaque;
-  return pic_intr(&m->pic);
+  return m->has_apic ? lapic_intr_pending(&m->lapic) : pic_intr(&m->pic);
 }
 
 static int cpu_intr_ack(void *opaque) {
   struct machine *m = opaque;
-  return pic_ack(&m->pic);
+  return m->has_apic ? lapic_ack(&m->lapic) : pic_ack(&m->pic);
+}
+
+#define MSR_APIC_BASE 0x1b
+
+static bool cpu_msr_read(void *opaque, uint32_t msr, uint64_t *value) {
+  struct machine *m = opaque;
+  if (msr == MSR_APIC_BASE && m->has_apic) {
+    *value = lapic_base_msr(&m->lapic);
+    return true;
+  }
+  return false;
+}
+
+static bool cpu_msr_write(void *opaque, uint32_t msr, uint64_t value) {
+  struct machine *m = opaque;
+  if (msr == MSR_APIC_BASE && m->has_apic)
+    return lapic_set_base_msr(&m->lapic, value) == 0;
+  return false;
 }
 
 static uint64_t cpu_next_deadline(void *opaque) {
@@ -132,10 +157,16 @@ static void ticker_stop(struct machine *m) {
 /* ---- bring-up ---- */
 
 /* The PIC's INTR output changes on the vCPU thread (device timers, I/O): the run loop looks at
- * it after each, so nothing needs kicking here. */
+ * it after each, so nothing needs kicking here. With a local APIC the output is wired to its
+ * LINT0 pin. */
 static void intr_changed(void *opaque, bool level) {
-  (void)opaque, (void)level;
+  struct machine *m = opaque;
+  if (m->has_apic)
+    irq_set(lapic_lint_line(&m->lapic, 0), level);
 }
+
+/* The INTA cycle of an ExtINT interrupt (LINT0 in virtual wire mode) reaches the 8259A. */
+static int pic_inta(void *opaque) { return pic_ack(opaque); }
 
 /* The serial backend's reader thread has input for the guest. */
 static void serial_kick(void *opaque) {
@@ -151,6 +182,14 @@ static void serial_quit(void *opaque) {
   cpu_stop(&m->cpu, SHUTDOWN_EXIT, "quit from the console (Ctrl-A x)");
 }
 
+static void serial_exit(struct machine *m) {
+  if (m->has_com1) {
+    uart_exit(&m->com1);
+    chardev_exit(&m->serial);
+    m->has_com1 = false;
+  }
+}
+
 static int serial_init(struct machine *m) {
   if (m->cfg.serial.kind == CHARDEV_NONE)
     return 0;
@@ -159,7 +198,7 @@ static int serial_init(struct machine *m) {
     fprintf(stderr, "bt386: cannot open the serial console's backend: %s\n", strerror(-err));
     return err;
   }
-  err = uart_init(&m->com1, &m->io, UART_COM1_BASE, *pic_irq_line(&m->pic, UART_COM1_IRQ),
+  err = uart_init(&m->com1, &m->io, UART_COM1_BASE, *isa_irq_line(&m->isa, UART_COM1_IRQ),
                   &m->timers, &m->serial);
   if (err) {
     chardev_exit(&m->serial);
@@ -179,39 +218,210 @@ static void guest_reset(void *opaque) {
 /* A20 is always on: bt386 runs protected-mode guests, whose memory above 1 MiB must not wrap. */
 static void guest_a20(void *opaque, bool on) { (void)opaque, (void)on; }
 
-/* The PC platform, in dependency order: the PIC first (others raise its lines). */
-static int platform_init(struct machine *m) {
+/* The PIIX3's reset control register (port 0xCF9, also the FADT's reset register). */
+static void chipset_reset(void *opaque, bool hard) {
+  (void)hard;
+  guest_reset(opaque);
+}
+
+/* ACPI S5 (PM1a_CNT SLP_EN with SLP_TYP 0): bt386 ends with status 0. */
+static void guest_power_off(void *opaque) {
+  struct machine *m = opaque;
+  m->debug_exit.status = 0;
+  cpu_stop(&m->cpu, SHUTDOWN_EXIT, "the guest powered off");
+}
+
+/* The interrupt controllers, in virtual wire mode as a BIOS leaves them: the 8259A's INT on
+ * the local APIC's LINT0 (ExtINT), the IOAPIC's messages to the local APIC, its EOIs back, and
+ * the ISA IRQ lines to both the 8259A and the IOAPIC (isairq.h). */
+static int interrupts_init(struct machine *m) {
   int err = pic_init(&m->pic, &m->io);
   if (err)
     return err;
   pic_set_intr_callback(&m->pic, intr_changed, m);
-  uint64_t ram = m->mmu.ram_size;
-  if (!err)
-    err = pit_init(&m->pit, &m->io, pic_irq_line(&m->pic, 0), &m->timers);
-  if (!err)
-    err = rtc_init(&m->rtc, &m->io, pic_irq_line(&m->pic, 8), ram, 0, &m->timers);
-  if (!err)
-    err = i8042_init(&m->kbc, &m->io, pic_irq_line(&m->pic, 1), pic_irq_line(&m->pic, 12));
-  if (!err) {
-    i8042_set_callbacks(&m->kbc, guest_reset, guest_a20, m);
-    err = port80_init(&m->port80, &m->io);
+  if (!m->cfg.no_apic) {
+    err = lapic_init(&m->lapic, &m->mmio, &m->timers);
+    if (!err) {
+      lapic_set_extint_ack(&m->lapic, pic_inta, &m->pic);
+      err = ioapic_init(&m->ioapic, &m->mmio, IOAPIC_DEFAULT_BASE, 1, lapic_bus_deliver,
+                        &m->lapic);
+      if (err)
+        lapic_exit(&m->lapic);
+    }
+    if (err) {
+      pic_exit(&m->pic);
+      return err;
+    }
+    lapic_set_eoi_callback(&m->lapic, ioapic_bus_eoi, &m->ioapic);
+    if (!m->cfg.no_acpi)
+      ioapic_set_wire_active_low(&m->ioapic, ACPI_SCI_IRQ, true);
+    m->has_apic = true;
+    m->cpu.apic = true;
   }
-  if (!err)
-    err = serial_init(m);
+  isa_irqs_init(&m->isa, &m->pic, m->has_apic ? &m->ioapic : NULL);
+  return 0;
+}
+
+static void interrupts_exit(struct machine *m) {
+  if (m->has_apic) {
+    ioapic_exit(&m->ioapic);
+    lapic_exit(&m->lapic);
+    m->has_apic = false;
+  }
+  pic_exit(&m->pic);
+}
+
+/* PCI: the i440FX host bridge (00:00.0), the PIIX3 (00:01.0) and its IDE function (00:01.1)
+ * with the disks of the command line. The PIRQ lines are routed as SeaBIOS routes them, so
+ * IRQ 10 and 11 are level-triggered in the ELCR. */
+static int pci_init(struct machine *m) {
+  int err = pci_bus_init(&m->pci, &m->io, PCI_IO_WINDOW_BASE, PCI_IO_WINDOW_LEN, &m->mmio,
+                         PCI_MEM_WINDOW_BASE, PCI_MEM_WINDOW_LEN);
+  if (err)
+    return err;
+  pci_bus_set_log(&m->pci, m->cfg.log_unimp, m->cfg.log);
+  err = i440fx_init(&m->i440fx, &m->pci);
+  if (err)
+    goto out_bus;
+  const struct irq_line *isa[ISA_IRQS];
+  for (int i = 0; i < ISA_IRQS; i++)
+    isa[i] = isa_irq_line(&m->isa, i);
+  err = piix3_init(&m->piix3, &m->pci, isa, PIIX3_BIOS_PIRQ, chipset_reset, m);
+  if (err)
+    goto out_i440fx;
+  uint8_t elcr2 = (uint8_t)ioports_read(&m->io, 0x4d1, 1);
+  ioports_write(&m->io, 0x4d1, 1, elcr2 | 1u << (10 - 8) | 1u << (11 - 8));
+  err = ide_init(&m->ide, &m->pci, &m->io, &m->mmu, isa_irq_line(&m->isa, IDE_PRIMARY_IRQ),
+                 isa_irq_line(&m->isa, IDE_SECONDARY_IRQ), IDE_BM_BASE);
+  if (err)
+    goto out_piix3;
+  ide_set_log(&m->ide, m->cfg.log_unimp, m->cfg.log);
+  for (int i = 0; i < m->cfg.n_drives; i++) {
+    err = ide_attach(&m->ide, &m->cfg.drives[i]);
+    if (err) {
+      m->err_reported = true; /* ide_attach named the file and the problem */
+      goto out_ide;
+    }
+  }
+  return 0;
+out_ide:
+  ide_exit(&m->ide);
+out_piix3:
+  piix3_exit(&m->piix3);
+out_i440fx:
+  i440fx_exit(&m->i440fx);
+out_bus:
+  pci_bus_exit(&m->pci);
+  return err;
+}
+
+static void pci_exit(struct machine *m) {
+  ide_exit(&m->ide);
+  piix3_exit(&m->piix3);
+  i440fx_exit(&m->i440fx);
+  pci_bus_exit(&m->pci);
+}
+
+/* What a BIOS leaves in 0xE0000-0xFFFFF, which the e820 map reserves: the ACPI tables at
+ * ACPI_TABLES_ADDR and the MP tables at MPTABLE_ADDR. */
+static int firmware_tables_init(struct machine *m) {
+  if (m->has_acpi) {
+    struct acpi_config ac;
+    acpi_config_default(&ac);
+    ac.apic = m->has_apic;
+    ac.century = 0x32;
+    ac.pci_mem_base = PCI_MEM_WINDOW_BASE;
+    ac.pci_mem_len = PCI_MEM_WINDOW_LEN;
+    int n = acpi_build_tables(mmu_phys_ptr(&m->mmu, ACPI_TABLES_ADDR, ACPI_TABLES_SIZE),
+                              ACPI_TABLES_SIZE, ACPI_TABLES_ADDR, &ac);
+    if (n < 0)
+      return n;
+  }
+  if (m->has_apic) {
+    struct mptable_config mc;
+    mptable_config_default(&mc);
+    mc.cpu_features = cpu_features_edx(&m->cpu);
+    mc.sci_irq = m->has_acpi ? (int)ACPI_SCI_IRQ : -1;
+    int n = mptable_build(mmu_phys_ptr(&m->mmu, MPTABLE_ADDR, MPTABLE_SIZE), MPTABLE_SIZE,
+                          MPTABLE_ADDR, &mc);
+    if (n < 0)
+      return n;
+  }
+  return 0;
+}
+
+/* The PC platform, in dependency order: the interrupt controllers first (the others raise
+ * their lines), the firmware tables last (they describe what exists). */
+static int platform_init(struct machine *m) {
+  int err = interrupts_init(m);
+  if (err)
+    return err;
+  uint64_t ram = m->mmu.ram_size;
+  err = pit_init(&m->pit, &m->io, isa_irq_line(&m->isa, 0), &m->timers);
+  if (err)
+    goto out_interrupts;
+  err = rtc_init(&m->rtc, &m->io, isa_irq_line(&m->isa, 8), ram, 0, &m->timers);
+  if (err)
+    goto out_pit;
+  err = i8042_init(&m->kbc, &m->io, isa_irq_line(&m->isa, 1), isa_irq_line(&m->isa, 12));
+  if (err)
+    goto out_rtc;
+  i8042_set_callbacks(&m->kbc, guest_reset, guest_a20, m);
+  err = port80_init(&m->port80, &m->io);
+  if (err)
+    goto out_kbc;
+  err = serial_init(m);
+  if (err)
+    goto out_port80;
+  err = pci_init(m);
+  if (err)
+    goto out_serial;
+  if (!m->cfg.no_acpi) {
+    err = acpi_pm_init(&m->acpi, &m->io, isa_irq_line(&m->isa, ACPI_SCI_IRQ), &m->timers,
+                       ACPI_PM_BASE);
+    if (err)
+      goto out_pci;
+    acpi_pm_set_callbacks(&m->acpi, guest_power_off, guest_reset, m);
+    m->has_acpi = true;
+  }
+  err = firmware_tables_init(m);
+  if (err)
+    goto out_acpi;
+  return 0;
+out_acpi:
+  if (m->has_acpi) {
+    acpi_pm_exit(&m->acpi);
+    m->has_acpi = false;
+  }
+out_pci:
+  pci_exit(m);
+out_serial:
+  serial_exit(m);
+out_port80:
+  port80_exit(&m->port80);
+out_kbc:
+  i8042_exit(&m->kbc);
+out_rtc:
+  rtc_exit(&m->rtc);
+out_pit:
+  pit_exit(&m->pit);
+out_interrupts:
+  interrupts_exit(m);
   return err;
 }
 
 static void platform_exit(struct machine *m) {
-  if (m->has_com1) {
-    uart_exit(&m->com1);
-    chardev_exit(&m->serial);
-    m->has_com1 = false;
+  if (m->has_acpi) {
+    acpi_pm_exit(&m->acpi);
+    m->has_acpi = false;
   }
+  pci_exit(m);
+  serial_exit(m);
   port80_exit(&m->port80);
   i8042_exit(&m->kbc);
   rtc_exit(&m->rtc);
   pit_exit(&m->pit);
-  pic_exit(&m->pic);
+  interrupts_exit(m);
 }
 
 enum { STAGE_NONE, STAGE_MMU, STAGE_DEVICES, STAGE_PLATFORM, STAGE_TC, STAGE_TICKER };
@@ -236,6 +446,8 @@ int machine_init(struct machine *m, const struct machine_config *cfg) {
       .next_deadline = cpu_next_deadline,
       .mmio_read = cpu_mmio_read,
       .mmio_write = cpu_mmio_write,
+      .msr_read = cpu_msr_read,
+      .msr_write = cpu_msr_write,
   };
   mmio_init(&m->mmio);
   m->mmu.is_mmio = mmu_is_device;
@@ -256,7 +468,8 @@ int machine_init(struct machine *m, const struct machine_config *cfg) {
 
   err = platform_init(m);
   if (err) {
-    fprintf(stderr, "bt386: cannot set up the PC platform's devices: %s\n", strerror(-err));
+    if (!m->err_reported)
+      fprintf(stderr, "bt386: cannot set up the PC platform's devices: %s\n", strerror(-err));
     machine_exit(m);
     return err;
   }

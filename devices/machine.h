@@ -8,11 +8,17 @@
 #include <stdio.h>
 
 #include "cpu/cpu.h"
+#include "devices/acpi.h"
 #include "devices/debugcon.h"
 #include "devices/i8042.h"
+#include "devices/ide.h"
+#include "devices/ioapic.h"
 #include "devices/ioport.h"
+#include "devices/isairq.h"
+#include "devices/lapic.h"
 #include "devices/mmio.h"
 #include "devices/console.h"
+#include "devices/pci.h"
 #include "devices/pic.h"
 #include "devices/pit.h"
 #include "devices/port80.h"
@@ -33,6 +39,10 @@ struct machine_config {
   int debug_exit_size;
   struct chardev_spec serial; /* COM1's backend (-serial); CHARDEV_NONE: no COM1 */
   bool no_reboot;             /* -no-reboot: a guest reboot ends bt386 */
+  bool no_acpi;               /* -no-acpi: no ACPI tables and no PM block */
+  bool no_apic;               /* --no-apic: no local APIC, IOAPIC or MP table (8259A only) */
+  struct ide_drive_spec drives[IDE_MAX_DRIVES]; /* -hda.. / -drive, in command-line order */
+  int n_drives;
 };
 
 /* Wakes the vCPU when the earliest device timer is due (devices/machine.c). */
@@ -55,6 +65,16 @@ struct machine {
   struct debugcon debugcon;
   struct debug_exit debug_exit;
   struct pic pic;
+  struct lapic lapic;
+  struct ioapic ioapic;
+  bool has_apic;
+  struct isa_irqs isa;
+  struct pci_bus pci;
+  struct i440fx i440fx;
+  struct piix3 piix3;
+  struct ide ide;
+  struct acpi_pm acpi;
+  bool has_acpi;
   struct pit pit;
   struct rtc rtc;
   struct i8042 kbc;
@@ -63,6 +83,7 @@ struct machine {
   struct uart com1;
   bool has_com1;
   int stage; /* how far machine_init got, for machine_exit */
+  bool err_reported; /* machine_init's failure was explained already */
 };
 
 void machine_config_default(struct machine_config *cfg);

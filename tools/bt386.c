@@ -25,6 +25,14 @@ static const char usage[] =
     "  -serial DEV         COM1's backend: stdio (the default; the terminal in raw\n"
     "                      mode, Ctrl-A x quits, Ctrl-A h lists the keys), file:PATH,\n"
     "                      null, none (no COM1)\n"
+    "  -hda FILE           IDE disk on a raw image: primary master (-hdb primary\n"
+    "                      slave, -hdc secondary master, -hdd secondary slave)\n"
+    "  -drive file=FILE[,format=raw][,if=ide][,index=N|bus=B,unit=U][,media=disk]\n"
+    "         [,cache=writeback|none|unsafe|writethrough|directsync]\n"
+    "                      IDE disk, QEMU's syntax (',,' for a comma in FILE); a\n"
+    "                      missing or unusable image stops bt386 before the guest runs\n"
+    "  -no-acpi            no ACPI tables or power management block (no ACPI\n"
+    "                      power-off: the guest then halts instead)\n"
     "  -nographic          accepted for QEMU compatibility (there is no display)\n"
     "  -no-reboot          end bt386 when the guest reboots instead of restarting it\n"
     "  -debugcon stdio     port 0xE9 output to standard output (the default; also\n"
@@ -62,12 +70,16 @@ static const char usage[] =
     "  --no-chain          do not chain direct branches between blocks\n"
     "  --no-jcache         do not look indirect branch targets up in translated code\n"
     "\n"
+    "Platform:\n"
+    "  --no-apic           no local APIC, IOAPIC or MP table: the 8259A pair only\n"
+    "\n"
     "  -h, --help          this text\n"
     "  --version           bt386's version\n"
     "\n"
     "Exit status: what the guest wrote to isa-debug-exit ((V<<1)|1); 0 when the guest\n"
-    "halts for good; 1 when bt386 stops the guest (an error, named on standard error);\n"
-    "2 for a command-line error; 3 when the guest triple-faults.\n";
+    "powers off (ACPI S5) or halts for good, or reboots under -no-reboot; 1 when\n"
+    "bt386 stops the guest (an error, named on standard error, such as a disk image\n"
+    "that cannot be used); 2 for a command-line error; 3 when the guest triple-faults.\n";
 
 static int bad_usage(const char *fmt, const char *arg) {
   fprintf(stderr, "bt386: ");
@@ -167,6 +179,29 @@ static int parse_phase_mark(const char *s, struct tc_config *tc) {
   return 0;
 }
 
+/* -hda..-hdd FILE, or -drive OPTIONS. */
+static int add_drive(struct machine_config *cfg, const char *opt, const char *v) {
+  if (cfg->n_drives == IDE_MAX_DRIVES)
+    return bad_usage("%s: at most 4 IDE disks", opt);
+  struct ide_drive_spec *spec = &cfg->drives[cfg->n_drives];
+  memset(spec, 0, sizeof(*spec));
+  if (!strcmp(opt, "-drive")) {
+    char why[300];
+    if (ide_drive_parse(v, spec, why, sizeof(why)) < 0)
+      return bad_usage("%s", why);
+  } else {
+    if (strlen(v) >= sizeof(spec->file))
+      return bad_usage("%s: file name too long", opt);
+    snprintf(spec->file, sizeof(spec->file), "%s", v);
+    spec->index = opt[3] - 'a';
+  }
+  for (int i = 0; i < cfg->n_drives; i++)
+    if (spec->index >= 0 && cfg->drives[i].index == spec->index)
+      return bad_usage("%s: two disks at the same IDE position", opt);
+  cfg->n_drives++;
+  return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o, struct machine_config *cfg) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -204,10 +239,21 @@ static int parse_args(int argc, char **argv, struct options *o, struct machine_c
     } else if (!strcmp(a, "-no-reboot")) {
       cfg->no_reboot = true;
       takes = false;
+    } else if (!strcmp(a, "-no-acpi")) {
+      cfg->no_acpi = true;
+      takes = false;
+    } else if (!strcmp(a, "--no-apic")) {
+      cfg->no_apic = true;
+      takes = false;
     } else if (!strcmp(a, "-nographic")) {
       takes = false; /* bt386 has no display: the serial console is always on stdio */
     } else if (!v) {
       return bad_usage(a[0] == '-' ? "option %s needs a value" : "unexpected argument %s", a);
+    } else if (!strcmp(a, "-hda") || !strcmp(a, "-hdb") || !strcmp(a, "-hdc") ||
+               !strcmp(a, "-hdd") || !strcmp(a, "-drive")) {
+      int err = add_drive(cfg, a, v);
+      if (err)
+        return err;
     } else if (!strcmp(a, "-kernel")) {
       o->kernel = v;
     } else if (!strcmp(a, "-initrd")) {

@@ -152,7 +152,12 @@ START_TEST(dsdt_defines_s5) {
   const uint8_t *p = d + 36, *end = d + len;
   bool found = false;
   while (p < end) {
-    ck_assert_uint_eq(*p++, 0x08); /* NameOp: the only term at the root */
+    if (*p == 0x10) { /* ScopeOp (\_SB, see pci_root_bridge): skip it by its PkgLength */
+      ck_assert_uint_eq(p[1] >> 6, 1);
+      p += 1 + ((p[1] & 0x0f) | p[2] << 4);
+      continue;
+    }
+    ck_assert_uint_eq(*p++, 0x08); /* NameOp: the other terms at the root */
     char name[5] = {0};
     memcpy(name, p, 4);
     p += 4;
@@ -177,8 +182,71 @@ START_TEST(dsdt_defines_s5) {
   ck_assert_ptr_eq(p, end);
   /* Byte for byte, as documented in acpi.c for SLP_TYP 0. */
   static const uint8_t s5[] = {0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0, 0, 0, 0};
-  ck_assert_uint_eq(len, 36 + sizeof(s5));
   ck_assert_mem_eq(d + 36, s5, sizeof(s5));
+}
+END_TEST
+
+/* Without a PNP0A03 device Linux, once in ACPI mode, finds no PCI bus at all (no IDE disk).
+ * The bytes are what iasl -d reads back as Scope (_SB) { Device (PCI0) { _HID, _UID, _CRS } }
+ * with the windows of acpi_config_default(). */
+START_TEST(dsdt_has_a_pci_root_bridge) {
+  ck_assert_int_gt(build(true), 0);
+  const uint8_t *f = find_table("FACP");
+  const uint8_t *d = table(get32(f + 40), "DSDT");
+  uint32_t len = get32(d + 4);
+  const uint8_t *p = d + 36 + 12, *end = d + len; /* after \_S5 */
+  ck_assert_uint_eq(p[0], 0x10);                 /* ScopeOp */
+  ck_assert_ptr_eq(p + 1 + ((p[1] & 0x0f) | p[2] << 4), end);
+  ck_assert_mem_eq(p + 3, "_SB_", 4);
+  ck_assert_uint_eq(p[7], 0x5b);                 /* DeviceOp */
+  ck_assert_uint_eq(p[8], 0x82);
+  ck_assert_ptr_eq(p + 9 + ((p[9] & 0x0f) | p[10] << 4), end);
+  ck_assert_mem_eq(p + 11, "PCI0", 4);
+  static const uint8_t hid[] = {0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03};
+  ck_assert_mem_eq(p + 15, hid, sizeof(hid));
+  static const uint8_t uid[] = {0x08, '_', 'U', 'I', 'D', 0x00};
+  ck_assert_mem_eq(p + 25, uid, sizeof(uid));
+  const uint8_t *crs = p + 31;
+  ck_assert_mem_eq(crs, "\x08_CRS\x11", 6);
+  ck_assert_ptr_eq(crs + 6 + ((crs[6] & 0x0f) | crs[7] << 4), end);
+  ck_assert_uint_eq(crs[8], 0x0a);
+  const uint8_t *r = crs + 10, *rend = r + crs[9];
+  ck_assert_ptr_eq(rend, end);
+  /* Walk the resource descriptors: bus numbers, the config ports, two I/O and two memory
+   * windows, the end tag. */
+  int words = 0, dwords = 0;
+  bool cfg_io = false, end_tag = false;
+  while (r < rend) {
+    if (r[0] == 0x88) {
+      ck_assert_uint_eq(get16(r + 1), 13);
+      if (r[3] == 2)
+        ck_assert_uint_eq(get16(r + 10), 0xff);
+      else
+        ck_assert(get16(r + 10) == 0x0cf7 || get16(r + 10) == 0xffff);
+      words++;
+      r += 16;
+    } else if (r[0] == 0x87) {
+      ck_assert_uint_eq(get16(r + 1), 23);
+      uint32_t min = get32(r + 10), max = get32(r + 14);
+      ck_assert_uint_eq(get32(r + 22), max - min + 1);
+      ck_assert(min == 0xa0000 || (min == 0xe0000000u && max == 0xfebfffffu));
+      dwords++;
+      r += 26;
+    } else if (r[0] == 0x47) {
+      ck_assert_uint_eq(get16(r + 2), 0xcf8);
+      ck_assert_uint_eq(r[7], 8);
+      cfg_io = true;
+      r += 8;
+    } else {
+      ck_assert_uint_eq(r[0], 0x79);
+      end_tag = true;
+      r += 2;
+    }
+  }
+  ck_assert_ptr_eq(r, rend);
+  ck_assert_int_eq(words, 3);
+  ck_assert_int_eq(dwords, 2);
+  ck_assert(cfg_io && end_tag);
 }
 END_TEST
 
@@ -435,6 +503,7 @@ static Suite *acpi_suite(void) {
   tcase_add_test(tables, rsdp_is_found_by_the_bios_area_scan);
   tcase_add_test(tables, fadt_fields);
   tcase_add_test(tables, dsdt_defines_s5);
+  tcase_add_test(tables, dsdt_has_a_pci_root_bridge);
   tcase_add_test(tables, madt_describes_the_apics_and_overrides);
   tcase_add_test(tables, no_madt_without_apics);
   tcase_add_test(tables, bad_placement_is_refused);

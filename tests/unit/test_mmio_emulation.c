@@ -11,7 +11,7 @@
 
 #define CODE 0x10000u
 #define RAM_VAR 0x20000u
-#define DEVICE 0xfe000000u
+#define DEVICE 0xfed00000u /* free: the PCI window ends at the IOAPIC, 0xFEC00000 */
 
 static struct machine m;
 static uint32_t device_reg;
