@@ -96,8 +96,10 @@ static void test_if_and_shadow(void) {
   expect_hi = hi + 1;
   saved_eip_ok = 0;
   __asm__ volatile("sti\n1: nop\n2: cli");
-  printf("sti; nop; cli: delivered: %u, saved EIP after the nop: %s\n", ticks - before,
-         saved_eip_ok ? "yes" : "no");
+  /* At least one: another tick may come while the handler runs, and is taken after its
+   * iret, before cli (no shadow after iret), so the count depends on timing. */
+  printf("sti; nop; cli: delivered: %s, saved EIP after the nop: %s\n",
+         ticks - before >= 1 ? "yes" : "no", saved_eip_ok ? "yes" : "no");
   printf("handler: IF %s, IRQ0 in service: %s\n", (handler_eflags & 0x200) ? "set" : "clear",
          (handler_isr & 1) ? "yes" : "no");
   printf("after EOI: in service %02x\n", pic_read(PIC1, 0x0b));
