@@ -380,9 +380,11 @@ def render(args, results, native, notes, loads, started, took):
     except OSError:
         pass
     guest_txt = open(os.path.join(args.guest, "guest.txt")).read().splitlines()[0]
-    rev = subprocess.run(["git", "-C", ROOT, "log", "-1", "--format=%h, %cd", "--date=short"],
+    # The source tree the bt386 binary was built in (its build folder sits inside it).
+    src = os.path.dirname(os.path.abspath(args.bt386))
+    rev = subprocess.run(["git", "-C", src, "log", "-1", "--format=%h, %cd", "--date=short"],
                          capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+    dirty = subprocess.run(["git", "-C", src, "status", "--porcelain", "--untracked-files=no"],
                            capture_output=True, text=True).stdout.strip()
     doc = []
     doc.append("# Platform benchmarks: the Linux guest under bt386 and QEMU TCG")
@@ -406,8 +408,11 @@ def render(args, results, native, notes, loads, started, took):
     doc.append("## The run")
     doc.append("")
     doc.append("- when: %s UTC, %.0f s in all" % (started.strftime("%Y-%m-%d %H:%M"), took))
-    doc.append("- bt386: %s; the source tree at %s%s" % (
-        os.path.relpath(args.bt386, ROOT), rev, " with uncommitted changes" if dirty else ""))
+    where = os.path.abspath(args.bt386)
+    if where.startswith(ROOT + os.sep):
+        where = os.path.relpath(where, ROOT)
+    doc.append("- bt386: %s, built from commit %s%s" % (
+        where, rev or "(not in a git tree)", " with uncommitted changes" if dirty else ""))
     doc.append("- QEMU: %s, `-accel tcg -m %d -nic none`" % (qemu_version, MEMORY_MIB))
     doc.append("- guest: %s; `-append \"%s\"`, %d MiB RAM; a fresh %d MiB ext2 image per boot"
                % (guest_txt, APPEND, MEMORY_MIB, DISK_MIB))
