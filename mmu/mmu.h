@@ -87,6 +87,7 @@ struct mmu {
     uint32_t lin, eip, cr3;
   } refill;
   uint64_t stat_maps, stat_unmaps, stat_flushes;
+  uint64_t stat_around; /* pages mapped by fault-around */
 };
 
 #define MMU_ALL_PAGES UINT32_MAX

@@ -413,6 +413,45 @@ static enum mmu_fault_result map_unassigned(struct mmu *m, struct cpu *cpu, int 
   return MMU_FAULT_RETRY;
 }
 
+/* The entry a fill of lin_page would make without changing the guest's tables (A already
+ * set, and D for a writable mapping), or 0 if it would need a walk that sets bits, would
+ * fault, or is not plain RAM. */
+static uint32_t quiet_entry(const struct mmu *m, const struct cpu *cpu, int view,
+                            uint32_t lin_page) {
+  struct walk w;
+  if (!page_peek(m, cpu, lin_page << PAGE_SHIFT, &w) || !w.accessed || w.large ||
+      (view == VIEW_USER && !w.user) || w.pa >= m->ram_size || mmu_is_mmio(m, w.pa))
+    return 0;
+  bool may_write = w.writable || (view == VIEW_KERNEL && !(cpu->cr0 & CR0_WP));
+  uint32_t flags = (w.dirty && may_write ? VE_WRITE : 0) | (w.global && m->pge ? VE_GLOBAL : 0);
+  return (w.pa & ~(PAGE_SIZE - 1)) | flags | VE_MAPPED;
+}
+
+/* Fault-around: a host fault costs far more than an mmap here (../shared/HOST.md), so after
+ * one, map the pages around it that the guest has already used (A set) in the same aligned
+ * 64 KiB, as a TLB may prefetch: nothing the guest can see changes. Runs of consecutive
+ * frames with the same rights go in with one mmap. */
+#define AROUND_PAGES 16u
+static void fault_around(struct mmu *m, const struct cpu *cpu, int view, uint32_t lin_page) {
+  struct view *w = &m->views[view];
+  uint32_t first = lin_page & ~(AROUND_PAGES - 1);
+  for (uint32_t p = first; p < first + AROUND_PAGES;) {
+    uint32_t e = w->entry[p] ? 0 : quiet_entry(m, cpu, view, p);
+    if (!e || (view == VIEW_USER && ((uint64_t)p << PAGE_SHIFT) < m->user_min)) {
+      p++;
+      continue;
+    }
+    uint32_t n = 1;
+    while (p + n < first + AROUND_PAGES && !w->entry[p + n] &&
+           quiet_entry(m, cpu, view, p + n) == e + (n << PAGE_SHIFT))
+      n++;
+    if (map_run(m, view, p, e >> PAGE_SHIFT, n, e & (VE_WRITE | VE_GLOBAL)) < 0)
+      return;
+    m->stat_around += n;
+    p += n;
+  }
+}
+
 enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, bool write,
                                  int view) {
   unsigned access = (write ? MMU_WRITE : 0) | (view == VIEW_USER ? MMU_USER : 0);
@@ -465,5 +504,7 @@ enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, b
              view == VIEW_USER ? "user" : "kernel", strerror(-err));
     return MMU_FAULT_UNASSIGNED;
   }
+  if (!wk.large)
+    fault_around(m, cpu, view, lin_page);
   return MMU_FAULT_RETRY;
 }
