@@ -1025,6 +1025,35 @@ static void translate_fxsave(struct xlate *x, const ZydisDecodedOperand *mem) {
   }
 }
 
+/* ---- fnstenv, fnsave ----
+ *
+ * The host's own instruction (re-addressed) writes the environment in the guest's area: in
+ * 64-bit mode without REX.W its layout is the 32-bit protected-mode one (28 bytes, or 14 with
+ * 0x66; fnsave adds the 80 bytes of registers), but FIP and FDP are the low halves of host
+ * addresses (translated code, the host address of the last operand) and FCS/FDS the host's
+ * selectors. Four (32-bit) or two (16-bit) immediate stores after it zero them, as the fxsave
+ * sequence does: FIP (offset 12, 16-bit form 6), FCS (16, 8), FDP (20, 10), FDS (24, 12). The
+ * stores leave the reserved high words (the host's, 0xffff on the hosts seen) and FOP (bits
+ * 16-26 of the dword at 16: the guest's own opcode) alone. The first guest access is the
+ * host instruction's, so #PF comes as before with nothing changed; the stores rewrite bytes
+ * it has just written, so they do not fault. Flag-free, r8/r9 (an address in them) kept.
+ * (fwait, the 9B of fstenv/fsave, is decoded apart and copied.) fldenv and frstor stay the
+ * host's: the FIP/FCS/FDP/FDS they load only go back out through these and fxsave. */
+static void translate_fpu_env_store(struct xlate *x, const ZydisDecodedOperand *mem) {
+  struct mem m = host_mem(x, mem, false, 0);
+  emit_with_mem(x, m, NULL);
+  bool form16 = mem->size == 14 * 8 || mem->size == 94 * 8;
+  static const struct { uint8_t off, width; } fields32[] = {{12, 4}, {16, 2}, {20, 4}, {24, 2}},
+                                                fields16[] = {{6, 4}, {10, 4}};
+  const int n = form16 ? 2 : 4;
+  for (int i = 0; i < n; i++) {
+    struct mem to = m;
+    unsigned off = form16 ? fields16[i].off : fields32[i].off;
+    to.disp = (int32_t)((uint32_t)m.disp + off);
+    emit_store_imm(&x->e, form16 ? fields16[i].width : fields32[i].width, to, 0);
+  }
+}
+
 /* fxrstor and ldmxcsr: a P6 raises #GP(0) for any of MXCSR bits 16-31 set. The host does too,
  * through a host fault, except for bit 17 on AMD hosts (MM, misaligned SSE mode), which it
  * would take. So the high word of the new MXCSR is tested first, flag-free (jrcxz), with
@@ -1228,6 +1257,13 @@ static void translate_insn(struct xlate *x) {
   case ZYDIS_MNEMONIC_FXSAVE:
     if (find_mem(x)) {
       translate_fxsave(x, find_mem(x));
+      return;
+    }
+    break;
+  case ZYDIS_MNEMONIC_FNSTENV:
+  case ZYDIS_MNEMONIC_FNSAVE:
+    if (find_mem(x)) {
+      translate_fpu_env_store(x, find_mem(x));
       return;
     }
     break;

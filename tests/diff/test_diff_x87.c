@@ -3,7 +3,9 @@
  * quieted (masked #IA, SDM vol. 2A FST, vol. 1 4.8.3.5), which Unicorn does not
  * (UNICORN-QUIRKS.md 25), so that case is checked on bt386 alone. Also the MXCSR loads
  * (ldmxcsr, fxrstor) and their #GP for reserved bits (SDM vol. 2A, LDMXCSR, FXRSTOR), and
- * the 32-bit fxsave image (nothing past byte 287) and fxrstor against Unicorn. */
+ * the 32-bit fxsave image (nothing past byte 287) and fxrstor against Unicorn. fnstenv and
+ * fnsave (32- and 16-bit forms) against Unicorn for what both define alike, and on bt386 alone
+ * for FIP, FCS, FDP and FDS, stored as 0 (docs/translator.md). */
 #include <string.h>
 
 #include "tests/diff/directed.h"
@@ -115,6 +117,93 @@ START_TEST(fxsave_image_and_fxrstor) {
 }
 END_TEST
 
+/* The environment's fields that differ between engines: the reserved high words of FCW, FSW
+ * and FTW (0xffff from the host, 0 from Unicorn), and FIP, FOP|FCS, FDP, FDS (Unicorn's FIP and
+ * FOP are its own; bt386 stores 0 but FOP) are cleared before the compare. `a` is the register
+ * holding the area's address. */
+#define CLEAR_ENV32(a)                                                                       \
+  "mov word [" a "+2], 0\n mov word [" a "+6], 0\n mov word [" a "+10], 0\n"                   \
+  "mov dword [" a "+12], 0\n mov dword [" a "+16], 0\n mov dword [" a "+20], 0\n"              \
+  "mov dword [" a "+24], 0\n"
+#define CLEAR_ENV16(a) "mov dword [" a "+6], 0\n mov dword [" a "+10], 0\n"
+
+/* fnstenv/fstenv and fnsave/fsave, both operand sizes, against Unicorn: the control, status
+ * and tag words, the registers in the save area, nothing written past the area (the window
+ * is patterned first), and the state they leave (all exceptions masked; fninit after fnsave). */
+START_TEST(fpu_environment_against_unicorn) {
+  check_asm("mov edi, 0x3000\n mov eax, 0xa5a5a5a5\n mov ecx, 160\n rep stosd\n"
+            "fninit\n fld1\n fldpi\n fldz\n fild dword [0x3400]\n fnclex\n"
+            "mov word [0x3404], 0x0e72\n fldcw [0x3404]\n"
+            "mov esi, 0x3000\n fnstenv [esi]\n" CLEAR_ENV32("esi")
+            "fldcw [0x3404]\n o16 fnstenv [esi+32]\n" CLEAR_ENV16("esi+32")
+            "fldcw [0x3404]\n fstenv [esi+48]\n" CLEAR_ENV32("esi+48")
+            "fldcw [0x3404]\n mov ebx, 0x3100\n fnsave [ebx]\n" CLEAR_ENV32("ebx")
+            "fld1\n fldl2t\n fldcw [0x3404]\n o16 fsave [ebx+112]\n" CLEAR_ENV16("ebx+112")
+            "fldpi\n fldcw [0x3404]\n o16 fnsave [ebx+208]\n" CLEAR_ENV16("ebx+208"));
+}
+END_TEST
+
+/* What bt386 stores for FIP, FCS, FDP and FDS: 0 in every form (the host's would be host
+ * addresses and selectors), after an x87 instruction with a memory operand; the reserved high
+ * words and FOP are the host's and are not looked at. Also through 16-bit addressing (the
+ * address computed into r8) and FS (a base register added), and the exception masks fnstenv
+ * sets after storing the environment. */
+START_TEST(fpu_environment_pointers_are_zero) {
+  struct diff_state s;
+  directed_state(&s, 1);
+  s.fs_base = 0x100;
+  const struct diff_result *r = run_bt386_asm(
+      &s, "fninit\n fld1\n fadd qword [0x3800]\n mov esi, 0x3000\n fnstenv [esi]\n"
+          "fld dword [0x3800]\n o16 fnstenv [esi+32]\n"
+          "fmul dword [0x3800]\n mov ebx, 0x3100\n fnsave [ebx]\n"
+          "fld1\n fadd dword [0x3800]\n o16 fnsave [ebx+112]\n"
+          "fld1\n fadd dword [0x3800]\n mov esi, 0x3300\n a16 fnstenv [si+4]\n"
+          "fld1\n fadd dword [0x3800]\n fnsave [fs:0x3300+64-0x100]\n"
+          "mov word [0x3400], 0x0e72\n fldcw [0x3400]\n fnstenv [0x3404]\n fnstcw [0x3400]\n");
+  ck_assert_int_eq(r->stop, DIFF_HALTED);
+  const uint8_t *m = r->s.mem;
+  static const struct { uint32_t at; bool form16; uint16_t fcw; } areas[] = {
+      {0x3000, false, 0x37f}, {0x3020, true, 0x37f}, {0x3100, false, 0x37f},
+      {0x3170, true, 0x37f}, {0x3304, false, 0x37f}, {0x3340, false, 0x37f},
+  };
+  for (size_t i = 0; i < sizeof(areas) / sizeof(areas[0]); i++) {
+    const uint8_t *a = m + (areas[i].at - DIFF_WIN_BASE);
+    uint16_t fcw, fip_lo, fcs, fdp_lo, fds;
+    uint32_t fip, fdp;
+    memcpy(&fcw, a, 2);
+    if (areas[i].form16) {
+      memcpy(&fip_lo, a + 6, 2);
+      memcpy(&fcs, a + 8, 2);
+      memcpy(&fdp_lo, a + 10, 2);
+      memcpy(&fds, a + 12, 2);
+      fip = fip_lo;
+      fdp = fdp_lo;
+    } else {
+      memcpy(&fip, a + 12, 4);
+      memcpy(&fcs, a + 16, 2);
+      memcpy(&fdp, a + 20, 4);
+      memcpy(&fds, a + 24, 2);
+      ck_assert_uint_eq(a[19] >> 3, 0); /* bits 27-31 of the FOP|FCS dword */
+    }
+    ck_assert_msg(fip == 0 && fcs == 0 && fdp == 0 && fds == 0,
+                  "area %zu at 0x%x: fip %x fcs %x fdp %x fds %x", i, areas[i].at, fip, fcs, fdp,
+                  fds);
+    ck_assert_uint_eq(fcw, areas[i].fcw);
+  }
+  /* fnstenv masks all exceptions after it stores FCW (SDM vol. 2A, FSTENV); QEMU 7.2 does not */
+  uint16_t cw_stored, cw_after;
+  memcpy(&cw_stored, m + (0x3404 - DIFF_WIN_BASE), 2);
+  memcpy(&cw_after, m + (0x3400 - DIFF_WIN_BASE), 2);
+  ck_assert_uint_eq(cw_stored, 0x0e72);
+  ck_assert_uint_eq(cw_after, 0x0e7f);
+  /* the bytes just past each area are the pattern of state 1, not written */
+  ck_assert_mem_eq(m + (0x3000 + 28 - DIFF_WIN_BASE), s.mem + (0x3000 + 28 - DIFF_WIN_BASE), 4);
+  ck_assert_mem_eq(m + (0x3020 + 14 - DIFF_WIN_BASE), s.mem + (0x3020 + 14 - DIFF_WIN_BASE), 4);
+  ck_assert_mem_eq(m + (0x3100 + 108 - DIFF_WIN_BASE), s.mem + (0x3100 + 108 - DIFF_WIN_BASE), 4);
+  ck_assert_mem_eq(m + (0x3170 + 94 - DIFF_WIN_BASE), s.mem + (0x3170 + 94 - DIFF_WIN_BASE), 2);
+}
+END_TEST
+
 static Suite *x87_suite(void) {
   Suite *s = suite_create("diff_x87");
   TCase *tc = tcase_create("x87");
@@ -123,6 +212,8 @@ static Suite *x87_suite(void) {
   tcase_add_test(tc, signalling_nan_stores_are_quieted);
   tcase_add_test(tc, mxcsr_reserved_bits_raise_gp);
   tcase_add_test(tc, fxsave_image_and_fxrstor);
+  tcase_add_test(tc, fpu_environment_against_unicorn);
+  tcase_add_test(tc, fpu_environment_pointers_are_zero);
   suite_add_tcase(s, tc);
   return s;
 }
