@@ -69,9 +69,6 @@ struct mmu {
    * reached through linear addresses there (chains, indirect-branch caches) must be checked
    * again. */
   void (*mapping_changed)(void *opaque, int view, uint32_t lin_page);
-  /* Per view, a bit per linear page code was translated from (NULL: assume every page): no
-   * chain or indirect-branch cache entry can lead into a page whose bit is clear. */
-  const uint8_t *code_lin[VIEW_COUNT];
   /* Is this physical page device memory (never mapped: every access is emulated)? */
   bool (*is_mmio)(void *opaque, uint32_t pa);
   void *is_mmio_opaque;

@@ -288,10 +288,8 @@ static uint32_t quiet_entry(const struct mmu *m, const struct cpu *cpu, int view
  * in m->scratch (the caller reserves them again); returns how many. */
 static uint32_t revalidate(struct mmu *m, const struct cpu *cpu, int view) {
   struct view *w = &m->views[view];
-  const uint8_t *code_lin = m->code_lin[view];
   uint32_t *gone = m->scratch;
   uint32_t n_gone = 0;
-  bool code_gone = false;
   for (uint32_t i = 0; i < w->n_mapped;) {
     uint32_t p = w->mapped[i], e = w->entry[p];
     if ((e & VE_GLOBAL) && m->pge) {
@@ -304,18 +302,13 @@ static uint32_t revalidate(struct mmu *m, const struct cpu *cpu, int view) {
     }
     if (e & VE_LARGE) {
       drop(m, view, p);
-      code_gone = true;
       continue;
     }
     forget(m, view, p); /* moves another page into slot i */
     gone[n_gone++] = p;
-    if (!code_lin || (code_lin[p / 8] & (1u << (p % 8))))
-      code_gone = true;
   }
   m->stat_flushes++;
-  /* Chains and indirect-branch cache entries lead only into pages code was translated from:
-   * when none of those went, the view's chains and caches stay. */
-  if (code_gone && m->mapping_changed)
+  if (n_gone && m->mapping_changed)
     m->mapping_changed(m->code_write_opaque, view, MMU_ALL_PAGES);
   return n_gone;
 }

@@ -453,8 +453,6 @@ int tc_init(struct tcache **out, struct cpu *cpu, struct mmu *mmu, const struct 
   }
   mmu->code_write = code_write_hook;
   mmu->mapping_changed = mapping_changed;
-  mmu->code_lin[0] = tc->code_lin[0];
-  mmu->code_lin[1] = tc->code_lin[1];
   mmu->code_write_opaque = tc;
   err = fault_handlers_install(tc);
   if (err)
@@ -470,10 +468,8 @@ void tc_exit(struct tcache *tc) {
   if (!tc)
     return;
   fault_handlers_remove();
-  if (tc->mmu && tc->mmu->code_write_opaque == tc) {
+  if (tc->mmu && tc->mmu->code_write_opaque == tc)
     tc->mmu->code_write = NULL;
-    tc->mmu->code_lin[0] = tc->mmu->code_lin[1] = NULL;
-  }
   for (int slot = 0; slot < JC_SLOTS; slot++)
     free(tc->jcache[slot]);
   free(tc->code_lin[0]);
