@@ -136,9 +136,6 @@ static void saves(void) {
   __asm__ volatile("fninit");
 }
 
-static uint32_t read_cr0(void) { uint32_t v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }
-static uint32_t read_cr2(void) { uint32_t v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
-static uint32_t read_cr4(void) { uint32_t v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
 
 static void paging_on(void) {
   pd[0] = 0x000000 | 0x83; /* 4 MiB identity pages: P W PS */

@@ -31,6 +31,11 @@ void __attribute__((noreturn)) guest_exit(int code);
 /* Every test kernel provides this; its return value is passed to guest_exit. */
 int main(void);
 
+/* Control registers (CPL 0 only). */
+static inline uint32_t read_cr0(void) { uint32_t v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }
+static inline uint32_t read_cr2(void) { uint32_t v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
+static inline uint32_t read_cr4(void) { uint32_t v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
+
 /* ---- inspecting results ---- */
 
 #define FL_CF 0x001u
