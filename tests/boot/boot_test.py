@@ -13,6 +13,9 @@ the shell on the serial console and types, checking what the guest prints:
     cat /proc/interrupts   the timer and the serial port (ttyS0, IRQ 4) interrupt and have
                            counted, the PIIX IDE channel (ata_piix, IRQ 14) is registered
     mount                  proc, sysfs and devtmpfs as /init mounted them
+    /userprog 4 SEED       tests/boot/userprog.c, a static i386 glibc program added to the
+                           initramfs: TLS, mmap'd malloc, fork with copy-on-write, 4 MiB
+                           through a pipe, exec; its CRC-32 is checked against zlib's here
     mount /dev/sda /mnt    the IDE disk (ata_piix, sd_mod, ext4 from the initramfs); reads
                            mkdisk's /hello.txt, writes a line with this run's token and a
                            ~100 KB file, sync, umount
@@ -24,6 +27,7 @@ transcript and bt386's standard error. --vmm qemu runs the same test under qemu-
 (the reference; the bt386-only CPU checks are left out). Standard library only.
 """
 import argparse
+import gzip
 import os
 import random
 import re
@@ -32,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -170,11 +175,47 @@ def debugfs_cat(image, path):
     return r.stdout.decode(errors="replace")
 
 
+def userprog_initrd(args):
+    """mkguest.sh's initramfs with /userprog (tests/boot/userprog.c, gcc -m32 -static) added."""
+    base = os.path.join(args.guest, "initramfs.cpio.gz")
+    check(os.path.isfile(base), "no %s: run tools/mkguest.sh first" % base)
+    exe = os.path.join(args.work, "userprog")
+    r = subprocess.run(["gcc", "-m32", "-static", "-O2", "-Wall", "-Wextra", "-o", exe,
+                        os.path.join(HERE, "userprog.c")], capture_output=True, text=True)
+    check(r.returncode == 0, "gcc -m32 -static could not build tests/boot/userprog.c "
+          "(apt-get install gcc-multilib):\n" + r.stderr)
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from platbench import cpio_newc
+    data = open(base, "rb").read()
+    initrd = os.path.join(args.work, "initramfs-userprog.cpio.gz")
+    with open(initrd, "wb") as f:
+        f.write(data)
+        f.write(b"\0" * (-len(data) % 4))
+        # The kernel unpacks concatenated archives in turn: this one adds /userprog.
+        f.write(gzip.compress(cpio_newc([("userprog", 0o100755, open(exe, "rb").read())]),
+                              6, mtime=0))
+    return initrd
+
+
+def xorshift_crc32(mib, seed):
+    """userprog.c's buffer, MIB MiB of xorshift32(SEED) words, and zlib's CRC-32 of it."""
+    words, x = [], seed
+    for _ in range((mib << 20) // 4):
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        words.append(x)
+    import array
+    a = array.array("I", words)
+    if sys.byteorder != "little":
+        a.byteswap()
+    return zlib.crc32(a.tobytes())
+
+
 def vmm_argv(args, image):
     kernel = os.path.join(args.guest, "vmlinuz")
-    initrd = os.path.join(args.guest, "initramfs.cpio.gz")
-    for f in (kernel, initrd):
-        check(os.path.isfile(f), "no %s: run tools/mkguest.sh first" % f)
+    check(os.path.isfile(kernel), "no %s: run tools/mkguest.sh first" % kernel)
+    initrd = userprog_initrd(args)
     append = "console=ttyS0 panic=-1"
     if args.vmm == "qemu":
         return ["qemu-system-i386", "-accel", "tcg", "-m", "256", "-nographic", "-no-reboot",
@@ -255,6 +296,17 @@ def boot_test(args, con, image, token, seq_count):
         check(re.search(r"^%s on %s type %s \(rw" % (fs, where, fs), out, re.M),
               "mount does not show %s on %s:\n%s" % (fs, where, out))
     print("boot: mount: proc, sysfs, devtmpfs", flush=True)
+
+    # A static glibc program: TLS, mmap, copy-on-write, a pipe between processes, exec.
+    seed = random.getrandbits(31) | 1
+    out = con.run("/userprog 4 %d" % seed, timeout=120)
+    want = xorshift_crc32(4, seed)
+    check(re.search(r"^userprog: crc32=%08x pipe=%08x cow=ok exec=ok tls=ok$" % (want, want),
+                    out, re.M),
+          "/userprog 4 %d did not print crc32=pipe=%08x (zlib's) and ok for cow, exec and tls:"
+          "\n%s" % (seed, want, out))
+    print("boot: userprog: static glibc program, crc32 %08x through fork, pipe and exec"
+          % want, flush=True)
 
     # The disk: read what mkdisk.sh put there, write files, sync, umount.
     out = con.run("ls -l /dev/sda && mount -t ext2 /dev/sda /mnt && cat /mnt/hello.txt")
