@@ -24,6 +24,8 @@
 struct cpu;
 
 enum { VIEW_KERNEL, VIEW_USER, VIEW_COUNT };
+#define MMU_WS_SETS 8      /* address spaces whose working sets are remembered */
+#define MMU_WS_PAGES 1024u /* at most this many pages remembered per address space */
 
 /* A view's own page table: which guest linear pages are mapped at base + linear, to what. */
 #define VE_MAPPED 0x1u  /* mapped (read-only unless VE_WRITE and the page holds no code) */
@@ -88,6 +90,16 @@ struct mmu {
   } refill;
   uint64_t stat_maps, stat_unmaps, stat_flushes;
   uint64_t stat_around; /* pages mapped by fault-around */
+  /* Working sets: the kernel-view pages each recent address space (CR3) had mapped when it
+   * was switched away, to map again at once (where still valid) when it comes back. */
+  uint32_t cur_cr3;
+  struct mmu_ws {
+    uint32_t cr3, n;
+    uint64_t stamp;
+    uint32_t *pages;
+  } ws[MMU_WS_SETS];
+  uint64_t ws_clock;
+  uint64_t stat_ws_restored; /* pages mapped again from a working set */
 };
 
 #define MMU_ALL_PAGES UINT32_MAX

@@ -41,6 +41,11 @@ int views_init(struct mmu *m) {
     if (!w->entry || !w->slot || !w->mapped)
       return -ENOMEM;
   }
+  for (int i = 0; i < MMU_WS_SETS; i++) {
+    m->ws[i].pages = malloc(MMU_WS_PAGES * sizeof(uint32_t));
+    if (!m->ws[i].pages)
+      return -ENOMEM;
+  }
   m->rmap_head = calloc(m->npages, sizeof(uint32_t));
   m->scratch = alloc_table(VIEW_PAGES * sizeof(uint32_t));
   return m->rmap_head && m->scratch ? 0 : -ENOMEM;
@@ -56,6 +61,10 @@ void views_exit(struct mmu *m) {
     if (w->mapped)
       munmap(w->mapped, VIEW_PAGES * sizeof(uint32_t));
     memset(w, 0, sizeof(*w));
+  }
+  for (int i = 0; i < MMU_WS_SETS; i++) {
+    free(m->ws[i].pages);
+    m->ws[i] = (struct mmu_ws){0};
   }
   if (m->scratch)
     munmap(m->scratch, VIEW_PAGES * sizeof(uint32_t));
@@ -218,6 +227,7 @@ void mmu_paging_changed(struct mmu *m, const struct cpu *cpu) {
   m->wp = wp;
   m->pge = pge;
   m->pse = pse;
+  m->cur_cr3 = cpu->cr3;
   if (paging != m->paging) {
     m->paging = paging;
     struct view *k = &m->views[VIEW_KERNEL];
@@ -270,10 +280,13 @@ static int cmp_u32(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+static uint32_t quiet_entry(const struct mmu *m, const struct cpu *cpu, int view,
+                            uint32_t lin_page);
+
 /* mov cr3: a TLB flush of non-global entries. Entries the new tables give unchanged are kept
- * (shared kernel mappings, pages shared between processes), the rest are dropped, runs of
- * neighbouring pages with one mmap each. */
-static void revalidate(struct mmu *m, const struct cpu *cpu, int view) {
+ * (shared kernel mappings, pages shared between processes), the rest are forgotten and listed
+ * in m->scratch (the caller reserves them again); returns how many. */
+static uint32_t revalidate(struct mmu *m, const struct cpu *cpu, int view) {
   struct view *w = &m->views[view];
   uint32_t *gone = m->scratch;
   uint32_t n_gone = 0;
@@ -294,26 +307,98 @@ static void revalidate(struct mmu *m, const struct cpu *cpu, int view) {
     forget(m, view, p); /* moves another page into slot i */
     gone[n_gone++] = p;
   }
-  if (n_gone) {
-    qsort(gone, n_gone, sizeof(gone[0]), cmp_u32);
-    for (uint32_t i = 0; i < n_gone;) {
-      uint32_t j = i + 1;
-      while (j < n_gone && gone[j] == gone[j - 1] + 1)
-        j++;
-      reserve_again(w, gone[i], j - i);
-      i = j;
-    }
-  }
   m->stat_flushes++;
   if (n_gone && m->mapping_changed)
     m->mapping_changed(m->code_write_opaque, view, MMU_ALL_PAGES);
+  return n_gone;
+}
+
+/* Remember the small non-global pages of the kernel view (what the kernel touched for the
+ * address space being left: its user memory, through copy_to/from_user) under the old CR3. */
+static void ws_save(struct mmu *m) {
+  struct mmu_ws *s = NULL;
+  for (int i = 0; i < MMU_WS_SETS; i++)
+    if (m->ws[i].cr3 == m->cur_cr3 && m->ws[i].stamp) {
+      s = &m->ws[i];
+      break;
+    }
+  if (!s) {
+    s = &m->ws[0];
+    for (int i = 1; i < MMU_WS_SETS; i++)
+      if (m->ws[i].stamp < s->stamp)
+        s = &m->ws[i];
+  }
+  s->cr3 = m->cur_cr3;
+  s->stamp = ++m->ws_clock;
+  const struct view *w = &m->views[VIEW_KERNEL];
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < w->n_mapped && n < MMU_WS_PAGES; i++) {
+    uint32_t p = w->mapped[i], e = w->entry[p];
+    if (!(e & (VE_GLOBAL | VE_LARGE | VE_ONES)))
+      s->pages[n++] = p;
+  }
+  qsort(s->pages, n, sizeof(uint32_t), cmp_u32);
+  s->n = n;
+}
+
+/* Coming back to an address space: map again the kernel-view pages it had mapped that its
+ * tables still give quietly (A set, and D for a writable mapping), as a TLB may prefetch, runs
+ * of consecutive frames with one mmap each, instead of a host fault for each. (Doing the same
+ * for the user view measured worse: more mmaps than the faults it saved.) */
+static void ws_restore(struct mmu *m, const struct cpu *cpu, const struct mmu_ws *s) {
+  const int view = VIEW_KERNEL;
+  struct view *w = &m->views[view];
+  const uint32_t *pg = s->pages;
+  uint32_t n = s->n;
+  for (uint32_t i = 0; i < n;) {
+    uint32_t p = pg[i];
+    uint32_t e = w->entry[p] ? 0 : quiet_entry(m, cpu, view, p);
+    if (!e) {
+      i++;
+      continue;
+    }
+    uint32_t k = 1;
+    while (i + k < n && pg[i + k] == p + k && !w->entry[p + k] &&
+           quiet_entry(m, cpu, view, p + k) == e + (k << PAGE_SHIFT))
+      k++;
+    if (map_run(m, view, p, e >> PAGE_SHIFT, k, e & (VE_WRITE | VE_GLOBAL)) < 0)
+      return;
+    m->stat_ws_restored += k;
+    i += k;
+  }
 }
 
 void mmu_cr3_written(struct mmu *m, const struct cpu *cpu) {
   if (!m->paging)
     return;
-  revalidate(m, cpu, VIEW_KERNEL);
-  revalidate(m, cpu, VIEW_USER);
+  ws_save(m);
+  const struct mmu_ws *s = NULL;
+  for (int i = 0; i < MMU_WS_SETS; i++)
+    if (m->ws[i].cr3 == cpu->cr3 && m->ws[i].stamp && cpu->cr3 != m->cur_cr3)
+      s = &m->ws[i];
+  m->cur_cr3 = cpu->cr3;
+  for (int view = 0; view < VIEW_COUNT; view++) {
+    struct view *w = &m->views[view];
+    uint32_t n_gone = revalidate(m, cpu, view);
+    if (s && view == VIEW_KERNEL)
+      ws_restore(m, cpu, s);
+    if (!n_gone)
+      continue;
+    /* What the restore did not map over goes back to reserved memory, neighbours at once. */
+    uint32_t *gone = m->scratch;
+    qsort(gone, n_gone, sizeof(gone[0]), cmp_u32);
+    for (uint32_t i = 0; i < n_gone;) {
+      if (w->entry[gone[i]]) {
+        i++;
+        continue;
+      }
+      uint32_t j = i + 1;
+      while (j < n_gone && gone[j] == gone[j - 1] + 1 && !w->entry[gone[j]])
+        j++;
+      reserve_again(w, gone[i], j - i);
+      i = j;
+    }
+  }
 }
 
 /* Map lin into a view now, as a TLB fill would, if the guest's tables allow the access and
