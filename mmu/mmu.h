@@ -65,9 +65,10 @@ struct mmu {
   /* Called when code on a physical page is about to change (translator's invalidation). */
   void (*code_write)(void *opaque, uint32_t phys_page);
   void *code_write_opaque;
-  /* Called when mappings of a view were dropped (lin_page, or MMU_ALL_PAGES): translations
-   * reached through linear addresses there (chains, indirect-branch caches) must be checked
-   * again. */
+  /* Called when the guest may have changed what a view's linear pages map (lin_page,
+   * MMU_NONGLOBAL_PAGES or MMU_ALL_PAGES), whether or not the view had them mapped (code runs
+   * from translations, so a code page often never is): translations reached through linear
+   * addresses there (chains, indirect-branch caches) must be checked again. */
   void (*mapping_changed)(void *opaque, int view, uint32_t lin_page);
   /* Is this physical page device memory (never mapped: every access is emulated)? */
   bool (*is_mmio)(void *opaque, uint32_t pa);
@@ -103,6 +104,9 @@ struct mmu {
 };
 
 #define MMU_ALL_PAGES UINT32_MAX
+/* mapping_changed's lin_page after a mov cr3: any non-global mapping may have changed (global
+ * ones stayed if CR4.PGE is set), including those of pages the view never mapped. */
+#define MMU_NONGLOBAL_PAGES (UINT32_MAX - 1)
 
 /* Reserve the views and create guest RAM; -errno on failure, with a message on stderr. */
 int mmu_init(struct mmu *m, uint64_t ram_size);

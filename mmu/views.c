@@ -308,8 +308,8 @@ static uint32_t revalidate(struct mmu *m, const struct cpu *cpu, int view) {
     gone[n_gone++] = p;
   }
   m->stat_flushes++;
-  if (n_gone && m->mapping_changed)
-    m->mapping_changed(m->code_write_opaque, view, MMU_ALL_PAGES);
+  if (m->mapping_changed)
+    m->mapping_changed(m->code_write_opaque, view, MMU_NONGLOBAL_PAGES);
   return n_gone;
 }
 
@@ -424,6 +424,14 @@ void mmu_invlpg(struct mmu *m, struct cpu *cpu, uint32_t lin) {
   uint32_t u = m->views[VIEW_USER].entry[page];
   if (u && !still_valid(m, cpu, VIEW_USER, page, u))
     unmap_page(m, VIEW_USER, page);
+  /* Code runs from translations, not through the views: a page code was translated from may
+   * have changed even where no view maps it. */
+  if (m->mapping_changed) {
+    if (!u)
+      m->mapping_changed(m->code_write_opaque, VIEW_USER, page);
+    if (!m->views[VIEW_KERNEL].entry[page])
+      m->mapping_changed(m->code_write_opaque, VIEW_KERNEL, page);
+  }
   /* A kernel invalidates what it changed to use it next: when the new translation can be
    * mapped quietly, one mmap replaces the old page instead of an unmap and a fault. */
   uint32_t e = k->entry[page];

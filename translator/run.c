@@ -224,7 +224,7 @@ int bt_run(struct tcache *tc) {
      * the indirect-branch cache next time. */
     bool unchained = came_from && !came_from->linked;
     if ((indirect || unchained) && tb->cached && flat && tc->cfg.jcache) {
-      tc_jcache_fill(tc, tb->key, cpu->eip, tb->code);
+      tc_jcache_fill(tc, tb, tc->lookup_global);
       tc->stats.jcache_fills++;
     }
     cpu->jcache =

@@ -67,11 +67,54 @@ int tc_jcache_slot(uint32_t key) {
   return (int)(key & KEY_CPL_MASK) | ((key & KEY_NO_SSE) ? 4 : 0);
 }
 
-void tc_jcache_fill(struct tcache *tc, uint32_t key, uint32_t eip, const uint8_t *host) {
-  uint32_t *jc = tc->jcache[tc_jcache_slot(key)];
-  uint32_t i = eip & (JC_SIZE - 1);
-  jc[i] = eip;
-  memcpy((uint8_t *)jc + JC_SIZE * 4 + (size_t)i * 8, &host, 8);
+static void jc_pages_note(struct jc_pages *jp, uint32_t lin, uint32_t ppn) {
+  for (uint32_t i = jp->n; i-- > 0;)
+    if (jp->lin[i] == lin && jp->ppn[i] == ppn)
+      return;
+  if (jp->n == JC_PAGES) {
+    jp->overflow = true;
+    return;
+  }
+  jp->lin[jp->n] = lin;
+  jp->ppn[jp->n++] = ppn;
+}
+
+/* Enter tb (whose first page is global, or paging is off, if global) in its mode's
+ * indirect-branch cache, noting the non-global pages the entry relies on. */
+void tc_jcache_fill(struct tcache *tc, const struct tb *tb, bool global) {
+  int slot = tc_jcache_slot(tb->key);
+  uint32_t *jc = tc->jcache[slot];
+  uint32_t i = tb->eip & (JC_SIZE - 1);
+  jc[i] = tb->eip;
+  memcpy((uint8_t *)jc + JC_SIZE * 4 + (size_t)i * 8, &tb->code, 8);
+  struct jc_pages *jp = &tc->jc_pages[slot];
+  jp->used = true;
+  uint32_t first = tb->eip >> PAGE_SHIFT, last = (tb->eip + tb->guest_len - 1) >> PAGE_SHIFT;
+  if (!global)
+    jc_pages_note(jp, first, tb->page[0]);
+  if (last != first && (tc->cpu->cr0 & CR0_PG))
+    jc_pages_note(jp, last, tb->page[1]);
+}
+
+static void jcache_clear_slot(struct tcache *tc, int slot) {
+  jcache_clear(tc->jcache[slot]);
+  tc->jc_pages[slot] = (struct jc_pages){0};
+}
+
+/* After a mov cr3: does every non-global page the slot's entries lead into still map the
+ * frame it was translated from, with the rights its mode needs to fetch? */
+static bool jc_pages_still_valid(struct tcache *tc, int slot) {
+  const struct jc_pages *jp = &tc->jc_pages[slot];
+  if (jp->overflow)
+    return false;
+  bool user = (slot & KEY_CPL_MASK) == 3;
+  for (uint32_t i = 0; i < jp->n; i++) {
+    struct walk w;
+    if (!page_peek(tc->mmu, tc->cpu, jp->lin[i] << PAGE_SHIFT, &w) ||
+        (w.pa >> PAGE_SHIFT) != jp->ppn[i] || (user && !w.user))
+      return false;
+  }
+  return true;
 }
 
 static void jcache_forget(struct tcache *tc, const struct tb *tb) {
@@ -102,7 +145,7 @@ static void flush(struct tcache *tc, bool full) {
   memset(tc->hash, 0, sizeof(tc->hash));
   memset(tc->page_blocks, 0, sizeof(struct tb *) * tc->mmu->npages);
   for (int slot = 0; slot < JC_SLOTS; slot++)
-    jcache_clear(tc->jcache[slot]);
+    jcache_clear_slot(tc, slot);
   tc->code_ptr = tc->code;
   tc->meta_ptr = tc->meta;
   tc->cross[0] = tc->cross[1] = NULL;
@@ -303,10 +346,29 @@ static uint64_t unlink_incoming(struct tb *tb) {
   return n;
 }
 
-/* The guest dropped the mapping of lin_page (or all) in a view: unlink chains into it and
- * forget indirect-branch targets reached through that view. */
+/* A mov cr3 with CR4.PGE: chains into other pages lead only into global pages
+ * (tc_link), which stay; an indirect-branch cache stays if the non-global pages its entries
+ * lead into map what they did (processes running one program share its code frames). */
+static void address_space_switched(struct tcache *tc, int view) {
+  tc->stats.mapchg_events++;
+  for (int slot = 0; slot < JC_SLOTS; slot++)
+    if (((slot & KEY_CPL_MASK) == 3) == (view == 1) && tc->jc_pages[slot].used &&
+        !jc_pages_still_valid(tc, slot)) {
+      jcache_clear_slot(tc, slot);
+      tc->stats.mapchg_jcache_clears++;
+    }
+}
+
+/* The guest may have changed the mapping of lin_page (or all) in a view: unlink chains into it
+ * and forget indirect-branch targets reached through that view. */
 static void mapping_changed(void *opaque, int view, uint32_t lin_page) {
   struct tcache *tc = opaque;
+  if (lin_page == MMU_NONGLOBAL_PAGES && tc->mmu->pge) {
+    address_space_switched(tc, view);
+    return;
+  }
+  if (lin_page == MMU_NONGLOBAL_PAGES)
+    lin_page = MMU_ALL_PAGES; /* without PGE nothing is global */
   if (lin_page != MMU_ALL_PAGES && !(tc->code_lin[view][lin_page / 8] & (1u << (lin_page % 8))))
     return; /* no translation was ever reached through that page */
   tc->stats.mapchg_events++;
@@ -323,8 +385,8 @@ static void mapping_changed(void *opaque, int view, uint32_t lin_page) {
     }
   }
   for (int slot = 0; slot < JC_SLOTS; slot++)
-    if (((slot & KEY_CPL_MASK) == 3) == (view == 1)) {
-      jcache_clear(tc->jcache[slot]);
+    if (((slot & KEY_CPL_MASK) == 3) == (view == 1) && tc->jc_pages[slot].used) {
+      jcache_clear_slot(tc, slot);
       tc->stats.mapchg_jcache_clears++;
     }
 }

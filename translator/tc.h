@@ -115,6 +115,16 @@ struct tc_phase {
  * depends on besides its page (non-flat segments use none). */
 #define JC_SLOTS 8
 
+/* The non-global linear pages an indirect-branch cache's entries lead into, with the frames
+ * their code was translated from: after a mov cr3 the cache stays if each maps the same. */
+#define JC_PAGES 64
+struct jc_pages {
+  bool used;     /* filled since it was last cleared */
+  bool overflow; /* more pages than fit: the next mov cr3 clears the cache */
+  uint32_t n;
+  uint32_t lin[JC_PAGES], ppn[JC_PAGES];
+};
+
 struct tcache {
   struct cpu *cpu;
   struct mmu *mmu;
@@ -132,6 +142,7 @@ struct tcache {
   struct tb *hash[1u << TB_HASH_BITS];
   struct tb **page_blocks;             /* per guest physical page: its blocks */
   uint32_t *jcache[JC_SLOTS];          /* indirect-branch caches, one per mode (tc_jcache_slot) */
+  struct jc_pages jc_pages[JC_SLOTS];  /* ... and the pages their entries rely on */
   uint64_t generation;                 /* bumped by every flush */
   struct tb_exit *cross[2];            /* chains into other linear pages, per view */
   bool lookup_global;                  /* the last lookup's code page is global (or unpaged) */
@@ -167,7 +178,7 @@ void *tc_meta_alloc(struct tcache *tc, size_t size);
 void tc_flush(struct tcache *tc);
 void tc_link(struct tcache *tc, struct tb_exit *x, struct tb *to, bool to_global);
 int tc_jcache_slot(uint32_t key);
-void tc_jcache_fill(struct tcache *tc, uint32_t key, uint32_t eip, const uint8_t *host);
+void tc_jcache_fill(struct tcache *tc, const struct tb *tb, bool global);
 void tc_invalidate_page(struct tcache *tc, uint32_t page);
 void tc_register(struct tcache *tc, struct tb *tb);
 

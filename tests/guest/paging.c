@@ -190,6 +190,44 @@ static void code_through_alias(void) {
   printf("code rewritten through an alias: %u %u %u\n", first, second, third);
 }
 
+/* An indirect call, the same site each time (bt386 caches its targets by linear address). */
+static __attribute__((noinline)) uint32_t call_at(uint32_t lin) {
+  uint32_t sum = 0;
+  for (int i = 0; i < 3; i++)
+    sum = ((uint32_t(*)(void))lin)();
+  return sum;
+}
+
+/* Code whose page is remapped to another frame: after invlpg, and across mov cr3 with global
+ * pages enabled, the same linear address runs the new frame's code. The code is written
+ * through the identity map only, so the linear page is never read or written as data. */
+static void code_remapped(void) {
+  uint32_t lin = TEST_BASE + 0x9000;
+  uint32_t fa = frame(), fb = frame();
+  put_function((volatile uint8_t *)fa, 0xa);
+  put_function((volatile uint8_t *)fb, 0xb);
+  write_cr4(0x90); /* PSE, PGE */
+  set_pte(pte_of(lin), fa | P | W);
+  invlpg(lin);
+  uint32_t first = call_at(lin);
+  set_pte(pte_of(lin), fb | P | W);
+  invlpg(lin);
+  uint32_t after_invlpg = call_at(lin);
+  memcpy(pd2, pd, sizeof(pd));
+  memcpy(test_pt2, test_pt, sizeof(test_pt));
+  pd2[TEST_BASE >> 22] = (uint32_t)test_pt2 | P | W;
+  set_pte(&test_pt2[(lin >> 12) & 0x3ff], fa | P | W);
+  write_cr3((uint32_t)pd2);
+  uint32_t space2 = call_at(lin);
+  write_cr3((uint32_t)pd);
+  uint32_t space1 = call_at(lin);
+  write_cr3((uint32_t)pd2);
+  uint32_t space2_again = call_at(lin);
+  write_cr3((uint32_t)pd);
+  printf("code remapped: %x, after invlpg %x, space 2 %x, space 1 %x, space 2 %x\n", first,
+         after_invlpg, space2, space1, space2_again);
+}
+
 int main(void) {
   traps_init();
   enable_paging();
@@ -200,6 +238,7 @@ int main(void) {
   address_spaces();
   large_pages();
   code_through_alias();
+  code_remapped();
   printf("done\n");
   return 0;
 }
