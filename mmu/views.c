@@ -368,6 +368,17 @@ static void ws_restore(struct mmu *m, const struct cpu *cpu, const struct mmu_ws
   }
 }
 
+/* Are the pages strictly between a and b (a < b, at most BRIDGE_PAGES apart) all unmapped? */
+#define BRIDGE_PAGES 256u
+static bool gap_is_empty(const struct view *w, uint32_t a, uint32_t b) {
+  if (b - a > BRIDGE_PAGES)
+    return false;
+  for (uint32_t p = a + 1; p < b; p++)
+    if (w->entry[p])
+      return false;
+  return true;
+}
+
 void mmu_cr3_written(struct mmu *m, const struct cpu *cpu) {
   if (!m->paging)
     return;
@@ -384,7 +395,8 @@ void mmu_cr3_written(struct mmu *m, const struct cpu *cpu) {
       ws_restore(m, cpu, s);
     if (!n_gone)
       continue;
-    /* What the restore did not map over goes back to reserved memory, neighbours at once. */
+    /* What the restore did not map over goes back to reserved memory with one mmap per run,
+     * a run bridging short gaps that hold no mapping (reserving those again changes nothing). */
     uint32_t *gone = m->scratch;
     qsort(gone, n_gone, sizeof(gone[0]), cmp_u32);
     for (uint32_t i = 0; i < n_gone;) {
@@ -393,9 +405,9 @@ void mmu_cr3_written(struct mmu *m, const struct cpu *cpu) {
         continue;
       }
       uint32_t j = i + 1;
-      while (j < n_gone && gone[j] == gone[j - 1] + 1 && !w->entry[gone[j]])
+      while (j < n_gone && !w->entry[gone[j]] && gap_is_empty(w, gone[j - 1], gone[j]))
         j++;
-      reserve_again(w, gone[i], j - i);
+      reserve_again(w, gone[i], gone[j - 1] - gone[i] + 1);
       i = j;
     }
   }
