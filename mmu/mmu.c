@@ -28,7 +28,7 @@ static long min_mmap_addr(void) {
 }
 
 static int reserve_kernel_view(struct mmu *m) {
-  uint64_t len = KVIEW_GUARD + VIEW_SIZE + KVIEW_GUARD;
+  uint64_t len = KVIEW_GUARD + (uint64_t)MMU_KERNEL_VIEWS * (VIEW_SIZE + KVIEW_GUARD);
   for (uint64_t hint = KVIEW_HINT; hint < 0x700000000000ull; hint += 0x10000000000ull) {
     void *p = mmap((void *)hint, len, PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
@@ -39,7 +39,8 @@ static int reserve_kernel_view(struct mmu *m) {
     m->kview = (uint8_t *)p + KVIEW_GUARD;
     return 0;
   }
-  fprintf(stderr, "bt386: cannot reserve 12 GiB of host address space for the kernel view\n");
+  fprintf(stderr, "bt386: cannot reserve %llu GiB of host address space for the kernel views\n",
+          (unsigned long long)(len >> 30));
   return -ENOMEM;
 }
 

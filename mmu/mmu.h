@@ -1,8 +1,12 @@
 /* mmu.h - guest memory: RAM in a memfd, mapped into host views instead of a software TLB.
  *
- *   kernel view  [kview, kview + 4 GiB)  guest linear addresses as CPL 0 sees them; translated
- *                kernel code reaches it as gs:[addr32] (the host GS base is kview). A 4 GiB
- *                guard of PROT_NONE on each side catches string instructions that wrap.
+ *   kernel view  [base, base + 4 GiB)    guest linear addresses as CPL 0 sees them; translated
+ *                kernel code reaches it as gs:[addr32] (the host GS base is the active kernel
+ *                view's). One per recent address space (CR3), so that a switch back to a
+ *                process finds what the kernel had mapped of it (its user memory, which
+ *                copy_to/from_user touch) instead of mapping it all again; kernel view 0 at
+ *                kview is the one used with paging off. A 4 GiB guard of PROT_NONE on each
+ *                side of each catches string instructions that wrap.
  *   user view    [0, 4 GiB)              guest linear addresses CPL 3 may touch (reserved here,
  *                                        filled by the paging code)
  *   physical     [phys, phys + RAM)      guest RAM in physical order, for loaders, devices,
@@ -24,8 +28,8 @@
 struct cpu;
 
 enum { VIEW_KERNEL, VIEW_USER, VIEW_COUNT };
-#define MMU_WS_SETS 8      /* address spaces whose working sets are remembered */
-#define MMU_WS_PAGES 1024u /* at most this many pages remembered per address space */
+/* Kernel views, one per recent address space (CR3), each a 4 GiB range with guards between. */
+#define MMU_KERNEL_VIEWS 8
 
 /* A view's own page table: which guest linear pages are mapped at base + linear, to what. */
 #define VE_MAPPED 0x1u  /* mapped (read-only unless VE_WRITE and the page holds no code) */
@@ -34,6 +38,10 @@ enum { VIEW_KERNEL, VIEW_USER, VIEW_COUNT };
 #define VE_LARGE 0x8u   /* part of a 4 MiB page, mapped and unmapped as a whole */
 #define VE_ONES 0x10u   /* unassigned physical memory: a private all-ones page */
 struct view {
+  int mode;           /* VIEW_KERNEL or VIEW_USER: whose accesses it serves */
+  uint32_t id;        /* in rmap nodes: kernel views 0.., the user view MMU_KERNEL_VIEWS */
+  uint32_t cr3;       /* a kernel view: the address space it was last revalidated for */
+  uint64_t last_used; /* a kernel view: when it was last made the active one */
   uintptr_t base;     /* host address of guest linear 0 */
   uint32_t *entry;    /* per linear page: VE_* | physical page << 12, 0 when unmapped */
   uint32_t *slot;     /* per linear page: its index in mapped[] */
@@ -77,7 +85,13 @@ struct mmu {
   /* Paging: the views as a TLB (views.c). */
   bool paging;      /* the views hold CR0.PG translations, not the identity */
   bool wp, pge, pse;
-  struct view views[VIEW_COUNT];
+  struct view *views[VIEW_COUNT]; /* the active kernel view and the user view */
+  struct view kernel_views[MMU_KERNEL_VIEWS];
+  struct view user_view;
+  uint64_t view_clock;
+  /* Called when another kernel view becomes the active one: translated kernel code must
+   * reach guest linear addresses at base from now on. */
+  void (*kernel_view_switched)(void *opaque, uintptr_t base);
   uint32_t *rmap_head; /* per RAM page: index + 1 of its first rmap_node */
   struct rmap_node *rmap;
   uint32_t rmap_cap, rmap_free;
@@ -90,17 +104,10 @@ struct mmu {
     uint32_t lin, eip, cr3;
   } refill;
   uint64_t stat_maps, stat_unmaps, stat_flushes;
+  uint64_t stat_reserves; /* mmaps that put reserved memory back over dropped pages */
   uint64_t stat_around; /* pages mapped by fault-around */
-  /* Working sets: the kernel-view pages each recent address space (CR3) had mapped when it
-   * was switched away, to map again at once (where still valid) when it comes back. */
-  uint32_t cur_cr3;
-  struct mmu_ws {
-    uint32_t cr3, n;
-    uint64_t stamp;
-    uint32_t *pages;
-  } ws[MMU_WS_SETS];
-  uint64_t ws_clock;
-  uint64_t stat_ws_restored; /* pages mapped again from a working set */
+  uint64_t stat_view_switches; /* mov cr3s that made another kernel view active */
+  uint64_t stat_view_recycled; /* ... one that held another address space */
 };
 
 #define MMU_ALL_PAGES UINT32_MAX
@@ -153,6 +160,7 @@ void mmu_invlpg(struct mmu *m, struct cpu *cpu, uint32_t lin);
  * now maps it and this is the instruction that faulted. */
 void mmu_refill(struct mmu *m, struct cpu *cpu);
 int views_init(struct mmu *m);
+uintptr_t mmu_kernel_view_base(const struct mmu *m); /* the active kernel view's */
 void views_exit(struct mmu *m);
 /* Map the page containing lin into a view after a fault (paging on). */
 void views_code_protection(struct mmu *m, uint32_t ppn, bool code);

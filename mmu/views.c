@@ -30,30 +30,32 @@ static void *alloc_table(size_t bytes) {
   return p == MAP_FAILED ? NULL : p;
 }
 
+static struct view *all_views(struct mmu *m, int i) {
+  return i < MMU_KERNEL_VIEWS ? &m->kernel_views[i] : &m->user_view;
+}
+
 int views_init(struct mmu *m) {
-  m->views[VIEW_KERNEL].base = (uintptr_t)m->kview;
-  m->views[VIEW_USER].base = 0;
-  for (int v = 0; v < VIEW_COUNT; v++) {
-    struct view *w = &m->views[v];
+  for (int i = 0; i <= MMU_KERNEL_VIEWS; i++) {
+    struct view *w = all_views(m, i);
+    w->id = (uint32_t)i;
+    w->mode = i < MMU_KERNEL_VIEWS ? VIEW_KERNEL : VIEW_USER;
+    w->base = i < MMU_KERNEL_VIEWS ? (uintptr_t)m->kview + (uintptr_t)i * 2 * VIEW_SIZE : 0;
     w->entry = alloc_table(VIEW_PAGES * sizeof(uint32_t));
     w->slot = alloc_table(VIEW_PAGES * sizeof(uint32_t));
     w->mapped = alloc_table(VIEW_PAGES * sizeof(uint32_t));
     if (!w->entry || !w->slot || !w->mapped)
       return -ENOMEM;
   }
-  for (int i = 0; i < MMU_WS_SETS; i++) {
-    m->ws[i].pages = malloc(MMU_WS_PAGES * sizeof(uint32_t));
-    if (!m->ws[i].pages)
-      return -ENOMEM;
-  }
+  m->views[VIEW_KERNEL] = &m->kernel_views[0];
+  m->views[VIEW_USER] = &m->user_view;
   m->rmap_head = calloc(m->npages, sizeof(uint32_t));
   m->scratch = alloc_table(VIEW_PAGES * sizeof(uint32_t));
   return m->rmap_head && m->scratch ? 0 : -ENOMEM;
 }
 
 void views_exit(struct mmu *m) {
-  for (int v = 0; v < VIEW_COUNT; v++) {
-    struct view *w = &m->views[v];
+  for (int i = 0; i <= MMU_KERNEL_VIEWS; i++) {
+    struct view *w = all_views(m, i);
     if (w->entry)
       munmap(w->entry, VIEW_PAGES * sizeof(uint32_t));
     if (w->slot)
@@ -62,10 +64,7 @@ void views_exit(struct mmu *m) {
       munmap(w->mapped, VIEW_PAGES * sizeof(uint32_t));
     memset(w, 0, sizeof(*w));
   }
-  for (int i = 0; i < MMU_WS_SETS; i++) {
-    free(m->ws[i].pages);
-    m->ws[i] = (struct mmu_ws){0};
-  }
+  m->views[VIEW_KERNEL] = m->views[VIEW_USER] = NULL;
   if (m->scratch)
     munmap(m->scratch, VIEW_PAGES * sizeof(uint32_t));
   m->scratch = NULL;
@@ -75,9 +74,11 @@ void views_exit(struct mmu *m) {
   m->rmap = NULL;
 }
 
+uintptr_t mmu_kernel_view_base(const struct mmu *m) { return m->views[VIEW_KERNEL]->base; }
+
 /* ---- reverse map ---- */
 
-static int rmap_add(struct mmu *m, uint32_t ppn, int view, uint32_t lin_page) {
+static int rmap_add(struct mmu *m, uint32_t ppn, uint32_t view_id, uint32_t lin_page) {
   if (!m->rmap_free) {
     uint32_t cap = m->rmap_cap ? m->rmap_cap * 2 : 65536;
     struct rmap_node *n = realloc(m->rmap, cap * sizeof(*n));
@@ -92,15 +93,15 @@ static int rmap_add(struct mmu *m, uint32_t ppn, int view, uint32_t lin_page) {
   uint32_t idx = m->rmap_free;
   struct rmap_node *node = &m->rmap[idx - 1];
   m->rmap_free = node->next;
-  *node = (struct rmap_node){lin_page, (uint32_t)view, m->rmap_head[ppn]};
+  *node = (struct rmap_node){lin_page, view_id, m->rmap_head[ppn]};
   m->rmap_head[ppn] = idx;
   return 0;
 }
 
-static void rmap_remove(struct mmu *m, uint32_t ppn, int view, uint32_t lin_page) {
+static void rmap_remove(struct mmu *m, uint32_t ppn, uint32_t view_id, uint32_t lin_page) {
   for (uint32_t *pp = &m->rmap_head[ppn]; *pp; pp = &m->rmap[*pp - 1].next) {
     struct rmap_node *node = &m->rmap[*pp - 1];
-    if (node->lin_page == lin_page && node->view == (uint32_t)view) {
+    if (node->lin_page == lin_page && node->view == view_id) {
       uint32_t idx = *pp;
       *pp = node->next;
       node->next = m->rmap_free;
@@ -122,18 +123,19 @@ static int prot_of(const struct mmu *m, uint32_t entry) {
 }
 
 /* Replace host pages with inaccessible reserved memory (munmap would let other mappings in). */
-static void reserve_again(const struct view *w, uint32_t lin_page, uint32_t pages) {
+static void reserve_again(struct mmu *m, const struct view *w, uint32_t lin_page,
+                          uint32_t pages) {
+  m->stat_reserves++;
   mmap(host_addr(w, lin_page), (size_t)pages << PAGE_SHIFT, PROT_NONE,
        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 }
 
-static void forget(struct mmu *m, int view, uint32_t lin_page) {
-  struct view *w = &m->views[view];
+static void forget(struct mmu *m, struct view *w, uint32_t lin_page) {
   uint32_t e = w->entry[lin_page];
   if (!e)
     return;
   if (!(e & VE_ONES))
-    rmap_remove(m, e >> PAGE_SHIFT, view, lin_page);
+    rmap_remove(m, e >> PAGE_SHIFT, w->id, lin_page);
   w->entry[lin_page] = 0;
   uint32_t slot = w->slot[lin_page];
   uint32_t last = w->mapped[--w->n_mapped];
@@ -143,8 +145,7 @@ static void forget(struct mmu *m, int view, uint32_t lin_page) {
 }
 
 /* Unmap the page (or the whole 4 MiB page it is part of). */
-static void drop(struct mmu *m, int view, uint32_t lin_page) {
-  struct view *w = &m->views[view];
+static void drop(struct mmu *m, struct view *w, uint32_t lin_page) {
   uint32_t e = w->entry[lin_page];
   if (!e)
     return;
@@ -154,37 +155,48 @@ static void drop(struct mmu *m, int view, uint32_t lin_page) {
     count = LARGE_PAGES;
   }
   for (uint32_t p = first; p < first + count; p++)
-    forget(m, view, p);
-  reserve_again(w, first, count);
+    forget(m, w, p);
+  reserve_again(m, w, first, count);
 }
 
 static void unmap_page(struct mmu *m, int view, uint32_t lin_page) {
-  if (!m->views[view].entry[lin_page])
+  if (!m->views[view]->entry[lin_page])
     return;
-  drop(m, view, lin_page);
+  drop(m, m->views[view], lin_page);
   if (m->mapping_changed)
     m->mapping_changed(m->code_write_opaque, view, lin_page);
 }
 
 /* Drop every mapping of a view (all but global ones if keep_global). */
-static void unmap_all(struct mmu *m, int view, bool keep_global) {
-  struct view *w = &m->views[view];
+static void unmap_all_of(struct mmu *m, struct view *w, bool keep_global) {
   if (!keep_global) {
     while (w->n_mapped)
-      forget(m, view, w->mapped[w->n_mapped - 1]);
-    if (view == VIEW_USER)
+      forget(m, w, w->mapped[w->n_mapped - 1]);
+    if (w->mode == VIEW_USER)
       mmap((void *)m->user_min, VIEW_SIZE - m->user_min, PROT_NONE,
            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
     else
-      reserve_again(w, 0, VIEW_PAGES);
+      reserve_again(m, w, 0, VIEW_PAGES);
   } else {
     for (uint32_t i = 0; i < w->n_mapped;) {
       uint32_t p = w->mapped[i];
       if (w->entry[p] & VE_GLOBAL)
         i++;
       else
-        drop(m, view, p); /* moves another page into slot i */
+        drop(m, w, p); /* moves another page into slot i */
     }
+  }
+  w->cr3 = 0;
+}
+
+/* ... of the user view, or of every kernel view. */
+static void unmap_all(struct mmu *m, int view, bool keep_global) {
+  if (view == VIEW_USER) {
+    unmap_all_of(m, &m->user_view, keep_global);
+  } else {
+    for (int i = 0; i < MMU_KERNEL_VIEWS; i++)
+      if (m->kernel_views[i].n_mapped || &m->kernel_views[i] == m->views[VIEW_KERNEL])
+        unmap_all_of(m, &m->kernel_views[i], keep_global);
   }
   m->stat_flushes++;
   if (m->mapping_changed)
@@ -193,7 +205,7 @@ static void unmap_all(struct mmu *m, int view, bool keep_global) {
 
 static int map_run(struct mmu *m, int view, uint32_t lin_page, uint32_t ppn, uint32_t pages,
                    uint32_t flags) {
-  struct view *w = &m->views[view];
+  struct view *w = m->views[view];
   int prot = (flags & VE_WRITE) ? PROT_READ | PROT_WRITE : PROT_READ;
   void *want = host_addr(w, lin_page);
   void *p = mmap(want, (size_t)pages << PAGE_SHIFT, prot, MAP_SHARED | MAP_FIXED, m->memfd,
@@ -203,11 +215,11 @@ static int map_run(struct mmu *m, int view, uint32_t lin_page, uint32_t ppn, uin
   for (uint32_t i = 0; i < pages; i++) {
     uint32_t e = (ppn + i) << PAGE_SHIFT | flags | VE_MAPPED;
     if (w->entry[lin_page + i])
-      forget(m, view, lin_page + i);
+      forget(m, w, lin_page + i);
     w->entry[lin_page + i] = e;
     w->slot[lin_page + i] = w->n_mapped;
     w->mapped[w->n_mapped++] = lin_page + i;
-    if (rmap_add(m, ppn + i, view, lin_page + i) < 0)
+    if (rmap_add(m, ppn + i, w->id, lin_page + i) < 0)
       return -ENOMEM;
     /* Translated code stays read-only in every alias. */
     if ((flags & VE_WRITE) && m->code_page[ppn + i])
@@ -219,6 +231,15 @@ static int map_run(struct mmu *m, int view, uint32_t lin_page, uint32_t ppn, uin
 
 /* ---- what the CPU changes ---- */
 
+static void activate_kernel_view(struct mmu *m, struct view *w) {
+  w->last_used = ++m->view_clock;
+  if (m->views[VIEW_KERNEL] == w)
+    return;
+  m->views[VIEW_KERNEL] = w;
+  if (m->kernel_view_switched)
+    m->kernel_view_switched(m->code_write_opaque, w->base);
+}
+
 void mmu_paging_changed(struct mmu *m, const struct cpu *cpu) {
   bool paging = cpu->cr0 & CR0_PG;
   bool wp = cpu->cr0 & CR0_WP, pge = cpu->cr4 & 0x80, pse = cpu->cr4 & 0x10;
@@ -227,16 +248,16 @@ void mmu_paging_changed(struct mmu *m, const struct cpu *cpu) {
   m->wp = wp;
   m->pge = pge;
   m->pse = pse;
-  m->cur_cr3 = cpu->cr3;
   if (paging != m->paging) {
     m->paging = paging;
-    struct view *k = &m->views[VIEW_KERNEL];
     if (paging) {
       /* Leave the identity map behind: from now on pages come in as they are touched. */
-      reserve_again(k, 0, VIEW_PAGES);
+      reserve_again(m, m->views[VIEW_KERNEL], 0, VIEW_PAGES);
+      m->views[VIEW_KERNEL]->cr3 = cpu->cr3;
     } else {
       unmap_all(m, VIEW_KERNEL, false);
       unmap_all(m, VIEW_USER, false);
+      activate_kernel_view(m, &m->kernel_views[0]);
       mmap(m->kview, m->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, m->memfd, 0);
       for (uint32_t p = 0; p < m->npages; p++)
         if (m->code_page[p])
@@ -251,6 +272,7 @@ void mmu_paging_changed(struct mmu *m, const struct cpu *cpu) {
   if (m->paging) {
     unmap_all(m, VIEW_KERNEL, false);
     unmap_all(m, VIEW_USER, false);
+    m->views[VIEW_KERNEL]->cr3 = cpu->cr3;
   }
 }
 
@@ -284,91 +306,9 @@ static uint32_t quiet_entry(const struct mmu *m, const struct cpu *cpu, int view
                             uint32_t lin_page);
 
 /* mov cr3: a TLB flush of non-global entries. Entries the new tables give unchanged are kept
- * (shared kernel mappings, pages shared between processes), the rest are forgotten and listed
- * in m->scratch (the caller reserves them again); returns how many. */
-static uint32_t revalidate(struct mmu *m, const struct cpu *cpu, int view) {
-  struct view *w = &m->views[view];
-  uint32_t *gone = m->scratch;
-  uint32_t n_gone = 0;
-  for (uint32_t i = 0; i < w->n_mapped;) {
-    uint32_t p = w->mapped[i], e = w->entry[p];
-    if ((e & VE_GLOBAL) && m->pge) {
-      i++;
-      continue;
-    }
-    if (still_valid(m, cpu, view, p, e)) {
-      i++;
-      continue;
-    }
-    if (e & VE_LARGE) {
-      drop(m, view, p);
-      continue;
-    }
-    forget(m, view, p); /* moves another page into slot i */
-    gone[n_gone++] = p;
-  }
-  m->stat_flushes++;
-  if (m->mapping_changed)
-    m->mapping_changed(m->code_write_opaque, view, MMU_NONGLOBAL_PAGES);
-  return n_gone;
-}
-
-/* Remember the small non-global pages of the kernel view (what the kernel touched for the
- * address space being left: its user memory, through copy_to/from_user) under the old CR3. */
-static void ws_save(struct mmu *m) {
-  struct mmu_ws *s = NULL;
-  for (int i = 0; i < MMU_WS_SETS; i++)
-    if (m->ws[i].cr3 == m->cur_cr3 && m->ws[i].stamp) {
-      s = &m->ws[i];
-      break;
-    }
-  if (!s) {
-    s = &m->ws[0];
-    for (int i = 1; i < MMU_WS_SETS; i++)
-      if (m->ws[i].stamp < s->stamp)
-        s = &m->ws[i];
-  }
-  s->cr3 = m->cur_cr3;
-  s->stamp = ++m->ws_clock;
-  const struct view *w = &m->views[VIEW_KERNEL];
-  uint32_t n = 0;
-  for (uint32_t i = 0; i < w->n_mapped && n < MMU_WS_PAGES; i++) {
-    uint32_t p = w->mapped[i], e = w->entry[p];
-    if (!(e & (VE_GLOBAL | VE_LARGE | VE_ONES)))
-      s->pages[n++] = p;
-  }
-  qsort(s->pages, n, sizeof(uint32_t), cmp_u32);
-  s->n = n;
-}
-
-/* Coming back to an address space: map again the kernel-view pages it had mapped that its
- * tables still give quietly (A set, and D for a writable mapping), as a TLB may prefetch, runs
- * of consecutive frames with one mmap each, instead of a host fault for each. (Doing the same
- * for the user view measured worse: more mmaps than the faults it saved.) */
-static void ws_restore(struct mmu *m, const struct cpu *cpu, const struct mmu_ws *s) {
-  const int view = VIEW_KERNEL;
-  struct view *w = &m->views[view];
-  const uint32_t *pg = s->pages;
-  uint32_t n = s->n;
-  for (uint32_t i = 0; i < n;) {
-    uint32_t p = pg[i];
-    uint32_t e = w->entry[p] ? 0 : quiet_entry(m, cpu, view, p);
-    if (!e) {
-      i++;
-      continue;
-    }
-    uint32_t k = 1;
-    while (i + k < n && pg[i + k] == p + k && !w->entry[p + k] &&
-           quiet_entry(m, cpu, view, p + k) == e + (k << PAGE_SHIFT))
-      k++;
-    if (map_run(m, view, p, e >> PAGE_SHIFT, k, e & (VE_WRITE | VE_GLOBAL)) < 0)
-      return;
-    m->stat_ws_restored += k;
-    i += k;
-  }
-}
-
-/* Are the pages strictly between a and b (a < b, at most BRIDGE_PAGES apart) all unmapped? */
+ * (shared kernel mappings, pages shared between processes), the rest go back to reserved
+ * memory with one mmap per run, a run bridging short gaps that hold no mapping (reserving
+ * those again changes nothing). */
 #define BRIDGE_PAGES 256u
 static bool gap_is_empty(const struct view *w, uint32_t a, uint32_t b) {
   if (b - a > BRIDGE_PAGES)
@@ -379,38 +319,71 @@ static bool gap_is_empty(const struct view *w, uint32_t a, uint32_t b) {
   return true;
 }
 
+static void revalidate(struct mmu *m, const struct cpu *cpu, struct view *w) {
+  uint32_t *gone = m->scratch;
+  uint32_t n_gone = 0;
+  for (uint32_t i = 0; i < w->n_mapped;) {
+    uint32_t p = w->mapped[i], e = w->entry[p];
+    if ((e & VE_GLOBAL) && m->pge) {
+      i++;
+      continue;
+    }
+    if (still_valid(m, cpu, w->mode, p, e)) {
+      i++;
+      continue;
+    }
+    if (e & VE_LARGE) {
+      drop(m, w, p);
+      continue;
+    }
+    forget(m, w, p); /* moves another page into slot i */
+    gone[n_gone++] = p;
+  }
+  w->cr3 = cpu->cr3;
+  m->stat_flushes++;
+  if (m->mapping_changed)
+    m->mapping_changed(m->code_write_opaque, w->mode, MMU_NONGLOBAL_PAGES);
+  qsort(gone, n_gone, sizeof(gone[0]), cmp_u32);
+  for (uint32_t i = 0; i < n_gone;) {
+    uint32_t j = i + 1;
+    while (j < n_gone && gap_is_empty(w, gone[j - 1], gone[j]))
+      j++;
+    reserve_again(m, w, gone[i], gone[j - 1] - gone[i] + 1);
+    i = j;
+  }
+}
+
+/* The kernel view for the address space at cr3: the one that last held it, or else the one
+ * used longest ago (its global pages, the kernel's own, stay valid). */
+static struct view *kernel_view_for(struct mmu *m, uint32_t cr3) {
+  struct view *lru = &m->kernel_views[0];
+  for (int i = 0; i < MMU_KERNEL_VIEWS; i++) {
+    struct view *w = &m->kernel_views[i];
+    if (w->cr3 == cr3)
+      return w;
+    if (w->last_used < lru->last_used)
+      lru = w;
+  }
+  m->stat_view_recycled++;
+  return lru;
+}
+
+/* A new CR3 switches to that address space's kernel view, which keeps what the kernel had
+ * mapped of the process (its user memory, through copy_to/from_user) while others ran: a
+ * switch back revalidates those pages, as a TLB with address-space tags would keep them,
+ * instead of mapping them again one by one. Like any TLB flush, it re-verifies every
+ * non-global entry: the tables may have changed while the view was not in use. */
 void mmu_cr3_written(struct mmu *m, const struct cpu *cpu) {
   if (!m->paging)
     return;
-  ws_save(m);
-  const struct mmu_ws *s = NULL;
-  for (int i = 0; i < MMU_WS_SETS; i++)
-    if (m->ws[i].cr3 == cpu->cr3 && m->ws[i].stamp && cpu->cr3 != m->cur_cr3)
-      s = &m->ws[i];
-  m->cur_cr3 = cpu->cr3;
-  for (int view = 0; view < VIEW_COUNT; view++) {
-    struct view *w = &m->views[view];
-    uint32_t n_gone = revalidate(m, cpu, view);
-    if (s && view == VIEW_KERNEL)
-      ws_restore(m, cpu, s);
-    if (!n_gone)
-      continue;
-    /* What the restore did not map over goes back to reserved memory with one mmap per run,
-     * a run bridging short gaps that hold no mapping (reserving those again changes nothing). */
-    uint32_t *gone = m->scratch;
-    qsort(gone, n_gone, sizeof(gone[0]), cmp_u32);
-    for (uint32_t i = 0; i < n_gone;) {
-      if (w->entry[gone[i]]) {
-        i++;
-        continue;
-      }
-      uint32_t j = i + 1;
-      while (j < n_gone && !w->entry[gone[j]] && gap_is_empty(w, gone[j - 1], gone[j]))
-        j++;
-      reserve_again(w, gone[i], gone[j - 1] - gone[i] + 1);
-      i = j;
-    }
+  struct view *k = m->views[VIEW_KERNEL];
+  if (k->cr3 != cpu->cr3) {
+    k = kernel_view_for(m, cpu->cr3);
+    m->stat_view_switches++;
   }
+  revalidate(m, cpu, k);
+  activate_kernel_view(m, k);
+  revalidate(m, cpu, &m->user_view);
 }
 
 /* Map lin into a view now, as a TLB fill would, if the guest's tables allow the access and
@@ -432,8 +405,15 @@ void mmu_invlpg(struct mmu *m, struct cpu *cpu, uint32_t lin) {
   if (!m->paging)
     return;
   uint32_t page = lin >> PAGE_SHIFT;
-  struct view *k = &m->views[VIEW_KERNEL];
-  uint32_t u = m->views[VIEW_USER].entry[page];
+  struct view *k = m->views[VIEW_KERNEL];
+  /* Global entries are shared by every address space, so the kernel views not in use drop
+   * theirs too; their other entries are re-verified when they are next used. */
+  for (int i = 0; i < MMU_KERNEL_VIEWS; i++) {
+    struct view *w = &m->kernel_views[i];
+    if (w != k && (w->entry[page] & VE_GLOBAL))
+      drop(m, w, page);
+  }
+  uint32_t u = m->views[VIEW_USER]->entry[page];
   if (u && !still_valid(m, cpu, VIEW_USER, page, u))
     unmap_page(m, VIEW_USER, page);
   /* Code runs from translations, not through the views: a page code was translated from may
@@ -441,7 +421,7 @@ void mmu_invlpg(struct mmu *m, struct cpu *cpu, uint32_t lin) {
   if (m->mapping_changed) {
     if (!u)
       m->mapping_changed(m->code_write_opaque, VIEW_USER, page);
-    if (!m->views[VIEW_KERNEL].entry[page])
+    if (!m->views[VIEW_KERNEL]->entry[page])
       m->mapping_changed(m->code_write_opaque, VIEW_KERNEL, page);
   }
   /* A kernel invalidates what it changed to use it next: when the new translation can be
@@ -452,12 +432,12 @@ void mmu_invlpg(struct mmu *m, struct cpu *cpu, uint32_t lin) {
   if (e && still_valid(m, cpu, VIEW_KERNEL, page, e))
     return;
   if (cpu->cpl == 0 && e && !(e & (VE_LARGE | VE_ONES))) {
-    forget(m, VIEW_KERNEL, page);
+    forget(m, k, page);
     if (m->mapping_changed)
       m->mapping_changed(m->code_write_opaque, VIEW_KERNEL, page);
     fill_quietly(m, cpu, VIEW_KERNEL, lin, false);
     if (!k->entry[page])
-      reserve_again(k, page, 1);
+      reserve_again(m, k, page, 1);
     return;
   }
   unmap_page(m, VIEW_KERNEL, page);
@@ -471,7 +451,7 @@ void mmu_refill(struct mmu *m, struct cpu *cpu) {
   m->refill.valid = false;
   if (!m->paging || cpu->cr3 != m->refill.cr3 || (cpu->cpl == 3) != (m->refill.view == VIEW_USER))
     return;
-  if (m->views[m->refill.view].entry[m->refill.lin >> PAGE_SHIFT] & VE_MAPPED)
+  if (m->views[m->refill.view]->entry[m->refill.lin >> PAGE_SHIFT] & VE_MAPPED)
     return;
   /* The instruction accesses the page as soon as it runs, setting A (and D) anyway. */
   struct walk w;
@@ -492,7 +472,7 @@ void views_code_protection(struct mmu *m, uint32_t ppn, bool code) {
   }
   for (uint32_t i = m->rmap_head[ppn]; i; i = m->rmap[i - 1].next) {
     const struct rmap_node *n = &m->rmap[i - 1];
-    const struct view *w = &m->views[n->view];
+    const struct view *w = all_views(m, (int)n->view);
     uint32_t e = w->entry[n->lin_page];
     if (e & VE_WRITE)
       mprotect(host_addr(w, n->lin_page), PAGE_SIZE, prot_of(m, e));
@@ -504,10 +484,10 @@ void views_code_protection(struct mmu *m, uint32_t ppn, bool code) {
 /* Unassigned physical memory reads as all ones (a private page each time it is mapped). */
 static enum mmu_fault_result map_unassigned(struct mmu *m, struct cpu *cpu, int view,
                                             uint32_t lin, uint32_t pa, bool write) {
-  struct view *w = &m->views[view];
+  struct view *w = m->views[view];
   uint32_t lin_page = lin >> PAGE_SHIFT;
   if (w->entry[lin_page])
-    drop(m, view, lin_page);
+    drop(m, w, lin_page);
   if (mmu_map_unassigned(m, host_addr(w, lin_page), pa, write) < 0) {
     cpu_stop(cpu, SHUTDOWN_ERROR, "cannot map unassigned memory at 0x%08x", pa);
     return MMU_FAULT_UNASSIGNED;
@@ -538,7 +518,7 @@ static uint32_t quiet_entry(const struct mmu *m, const struct cpu *cpu, int view
  * frames with the same rights go in with one mmap. */
 #define AROUND_PAGES 16u
 static void fault_around(struct mmu *m, const struct cpu *cpu, int view, uint32_t lin_page) {
-  struct view *w = &m->views[view];
+  struct view *w = m->views[view];
   uint32_t first = lin_page & ~(AROUND_PAGES - 1);
   for (uint32_t p = first; p < first + AROUND_PAGES;) {
     uint32_t e = w->entry[p] ? 0 : quiet_entry(m, cpu, view, p);
@@ -572,7 +552,7 @@ enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, b
   uint32_t ppn = wk.pa >> PAGE_SHIFT;
   if (write && m->code_page[ppn])
     return MMU_FAULT_CODE_WRITE;
-  uint32_t have = m->views[view].entry[lin >> PAGE_SHIFT];
+  uint32_t have = m->views[view]->entry[lin >> PAGE_SHIFT];
   if ((have & VE_MAPPED) && !(have & VE_ONES) && (have >> PAGE_SHIFT) == ppn &&
       (!write || (have & VE_WRITE))) {
     /* Mapped as the guest allows, yet it faulted: retrying would loop for ever. */
@@ -602,6 +582,7 @@ enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, b
     /* Out of host mappings (vm.max_map_count): start the views afresh. */
     unmap_all(m, VIEW_USER, false);
     unmap_all(m, VIEW_KERNEL, false);
+    m->views[VIEW_KERNEL]->cr3 = cpu->cr3;
     err = map_run(m, view, lin_page, ppn, pages, flags);
   }
   if (err) {

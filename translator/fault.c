@@ -73,7 +73,7 @@ static void on_memory_fault(struct tcache *tc, siginfo_t *si, greg_t *g, const u
   struct cpu *cpu = tc->cpu;
   struct mmu *mmu = tc->mmu;
   uintptr_t addr = (uintptr_t)si->si_addr;
-  uintptr_t kview = (uintptr_t)mmu->kview;
+  uintptr_t kview = mmu_kernel_view_base(mmu);
   bool write = g[REG_ERR] & 2;
   if (g[REG_TRAPNO] != 14) {
     /* #GP from the host: an instruction translated code must not execute. */

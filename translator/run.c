@@ -163,9 +163,9 @@ int bt_run(struct tcache *tc) {
   callout_counter = &tc->stats.callouts;
   cpu->stub_callout = (uint64_t)(uintptr_t)bt_stub_callout;
   cpu->stub_exit = (uint64_t)(uintptr_t)bt_stub_exit;
-  cpu->view_base = (uint64_t)(uintptr_t)tc->mmu->kview;
-  /* Kernel-mode translations address the kernel view as gs:[addr32]; set it once. */
-  if (syscall(SYS_arch_prctl, ARCH_SET_GS, cpu->view_base) != 0) {
+  /* Kernel-mode translations address the kernel view as gs:[addr32]; set here, and again
+   * only when a mov cr3 makes another kernel view the active one. */
+  if (tc_set_kernel_view(tc, mmu_kernel_view_base(tc->mmu)) != 0) {
     cpu_stop(cpu, SHUTDOWN_ERROR, "cannot point the GS base at the kernel view");
     restore_altstack(&old_stack);
     return cpu->shutdown;

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mmu/mmu.h"
 #include "translator/emit.h"
 #include "translator/tc.h"
 
@@ -295,6 +296,15 @@ void tc_print_stats(struct tcache *tc, FILE *out) {
                "caches cleared %llu)\n",
           (unsigned long long)s->mapchg_events, (unsigned long long)s->mapchg_chains_unlinked,
           (unsigned long long)s->mapchg_jcache_clears);
+  const struct mmu *m = tc->mmu;
+  fprintf(out, "  host view mappings            %12llu  (fault-around pages %llu; unmapped %llu pages, "
+               "reserved again %llu times)\n",
+          (unsigned long long)m->stat_maps, (unsigned long long)m->stat_around,
+          (unsigned long long)m->stat_unmaps, (unsigned long long)m->stat_reserves);
+  fprintf(out, "  kernel view switches          %12llu  (to a view that held another address space "
+               "%llu; TLB flushes %llu)\n",
+          (unsigned long long)m->stat_view_switches, (unsigned long long)m->stat_view_recycled,
+          (unsigned long long)m->stat_flushes);
   fprintf(out, "  cache in use at the end       %12llu blocks, %llu code bytes\n",
           (unsigned long long)tc->live_blocks, (unsigned long long)(tc->code_ptr - tc->code));
   fprintf(out, "  time translating / running    %12.3f s / %.3f s  (%.2f%% translating)\n",

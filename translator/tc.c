@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <asm/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -346,6 +348,20 @@ static uint64_t unlink_incoming(struct tb *tb) {
   return n;
 }
 
+/* Point kernel-mode translations at the kernel view at base: the GS base for their memory
+ * operands, and the view register string instructions add (loaded from cpu->view_base
+ * whenever translated code is entered or a callout returns). 0, or -1 if the host refuses. */
+int tc_set_kernel_view(struct tcache *tc, uintptr_t base) {
+  tc->cpu->view_base = (uint64_t)base;
+  return (int)syscall(SYS_arch_prctl, ARCH_SET_GS, base);
+}
+
+static void kernel_view_switched(void *opaque, uintptr_t base) {
+  struct tcache *tc = opaque;
+  if (tc_set_kernel_view(tc, base) != 0)
+    cpu_stop(tc->cpu, SHUTDOWN_ERROR, "cannot point the GS base at another kernel view");
+}
+
 /* A mov cr3 with CR4.PGE: chains into other pages lead only into global pages
  * (tc_link), which stay; an indirect-branch cache stays if the non-global pages its entries
  * lead into map what they did (processes running one program share its code frames). */
@@ -515,6 +531,7 @@ int tc_init(struct tcache **out, struct cpu *cpu, struct mmu *mmu, const struct 
   }
   mmu->code_write = code_write_hook;
   mmu->mapping_changed = mapping_changed;
+  mmu->kernel_view_switched = kernel_view_switched;
   mmu->code_write_opaque = tc;
   err = fault_handlers_install(tc);
   if (err)
@@ -530,8 +547,11 @@ void tc_exit(struct tcache *tc) {
   if (!tc)
     return;
   fault_handlers_remove();
-  if (tc->mmu && tc->mmu->code_write_opaque == tc)
+  if (tc->mmu && tc->mmu->code_write_opaque == tc) {
     tc->mmu->code_write = NULL;
+    tc->mmu->mapping_changed = NULL;
+    tc->mmu->kernel_view_switched = NULL;
+  }
   for (int slot = 0; slot < JC_SLOTS; slot++)
     free(tc->jcache[slot]);
   free(tc->code_lin[0]);

@@ -181,6 +181,7 @@ int tc_jcache_slot(uint32_t key);
 void tc_jcache_fill(struct tcache *tc, const struct tb *tb, bool global);
 void tc_invalidate_page(struct tcache *tc, uint32_t page);
 void tc_register(struct tcache *tc, struct tb *tb);
+int tc_set_kernel_view(struct tcache *tc, uintptr_t base);
 
 /* translate.c: translate one block at cpu's current mode; NULL if the cache is full. */
 struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool cached);
