@@ -55,6 +55,7 @@ void cpu_reset_protected_flat(struct cpu *cpu) {
   cpu->tr = (struct segment){0, 0, 0xffff, 0x8b};
   cpu->cr0 = CR0_PE | CR0_ET;
   cpu->cr2 = cpu->cr3 = cpu->cr4 = 0;
+  cpu->tsc_offset = 0 - __rdtsc(); /* the TSC is zero at reset (SDM vol. 3B, 18.17) */
   cpu->cpl = 0;
   cpu->fs_base = cpu->gs_base = 0;
   cpu->mxcsr = 0x1f80;

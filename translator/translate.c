@@ -479,6 +479,11 @@ static void translate_divide(struct xlate *x) {
 
 /* ---- the stack ---- */
 
+/* A field of struct cpu, through the vCPU pointer (64-bit addressing). */
+static struct mem cpu_field(size_t offset) {
+  return (struct mem){HR_CPU, HR_NONE, 1, (int32_t)offset, false, false};
+}
+
 /* SS:[ESP + disp] */
 static struct mem stack_mem(struct xlate *x, int32_t disp) {
   struct mem m = {HR_RSP, HR_NONE, 1, disp, x->kernel, true};
@@ -496,7 +501,17 @@ static void translate_push(struct xlate *x) {
   const ZydisDecodedOperand *src = &x->op[0];
   int w = width_bytes(x);
   if (src->type == ZYDIS_OPERAND_TYPE_REGISTER && seg_index(src->reg.value) >= 0) {
-    callout(x, insn_push_seg)->seg = (uint8_t)seg_index(src->reg.value);
+    int seg = seg_index(src->reg.value);
+    if (x->te) {
+      callout(x, insn_push_seg)->seg = (uint8_t)seg; /* the selector ring 1 would show */
+      return;
+    }
+    /* The virtual CPU's selector, zero-extended to a 32-bit push (insn_push_seg's store). */
+    static const uint8_t movzx16[] = {0x0f, 0xb7};
+    emit_op_mem(&x->e, false, false, movzx16, 2, HR_R10,
+                cpu_field(offsetof(struct cpu, seg[seg].sel)));
+    emit_store(&x->e, w, stack_mem(x, -w), HR_R10);
+    adjust_esp(x, -w);
     return;
   }
   if (src->type == ZYDIS_OPERAND_TYPE_REGISTER) {
@@ -864,6 +879,31 @@ static void translate_string(struct xlate *x) {
 
 /* ---- sensitive instructions ---- */
 
+/* rdtsc at CPL 0 (where CR4.TSD does not matter): the host's TSC plus cpu->tsc_offset into
+ * EDX:EAX, combined and split through the exit_r8 slot so that no flag changes.
+ *
+ *      rdtsc ; mov [exit_r8], eax ; mov [exit_r8 + 4], edx ; mov r9, [exit_r8]
+ *      mov r10, [tsc_offset] ; lea r9, [r9 + r10] ; mov [exit_r8], r9
+ *      mov eax, [exit_r8] ; mov edx, [exit_r8 + 4] */
+static void translate_rdtsc(struct xlate *x) {
+  struct emitter *e = &x->e;
+  if ((x->key & KEY_CPL_MASK) != 0 || x->te) {
+    callout(x, insn_rdtsc);
+    return;
+  }
+  static const uint8_t mov64_load[] = {0x8b}, mov64_store[] = {0x89};
+  struct mem lo = cpu_field(CPU_EXIT_R8), hi = cpu_field(CPU_EXIT_R8 + 4);
+  emit_bytes(e, (uint8_t[]){0x0f, 0x31}, 2); /* rdtsc */
+  emit_store(e, 4, lo, R_EAX);
+  emit_store(e, 4, hi, R_EDX);
+  emit_op_mem(e, false, true, mov64_load, 1, HR_R9, lo);
+  emit_op_mem(e, false, true, mov64_load, 1, HR_R10, cpu_field(offsetof(struct cpu, tsc_offset)));
+  emit_lea(e, true, HR_R9, (struct mem){HR_R9, HR_R10, 1, 0, false, false});
+  emit_op_mem(e, false, true, mov64_store, 1, HR_R9, lo);
+  emit_load(e, 4, R_EAX, lo);
+  emit_load(e, 4, R_EDX, hi);
+}
+
 static void translate_in_out(struct xlate *x, bool is_in) {
   const ZydisDecodedOperand *data = &x->op[is_in ? 0 : 1];
   const ZydisDecodedOperand *port = &x->op[is_in ? 1 : 0];
@@ -1219,7 +1259,7 @@ static void translate_insn(struct xlate *x) {
   case ZYDIS_MNEMONIC_IRET: unsupported(x); return;
   case ZYDIS_MNEMONIC_UD0: case ZYDIS_MNEMONIC_UD1: case ZYDIS_MNEMONIC_UD2: raise_ud(x); return;
   case ZYDIS_MNEMONIC_CPUID: callout(x, insn_cpuid); return;
-  case ZYDIS_MNEMONIC_RDTSC: callout(x, insn_rdtsc); return;
+  case ZYDIS_MNEMONIC_RDTSC: translate_rdtsc(x); return;
   case ZYDIS_MNEMONIC_RDMSR: callout(x, insn_rdmsr); return;
   case ZYDIS_MNEMONIC_WRMSR: callout(x, insn_wrmsr); return;
   case ZYDIS_MNEMONIC_CLTS: callout(x, insn_clts); return;

@@ -26,6 +26,7 @@ add_guest_test(sse2 SOURCES sse2.c)
 add_guest_test(compute SOURCES compute.c)
 add_guest_test(fxsave SOURCES fxsave.c)
 add_guest_test(fpuenv SOURCES fpuenv.c)
+add_guest_test(tsc SOURCES tsc.c)
 
 # Known failures (see KNOWN-FAILURES.md): built so that they keep compiling, not run.
 add_guest_kernel(csbase SOURCES csbase.c)
