@@ -28,6 +28,7 @@ CHECK_ABI(exit_r10, CPU_EXIT_R10);
 CHECK_ABI(mxcsr, CPU_MXCSR);
 CHECK_ABI(host_mxcsr, CPU_HOST_MXCSR);
 CHECK_ABI(flags_stack, CPU_FLAGS_STACK - 16);
+CHECK_ABI(irq_armed, CPU_IRQ_ARMED);
 CHECK_ABI(shadow, CPU_SHADOW);
 CHECK_ABI(xmm, CPU_XMM);
 _Static_assert(offsetof(struct cpu, xmm) + sizeof(((struct cpu *)0)->xmm) == CPU_ABI_END,

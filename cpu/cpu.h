@@ -120,7 +120,7 @@ struct cpu {
   uint32_t mxcsr;
   uint32_t host_mxcsr;
   uint64_t flags_stack[2];
-  uint32_t abi_pad;
+  uint32_t irq_armed; /* the run loop's: an interrupt waits for IF (the pending poll is armed) */
   uint32_t shadow;
   uint8_t xmm[8][16];
   /* ---- C-only state ---- */

@@ -98,9 +98,13 @@ static bool io_allowed(struct cpu *cpu, uint16_t port, int len) {
 /* ---- port I/O ---- */
 
 /* An I/O access may end the VM or raise an interrupt that can be taken right after it. */
+/* An I/O access may raise an interrupt: the dispatcher takes it now if IF allows, or else
+ * arms the pending poll (cpu->irq_armed) that the next sti or popf setting IF runs into. */
 static int after_io(struct cpu *cpu, const struct insn_call *c) {
-  if (cpu->shutdown || (cpu_interrupts_enabled(cpu) && cpu->env.intr_pending &&
-                        cpu->env.intr_pending(cpu->env.opaque)))
+  if (cpu->shutdown)
+    return next_via_dispatcher(cpu, c);
+  if ((cpu_interrupts_enabled(cpu) || !cpu->irq_armed) && cpu->env.intr_pending &&
+      cpu->env.intr_pending(cpu->env.opaque))
     return next_via_dispatcher(cpu, c);
   return CO_NEXT;
 }

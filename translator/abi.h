@@ -42,6 +42,7 @@
 #define CPU_MXCSR 0x90        /* guest MXCSR while outside translated code */
 #define CPU_HOST_MXCSR 0x94   /* MXCSR the monitor's C code runs with */
 #define CPU_FLAGS_STACK 0xa8  /* top of a 16-byte stack for pushfq/popfq in translated code */
+#define CPU_IRQ_ARMED 0xa8     /* nonzero: an interrupt waits while IF is clear (pending poll armed) */
 #define CPU_SHADOW 0xac       /* nonzero: an interrupt shadow (sti, mov ss) is in effect */
 #define CPU_XMM 0xb0          /* guest XMM0-7 while outside translated code */
 #define CPU_ABI_END 0x130

@@ -80,6 +80,7 @@ static void service(struct tcache *tc) {
   if (__atomic_exchange_n(&tc->kicked, 0, __ATOMIC_SEQ_CST)) {
     mprotect(tc->polls, 2 * PAGE_SIZE, PROT_READ);
     tc->pending_armed = false;
+    cpu->irq_armed = 0;
   }
   if (cpu->env.service)
     cpu->env.service(cpu->env.opaque);
@@ -106,6 +107,7 @@ static bool take_interrupt(struct tcache *tc) {
   if (arm != tc->pending_armed) {
     mprotect(tc->polls + PAGE_SIZE, PAGE_SIZE, arm ? PROT_NONE : PROT_READ);
     tc->pending_armed = arm;
+    cpu->irq_armed = arm;
   }
   return false;
 }

@@ -192,13 +192,21 @@ static void poll_pending_before(struct xlate *x, uint32_t next_eip) {
 
 /* Jump straight to the translation of the guest EIP in r8d if the indirect-branch cache has
  * it; fall through otherwise. The probe keeps guest flags with lahf/seto in AH/AL, EAX saved
- * in r9. */
-static void emit_jcache_probe(struct xlate *x) {
+ * in r9. In an sti's shadow (unless_irq_armed) it also falls through when an interrupt waits
+ * for IF (cpu->irq_armed), so that the dispatcher takes it right after this instruction; the
+ * target block's entry poll only sees kicks. */
+static void emit_jcache_probe(struct xlate *x, bool unless_irq_armed) {
   struct emitter *e = &x->e;
-  static const uint8_t probe[] = {
+  static const uint8_t save[] = {
       0x49, 0x89, 0xc1,                         /* mov r9, rax */
       0x9f,                                     /* lahf */
       0x0f, 0x90, 0xc0,                         /* seto al */
+  };
+  uint8_t armed[] = {
+      0x41, 0x80, 0xbf, CPU_IRQ_ARMED, 0, 0, 0, 0x00, /* cmp byte [r15 + CPU_IRQ_ARMED], 0 */
+      0x75, 0,                                        /* jne miss */
+  };
+  static const uint8_t probe[] = {
       0x45, 0x89, 0xc2,                         /* mov r10d, r8d */
       0x41, 0x81, 0xe2, 0, 0, 0, 0,             /* and r10d, JC_SIZE-1 */
       0x4d, 0x8b, 0x5f, CPU_JCACHE,             /* mov r11, [r15 + CPU_JCACHE] */
@@ -213,12 +221,16 @@ static void emit_jcache_probe(struct xlate *x) {
       0x9e,                                     /* sahf */
       0x4c, 0x89, 0xc8,                         /* mov rax, r9 */
   };
+  armed[9] = (uint8_t)(sizeof(probe) - 6); /* miss: the last 6 bytes */
+  emit_bytes(e, save, sizeof(save));
+  if (unless_irq_armed)
+    emit_bytes(e, armed, sizeof(armed));
   uint8_t *at = e->p;
   emit_bytes(e, probe, sizeof(probe));
   if (!e->overflow) {
     uint32_t mask = JC_SIZE - 1, hosts = JC_SIZE * 4;
-    memcpy(at + 13, &mask, 4);
-    memcpy(at + 31, &hosts, 4);
+    memcpy(at + 6, &mask, 4);
+    memcpy(at + 24, &hosts, 4);
   }
 }
 
@@ -235,10 +247,10 @@ static void exit_indirect(struct xlate *x) {
     emit_lea(e, true, HR_R9, (struct mem){HR_R9, HR_NONE, 1, 1, false, false});
     emit_op_mem(e, false, true, store, 1, HR_R9, counter);
   }
-  if (x->tc->cfg.jcache && !x->dispatch_exits) {
+  if (x->tc->cfg.jcache) {
     if (x->tc->cfg.count_indirect)
       tc_emit_count(e, &x->tc->stats.jc_ind_probes);
-    emit_jcache_probe(x);
+    emit_jcache_probe(x, x->dispatch_exits);
     if (x->tc->cfg.count_indirect)
       tc_emit_count(e, &x->tc->stats.jc_ind_misses);
   }
@@ -1405,7 +1417,7 @@ static void finish_exits(struct xlate *x, struct tb *tb) {
       if (x->tc->cfg.count_indirect)
         tc_emit_count(&x->e, &x->tc->stats.jc_cross_probes);
       emit_mov_imm32(&x->e, HR_R8, ex->target);
-      emit_jcache_probe(x);
+      emit_jcache_probe(x, false);
       if (x->tc->cfg.count_indirect)
         tc_emit_count(&x->e, &x->tc->stats.jc_cross_misses);
     }
