@@ -26,14 +26,22 @@ void machine_config_default(struct machine_config *cfg) {
 
 /* ---- what the CPU asks of the machine (struct cpu_env) ---- */
 
+static void ticker_arm(struct machine *m);
+
+/* A device access may start or move a timer (the PIT, the RTC's periodic interrupt): the
+ * ticker follows at once, since translated code may now run for long without a pass through
+ * the run loop's service. */
 static uint32_t cpu_io_read(void *opaque, uint16_t port, int size) {
   struct machine *m = opaque;
-  return ioports_read(&m->io, port, size);
+  uint32_t v = ioports_read(&m->io, port, size);
+  ticker_arm(m);
+  return v;
 }
 
 static void cpu_io_write(void *opaque, uint16_t port, int size, uint32_t value) {
   struct machine *m = opaque;
   ioports_write(&m->io, port, size, value);
+  ticker_arm(m);
 }
 
 static bool cpu_mmio_read(void *opaque, uint32_t pa, int size, uint64_t *value) {
@@ -43,7 +51,9 @@ static bool cpu_mmio_read(void *opaque, uint32_t pa, int size, uint64_t *value) 
 
 static bool cpu_mmio_write(void *opaque, uint32_t pa, int size, uint64_t value) {
   struct machine *m = opaque;
-  return mmio_write(&m->mmio, pa, size, value);
+  bool ok = mmio_write(&m->mmio, pa, size, value);
+  ticker_arm(m);
+  return ok;
 }
 
 static bool mmu_is_device(void *opaque, uint32_t pa) {
@@ -86,8 +96,6 @@ static uint64_t cpu_next_deadline(void *opaque) {
   return timers_next_deadline(&m->timers);
 }
 
-static void ticker_arm(struct machine *m);
-
 /* Between blocks: take serial input, fire the device timers that are due, re-arm the
  * ticker. */
 static void cpu_service(void *opaque) {
@@ -101,6 +109,8 @@ static void cpu_service(void *opaque) {
 /* ---- the ticker: a thread that kicks the vCPU when the next device timer is due ---- */
 
 static void ticker_arm(struct machine *m) {
+  if (!m->ticker.running)
+    return;
   uint64_t deadline = timers_next_deadline(&m->timers);
   if (deadline == m->ticker.armed)
     return;

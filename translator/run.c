@@ -31,6 +31,40 @@
 static uint64_t *callout_counter;
 
 /* Called by bt_stub_callout on the monitor stack, guest state saved in struct cpu. */
+static bool intr_pending(struct cpu *cpu) {
+  return cpu->env.intr_pending && cpu->env.intr_pending(cpu->env.opaque);
+}
+
+static struct tcache *running; /* the cache bt_run is running */
+
+/* After a callout that changed mode or jumped (sysenter, sysexit, iret, a far jump...): go on
+ * at the new EIP's translation straight from the callout when the dispatcher would only look
+ * it up, the way an indirect branch does through its mode's indirect-branch cache. The
+ * dispatcher stays in charge of anything else: an exception or interrupt to deliver (or to
+ * arm the pending poll for), a kick, hlt, the refill after a page fault, an instruction to
+ * emulate, the statistics' phase mark (the first ring-3 block). */
+static bool go_on_directly(struct tcache *tc, struct cpu *cpu) {
+  if (!tc->cfg.jcache || cpu->shutdown || cpu->pending.valid || cpu->halted || cpu->shadow ||
+      tc->one_shot_next || tc->mmio_next || tc->extra_key ||
+      (tc->n_phases_done == 0 && tc->cfg.phase_mark != TC_PHASE_NONE &&
+       (tc->cfg.phase_mark != TC_PHASE_RING3 || cpu->cpl == 3)) ||
+      __atomic_load_n(&tc->kicked, __ATOMIC_RELAXED) ||
+      ((cpu_interrupts_enabled(cpu) || !cpu->irq_armed) && intr_pending(cpu)) ||
+      (tc->mmu->refill.valid && tc->mmu->refill.eip == cpu->eip))
+    return false;
+  uint32_t key = tc_key(cpu);
+  if (key & KEY_NONFLAT)
+    return false; /* the caches hold flat translations only */
+  const uint32_t *jc = tc->jcache[tc_jcache_slot(key)];
+  uint32_t i = cpu->eip & (JC_SIZE - 1);
+  if (jc[i] != cpu->eip)
+    return false;
+  memcpy(&cpu->resume, (const uint8_t *)jc + JC_SIZE * 4 + (size_t)i * 8, 8);
+  cpu->jcache = (uint64_t)(uintptr_t)jc;
+  tc->stats.callout_reentries++;
+  return true;
+}
+
 int bt_callout(struct cpu *cpu, const struct insn_call *c);
 int bt_callout(struct cpu *cpu, const struct insn_call *c) {
   (*callout_counter)++;
@@ -38,6 +72,10 @@ int bt_callout(struct cpu *cpu, const struct insn_call *c) {
   if (c->fn(cpu, c) == CO_NEXT) {
     cpu_flags_to_host(cpu);
     cpu->resume = (uint64_t)(uintptr_t)c->resume;
+    return 0;
+  }
+  if (go_on_directly(running, cpu)) {
+    cpu_flags_to_host(cpu);
     return 0;
   }
   return EXIT_CALLOUT;
@@ -84,10 +122,6 @@ static void service(struct tcache *tc) {
   }
   if (cpu->env.service)
     cpu->env.service(cpu->env.opaque);
-}
-
-static bool intr_pending(struct cpu *cpu) {
-  return cpu->env.intr_pending && cpu->env.intr_pending(cpu->env.opaque);
 }
 
 /* Take an interrupt now if one waits and may be taken; while IF is clear, arm the pending
@@ -163,6 +197,7 @@ int bt_run(struct tcache *tc) {
   for (uint32_t i = 0; i < JC_SIZE; i++)
     empty_jcache[i] = i ^ 1;
   callout_counter = &tc->stats.callouts;
+  running = tc;
   cpu->stub_callout = (uint64_t)(uintptr_t)bt_stub_callout;
   cpu->stub_exit = (uint64_t)(uintptr_t)bt_stub_exit;
   /* Kernel-mode translations address the kernel view as gs:[addr32]; set here, and again
@@ -256,6 +291,7 @@ int bt_run(struct tcache *tc) {
       break;
     case EXIT_CALLOUT:
       tc->stats.exits_callout++;
+      indirect = true; /* its target goes in the cache too, for go_on_directly */
       break;
     case EXIT_FAULT:
       tc->stats.exits_fault++;

@@ -248,10 +248,10 @@ void tc_print_stats(struct tcache *tc, FILE *out) {
           (unsigned long long)s->chains_made, (unsigned long long)s->chains_unlinked,
           (unsigned long long)s->mapchg_chains_unlinked);
   fprintf(out, "  exits to the dispatcher       %12llu  (unchained %llu, indirect misses %llu, "
-               "callouts %llu, faults %llu)\n",
+               "callouts %llu, faults %llu; mode changes that went on without it %llu)\n",
           (unsigned long long)exits, (unsigned long long)s->exits_branch,
           (unsigned long long)s->exits_indirect_miss, (unsigned long long)s->exits_callout,
-          (unsigned long long)s->exits_fault);
+          (unsigned long long)s->exits_fault, (unsigned long long)s->callout_reentries);
   if (inl) {
     fprintf(out, "  indirect branches             %12llu  (%.2f%% hit the inline cache)\n",
             (unsigned long long)s->indirect_executed,

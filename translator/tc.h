@@ -74,6 +74,7 @@ struct tb {
   X(entries)                         /* bt_enter: blocks entered from the dispatcher */      \
   X(blocks_entered) X(insns_entered) /* INLINE: tb.entered summed (tc_stats_count_entries) */ \
   X(exits_branch) X(exits_indirect_miss) X(exits_callout) X(exits_fault)                     \
+  X(callout_reentries)               /* mode changes resumed without the dispatcher */       \
   X(chains_made) X(chains_unlinked)                                                          \
   X(indirect_executed)               /* INLINE */                                            \
   X(jc_ind_probes) X(jc_ind_misses)  /* INLINE: indirect-branch cache at indirect branches */ \
