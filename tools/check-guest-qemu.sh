@@ -75,7 +75,7 @@ elapsed() { echo "$(date +%s.%N) $start" | awk '{printf "%.1f", $1 - $2}'; }
 
 # Wait until the console output matches an extended regex.
 expect() { # regex what
-  while ! tr -d '\r' <"$log" | grep -qE -- "$1"; do
+  while ! grep -qE -- "$1" < <(tr -d '\r' <"$log"); do
     kill -0 "$qemu_pid" 2>/dev/null || fail "QEMU ended before $2"
     [ "$(date +%s)" -lt "$deadline" ] || fail "no $2 within ${limit}s"
     grep -q "Kernel panic" "$log" && fail "the kernel panicked before $2"
@@ -107,10 +107,10 @@ wait "$qemu_pid" || status=$?
 qemu_pid=""
 [ "$status" -eq 0 ] || fail "QEMU exited with status $status after poweroff"
 
-if tr -d '\r' <"$log" | grep -qE "job control turned off|can't access tty"; then
+if grep -qE "job control turned off|can't access tty" < <(tr -d '\r' <"$log"); then
   fail "the shell has no controlling terminal (job control is off)"
 fi
-if tr -d '\r' <"$log" | grep -q "^init: modprobe"; then
+if grep -q "^init: modprobe" < <(tr -d '\r' <"$log"); then
   fail "$(tr -d '\r' <"$log" | grep "^init: modprobe" | head -n 3)"
 fi
 echo "check-guest-qemu: PASS: shell in ${shell_time}s, powered off after $(elapsed)s"
