@@ -293,9 +293,9 @@ void tc_print_stats(struct tcache *tc, FILE *out) {
           (unsigned long long)s->flushes, (unsigned long long)s->flushes_full,
           (unsigned long long)s->flushes_explicit);
   fprintf(out, "  mapping changes               %12llu  (chains unlinked %llu, indirect-branch "
-               "caches cleared %llu)\n",
+               "caches cleared %llu, pages dropped from them %llu)\n",
           (unsigned long long)s->mapchg_events, (unsigned long long)s->mapchg_chains_unlinked,
-          (unsigned long long)s->mapchg_jcache_clears);
+          (unsigned long long)s->mapchg_jcache_clears, (unsigned long long)s->mapchg_jcache_pages);
   const struct mmu *m = tc->mmu;
   fprintf(out, "  host view mappings            %12llu  (fault-around pages %llu; unmapped %llu pages, "
                "reserved again %llu times)\n",

@@ -103,18 +103,37 @@ static void jcache_clear_slot(struct tcache *tc, int slot) {
   tc->jc_pages[slot] = (struct jc_pages){0};
 }
 
-/* After a mov cr3: does every non-global page the slot's entries lead into still map the
- * frame it was translated from, with the rights its mode needs to fetch? */
-static bool jc_pages_still_valid(struct tcache *tc, int slot) {
-  const struct jc_pages *jp = &tc->jc_pages[slot];
+/* Drop a cache's entries for guest EIPs in linear page lin: being direct-mapped by the low
+ * bits of the EIP, it holds them only at the 4 KiB of indices the page's low bits select. */
+static void jcache_forget_page(uint32_t *jc, uint32_t lin) {
+  uint32_t first = (lin << PAGE_SHIFT) & (JC_SIZE - 1);
+  for (uint32_t i = first; i < first + PAGE_SIZE; i++)
+    if (jc[i] >> PAGE_SHIFT == lin)
+      jc[i] = i ^ 1;
+}
+
+/* After a mov cr3: the non-global pages the slot's entries lead into that no longer map the
+ * frame their code was translated from (with the rights the mode needs to fetch) lose their
+ * entries, and those of the page before (a block that runs into the page starts there); the
+ * rest of the cache stays. False: the pages are not all known, clear it all. */
+static bool jc_revalidate(struct tcache *tc, int slot) {
+  struct jc_pages *jp = &tc->jc_pages[slot];
   if (jp->overflow)
     return false;
   bool user = (slot & KEY_CPL_MASK) == 3;
-  for (uint32_t i = 0; i < jp->n; i++) {
+  for (uint32_t i = 0; i < jp->n;) {
     struct walk w;
-    if (!page_peek(tc->mmu, tc->cpu, jp->lin[i] << PAGE_SHIFT, &w) ||
-        (w.pa >> PAGE_SHIFT) != jp->ppn[i] || (user && !w.user))
-      return false;
+    if (page_peek(tc->mmu, tc->cpu, jp->lin[i] << PAGE_SHIFT, &w) &&
+        (w.pa >> PAGE_SHIFT) == jp->ppn[i] && (!user || w.user)) {
+      i++;
+      continue;
+    }
+    jcache_forget_page(tc->jcache[slot], jp->lin[i]);
+    jcache_forget_page(tc->jcache[slot], jp->lin[i] - 1);
+    tc->stats.mapchg_jcache_pages++;
+    jp->n--;
+    jp->lin[i] = jp->lin[jp->n];
+    jp->ppn[i] = jp->ppn[jp->n];
   }
   return true;
 }
@@ -363,13 +382,13 @@ static void kernel_view_switched(void *opaque, uintptr_t base) {
 }
 
 /* A mov cr3 with CR4.PGE: chains into other pages lead only into global pages
- * (tc_link), which stay; an indirect-branch cache stays if the non-global pages its entries
- * lead into map what they did (processes running one program share its code frames). */
+ * (tc_link), which stay; an indirect-branch cache keeps its entries into non-global pages
+ * that map what they did (processes running one program share its code frames). */
 static void address_space_switched(struct tcache *tc, int view) {
   tc->stats.mapchg_events++;
   for (int slot = 0; slot < JC_SLOTS; slot++)
     if (((slot & KEY_CPL_MASK) == 3) == (view == 1) && tc->jc_pages[slot].used &&
-        !jc_pages_still_valid(tc, slot)) {
+        !jc_revalidate(tc, slot)) {
       jcache_clear_slot(tc, slot);
       tc->stats.mapchg_jcache_clears++;
     }
@@ -390,8 +409,9 @@ static void mapping_changed(void *opaque, int view, uint32_t lin_page) {
   tc->stats.mapchg_events++;
   for (struct tb_exit **pp = &tc->cross[view]; *pp;) {
     struct tb_exit *x = *pp;
-    bool hit = !x->linked || lin_page == MMU_ALL_PAGES ||
-               (x->linked->eip >> PAGE_SHIFT) == lin_page;
+    const struct tb *to = x->linked;
+    bool hit = !to || lin_page == MMU_ALL_PAGES || (to->eip >> PAGE_SHIFT) == lin_page ||
+               ((to->eip + to->guest_len - 1) >> PAGE_SHIFT) == lin_page;
     if (hit) {
       tc->stats.mapchg_chains_unlinked += unlink_exit(x);
       x->in_cross = false;
@@ -400,11 +420,19 @@ static void mapping_changed(void *opaque, int view, uint32_t lin_page) {
       pp = &x->next_cross;
     }
   }
-  for (int slot = 0; slot < JC_SLOTS; slot++)
-    if (((slot & KEY_CPL_MASK) == 3) == (view == 1) && tc->jc_pages[slot].used) {
+  for (int slot = 0; slot < JC_SLOTS; slot++) {
+    if (((slot & KEY_CPL_MASK) == 3) != (view == 1) || !tc->jc_pages[slot].used)
+      continue;
+    if (lin_page == MMU_ALL_PAGES) {
       jcache_clear_slot(tc, slot);
       tc->stats.mapchg_jcache_clears++;
+    } else {
+      /* One page: its entries go, and those of blocks that run into it from the page before. */
+      jcache_forget_page(tc->jcache[slot], lin_page);
+      jcache_forget_page(tc->jcache[slot], lin_page - 1);
+      tc->stats.mapchg_jcache_pages++;
     }
+  }
 }
 
 static void remove_from_hash(struct tcache *tc, struct tb *tb) {

@@ -83,7 +83,7 @@ struct tb {
   X(flushes) X(flushes_full) X(flushes_explicit)                                             \
   X(invalidated_blocks) X(inval_smc) X(inval_device) X(inval_full) X(inval_explicit)         \
   X(smc_faults)                                                                              \
-  X(mapchg_events) X(mapchg_chains_unlinked) X(mapchg_jcache_clears)                         \
+  X(mapchg_events) X(mapchg_chains_unlinked) X(mapchg_jcache_clears) X(mapchg_jcache_pages)                         \
   X(faults_page) X(faults_div) X(faults_other) X(faults_guard) X(faults_mmio)                \
   X(callouts) X(kicks) X(interrupts) X(halts)
 
