@@ -69,6 +69,15 @@ int tc_jcache_slot(uint32_t key) {
   return (int)(key & KEY_CPL_MASK) | ((key & KEY_NO_SSE) ? 4 : 0);
 }
 
+/* Note that something reached through linear addresses (a chain into another page, an
+ * indirect-branch cache entry) leads into tb: a mapping change of its pages must undo it. */
+static void reached_through(struct tcache *tc, const struct tb *tb) {
+  uint8_t *lin = tc->code_lin[view_of(tb)];
+  uint32_t first = tb->eip >> PAGE_SHIFT, last = (tb->eip + tb->guest_len - 1) >> PAGE_SHIFT;
+  lin[first / 8] |= (uint8_t)(1u << (first % 8));
+  lin[last / 8] |= (uint8_t)(1u << (last % 8));
+}
+
 static void jc_pages_note(struct jc_pages *jp, uint32_t lin, uint32_t ppn) {
   for (uint32_t i = jp->n; i-- > 0;)
     if (jp->lin[i] == lin && jp->ppn[i] == ppn)
@@ -91,11 +100,31 @@ void tc_jcache_fill(struct tcache *tc, const struct tb *tb, bool global) {
   memcpy((uint8_t *)jc + JC_SIZE * 4 + (size_t)i * 8, &tb->code, 8);
   struct jc_pages *jp = &tc->jc_pages[slot];
   jp->used = true;
+  reached_through(tc, tb);
   uint32_t first = tb->eip >> PAGE_SHIFT, last = (tb->eip + tb->guest_len - 1) >> PAGE_SHIFT;
-  if (!global)
+  if (global)
+    jp->global_entries = true;
+  else
     jc_pages_note(jp, first, tb->page[0]);
   if (last != first && (tc->cpu->cr0 & CR0_PG))
     jc_pages_note(jp, last, tb->page[1]);
+}
+
+/* Might the slot have entries into linear page lin (and so must they be looked for)? Not if
+ * its pages are all listed and lin is not among them; if it is, it leaves the list. */
+static bool jc_pages_drop(struct jc_pages *jp, uint32_t lin) {
+  bool found = jp->overflow || jp->global_entries;
+  for (uint32_t i = 0; i < jp->n;) {
+    if (jp->lin[i] != lin) {
+      i++;
+      continue;
+    }
+    found = true;
+    jp->n--;
+    jp->lin[i] = jp->lin[jp->n];
+    jp->ppn[i] = jp->ppn[jp->n];
+  }
+  return found;
 }
 
 static void jcache_clear_slot(struct tcache *tc, int slot) {
@@ -115,12 +144,15 @@ static void jcache_forget_page(uint32_t *jc, uint32_t lin) {
 /* After a mov cr3: the non-global pages the slot's entries lead into that no longer map the
  * frame their code was translated from (with the rights the mode needs to fetch) lose their
  * entries, and those of the page before (a block that runs into the page starts there); the
- * rest of the cache stays. False: the pages are not all known, clear it all. */
+ * rest of the cache stays. False: clear it all, as the pages are not all known, or so many
+ * changed (another program at the same addresses) that a clear costs less than the search. */
+#define JC_FORGET_PAGES_MAX 4u
 static bool jc_revalidate(struct tcache *tc, int slot) {
   struct jc_pages *jp = &tc->jc_pages[slot];
   if (jp->overflow)
     return false;
   bool user = (slot & KEY_CPL_MASK) == 3;
+  uint32_t changed[JC_FORGET_PAGES_MAX], n_changed = 0;
   for (uint32_t i = 0; i < jp->n;) {
     struct walk w;
     if (page_peek(tc->mmu, tc->cpu, jp->lin[i] << PAGE_SHIFT, &w) &&
@@ -128,12 +160,17 @@ static bool jc_revalidate(struct tcache *tc, int slot) {
       i++;
       continue;
     }
-    jcache_forget_page(tc->jcache[slot], jp->lin[i]);
-    jcache_forget_page(tc->jcache[slot], jp->lin[i] - 1);
-    tc->stats.mapchg_jcache_pages++;
+    if (n_changed == JC_FORGET_PAGES_MAX)
+      return false;
+    changed[n_changed++] = jp->lin[i];
     jp->n--;
     jp->lin[i] = jp->lin[jp->n];
     jp->ppn[i] = jp->ppn[jp->n];
+  }
+  for (uint32_t i = 0; i < n_changed; i++) {
+    jcache_forget_page(tc->jcache[slot], changed[i]);
+    jcache_forget_page(tc->jcache[slot], changed[i] - 1);
+    tc->stats.mapchg_jcache_pages++;
   }
   return true;
 }
@@ -210,10 +247,6 @@ static int add_block(struct tcache *tc, struct tb *tb) {
 
 /* Make a freshly translated block findable and write-protect its code pages. */
 void tc_register(struct tcache *tc, struct tb *tb) {
-  uint8_t *lin = tc->code_lin[view_of(tb)];
-  uint32_t first = tb->eip >> PAGE_SHIFT, last = (tb->eip + tb->guest_len - 1) >> PAGE_SHIFT;
-  lin[first / 8] |= (uint8_t)(1u << (first % 8));
-  lin[last / 8] |= (uint8_t)(1u << (last % 8));
   uint32_t h = hash_of(tb->eip, tb->key);
   tb->hash_next = tc->hash[h];
   tc->hash[h] = tb;
@@ -334,6 +367,7 @@ void tc_link(struct tcache *tc, struct tb_exit *x, struct tb *to, bool to_global
   x->next_incoming = to->incoming;
   to->incoming = x;
   if (cross && !x->in_cross) {
+    reached_through(tc, to);
     int v = view_of(x->from);
     x->next_cross = tc->cross[v];
     x->in_cross = true;
@@ -426,13 +460,16 @@ static void mapping_changed(void *opaque, int view, uint32_t lin_page) {
     if (lin_page == MMU_ALL_PAGES) {
       jcache_clear_slot(tc, slot);
       tc->stats.mapchg_jcache_clears++;
-    } else {
+    } else if (jc_pages_drop(&tc->jc_pages[slot], lin_page)) {
       /* One page: its entries go, and those of blocks that run into it from the page before. */
       jcache_forget_page(tc->jcache[slot], lin_page);
       jcache_forget_page(tc->jcache[slot], lin_page - 1);
       tc->stats.mapchg_jcache_pages++;
     }
   }
+  /* Nothing reached through this view's linear addresses is left. */
+  if (lin_page == MMU_ALL_PAGES)
+    memset(tc->code_lin[view], 0, (1u << 20) / 8);
 }
 
 static void remove_from_hash(struct tcache *tc, struct tb *tb) {

@@ -122,6 +122,7 @@ struct tc_phase {
 struct jc_pages {
   bool used;     /* filled since it was last cleared */
   bool overflow; /* more pages than fit: the next mov cr3 clears the cache */
+  bool global_entries; /* it has entries into global pages (or filled with paging off) */
   uint32_t n;
   uint32_t lin[JC_PAGES], ppn[JC_PAGES];
 };
@@ -147,7 +148,8 @@ struct tcache {
   uint64_t generation;                 /* bumped by every flush */
   struct tb_exit *cross[2];            /* chains into other linear pages, per view */
   bool lookup_global;                  /* the last lookup's code page is global (or unpaged) */
-  uint8_t *code_lin[2];                /* per view: bit per linear page code was translated from */
+  uint8_t *code_lin[2];                /* per view: bit per linear page that a chain into another
+                                          page or an indirect-branch cache entry leads into */
 
   bool one_shot_next;   /* translate the next block uncached, without protecting its page */
   bool mmio_next;       /* the instruction at cpu->eip touches device memory: emulate it */
