@@ -76,6 +76,7 @@ static void reached_through(struct tcache *tc, const struct tb *tb) {
   uint32_t first = tb->eip >> PAGE_SHIFT, last = (tb->eip + tb->guest_len - 1) >> PAGE_SHIFT;
   lin[first / 8] |= (uint8_t)(1u << (first % 8));
   lin[last / 8] |= (uint8_t)(1u << (last % 8));
+  tc->code_lin_set[view_of(tb)] = true;
 }
 
 static void jc_pages_note(struct jc_pages *jp, uint32_t lin, uint32_t ppn) {
@@ -415,29 +416,39 @@ static void kernel_view_switched(void *opaque, uintptr_t base) {
     cpu_stop(tc->cpu, SHUTDOWN_ERROR, "cannot point the GS base at another kernel view");
 }
 
-/* A mov cr3 with CR4.PGE: chains into other pages lead only into global pages
- * (tc_link), which stay; an indirect-branch cache keeps its entries into non-global pages
- * that map what they did (processes running one program share its code frames). */
+/* A mov cr3: chains into other pages lead only into global pages (tc_link), which stay
+ * while CR4.PGE is set; an indirect-branch cache keeps its entries into non-global pages that
+ * map what they did (processes running one program share its code frames), and those into
+ * global ones while CR4.PGE is set. */
 static void address_space_switched(struct tcache *tc, int view) {
   tc->stats.mapchg_events++;
-  for (int slot = 0; slot < JC_SLOTS; slot++)
-    if (((slot & KEY_CPL_MASK) == 3) == (view == 1) && tc->jc_pages[slot].used &&
-        !jc_revalidate(tc, slot)) {
+  bool pge = tc->mmu->pge;
+  if (!pge) {
+    for (struct tb_exit *x = tc->cross[view]; x; x = x->next_cross) {
+      tc->stats.mapchg_chains_unlinked += unlink_exit(x);
+      x->in_cross = false;
+    }
+    tc->cross[view] = NULL;
+  }
+  for (int slot = 0; slot < JC_SLOTS; slot++) {
+    struct jc_pages *jp = &tc->jc_pages[slot];
+    if (((slot & KEY_CPL_MASK) == 3) != (view == 1) || !jp->used)
+      continue;
+    if ((!pge && jp->global_entries) || !jc_revalidate(tc, slot)) {
       jcache_clear_slot(tc, slot);
       tc->stats.mapchg_jcache_clears++;
     }
+  }
 }
 
 /* The guest may have changed the mapping of lin_page (or all) in a view: unlink chains into it
  * and forget indirect-branch targets reached through that view. */
 static void mapping_changed(void *opaque, int view, uint32_t lin_page) {
   struct tcache *tc = opaque;
-  if (lin_page == MMU_NONGLOBAL_PAGES && tc->mmu->pge) {
+  if (lin_page == MMU_NONGLOBAL_PAGES) {
     address_space_switched(tc, view);
     return;
   }
-  if (lin_page == MMU_NONGLOBAL_PAGES)
-    lin_page = MMU_ALL_PAGES; /* without PGE nothing is global */
   if (lin_page != MMU_ALL_PAGES && !(tc->code_lin[view][lin_page / 8] & (1u << (lin_page % 8))))
     return; /* no translation was ever reached through that page */
   tc->stats.mapchg_events++;
@@ -468,8 +479,10 @@ static void mapping_changed(void *opaque, int view, uint32_t lin_page) {
     }
   }
   /* Nothing reached through this view's linear addresses is left. */
-  if (lin_page == MMU_ALL_PAGES)
+  if (lin_page == MMU_ALL_PAGES && tc->code_lin_set[view]) {
     memset(tc->code_lin[view], 0, (1u << 20) / 8);
+    tc->code_lin_set[view] = false;
+  }
 }
 
 static void remove_from_hash(struct tcache *tc, struct tb *tb) {

@@ -150,6 +150,7 @@ struct tcache {
   bool lookup_global;                  /* the last lookup's code page is global (or unpaged) */
   uint8_t *code_lin[2];                /* per view: bit per linear page that a chain into another
                                           page or an indirect-branch cache entry leads into */
+  bool code_lin_set[2];                /* ... some bit may be set */
 
   bool one_shot_next;   /* translate the next block uncached, without protecting its page */
   bool mmio_next;       /* the instruction at cpu->eip touches device memory: emulate it */
