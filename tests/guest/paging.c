@@ -190,6 +190,68 @@ static void code_through_alias(void) {
   printf("code rewritten through an alias: %u %u %u\n", first, second, third);
 }
 
+/* Two processes: 16 private pages each at the same linear addresses, written in turn, then one
+ * process's table changed while the other runs (no invlpg: a mov cr3 flushes), then a global
+ * page remapped in both tables and invalidated with invlpg while the second runs: the first
+ * must see the new frame too, as invlpg drops global TLB entries whatever the CR3. */
+#define PROC_PAGES 16
+static void processes(void) {
+  uint32_t base = TEST_BASE + 0x20000, g = TEST_BASE + 0x40000;
+  uint32_t first = (base >> 12) & 0x3ff;
+  memcpy(pd2, pd, sizeof(pd));
+  memcpy(test_pt2, test_pt, sizeof(test_pt));
+  pd2[TEST_BASE >> 22] = (uint32_t)test_pt2 | P | W;
+  for (int i = 0; i < PROC_PAGES; i++) {
+    set_pte(&test_pt[first + i], frame() | P | W);
+    set_pte(&test_pt2[first + i], frame() | P | W);
+  }
+  volatile uint32_t *page[PROC_PAGES];
+  for (int i = 0; i < PROC_PAGES; i++)
+    page[i] = (volatile uint32_t *)(base + 0x1000u * (uint32_t)i);
+  write_cr3((uint32_t)pd);
+  for (int i = 0; i < PROC_PAGES; i++)
+    *page[i] = 0xa0000000u + (uint32_t)i;
+  write_cr3((uint32_t)pd2);
+  for (int i = 0; i < PROC_PAGES; i++)
+    *page[i] = 0xb0000000u + (uint32_t)i;
+  int ok1 = 0, ok2 = 0;
+  write_cr3((uint32_t)pd);
+  for (int i = 0; i < PROC_PAGES; i++)
+    ok1 += *page[i] == 0xa0000000u + (uint32_t)i;
+  write_cr3((uint32_t)pd2);
+  for (int i = 0; i < PROC_PAGES; i++)
+    ok2 += *page[i] == 0xb0000000u + (uint32_t)i;
+  uint32_t fc = frame();
+  *(volatile uint32_t *)fc = 0xc3c3c3c3;
+  set_pte(&test_pt[first + 3], fc | P | W); /* process 1's table, while process 2 runs */
+  write_cr3((uint32_t)pd);
+  uint32_t changed = *page[3];
+  printf("processes: %d and %d of %d pages kept apart, page 3 after its table changed: %08x\n",
+         ok1, ok2, PROC_PAGES, changed);
+
+  uint32_t g1 = frame(), g2 = frame(), gi = (g >> 12) & 0x3ff;
+  *(volatile uint32_t *)g1 = 0x61616161;
+  *(volatile uint32_t *)g2 = 0x62626262;
+  write_cr4(0x90); /* PSE, PGE */
+  set_pte(&test_pt[gi], g1 | P | W | 0x100);
+  set_pte(&test_pt2[gi], g1 | P | W | 0x100);
+  invlpg(g);
+  uint32_t in1 = *(volatile uint32_t *)g, sum = 0;
+  for (int i = 0; i < PROC_PAGES; i++) /* each process uses its own pages again */
+    sum += *page[i];
+  write_cr3((uint32_t)pd2);
+  uint32_t in2 = *(volatile uint32_t *)g;
+  for (int i = 0; i < PROC_PAGES; i++)
+    sum += *page[i];
+  set_pte(&test_pt[gi], g2 | P | W | 0x100);
+  set_pte(&test_pt2[gi], g2 | P | W | 0x100);
+  invlpg(g);
+  write_cr3((uint32_t)pd);
+  printf("global page: %08x, in process 2 %08x, after invlpg there, in process 1 %08x "
+         "(private pages sum %08x)\n", in1, in2, *(volatile uint32_t *)g, sum);
+  write_cr4(0x10);
+}
+
 /* An indirect call, the same site each time (bt386 caches its targets by linear address). */
 static __attribute__((noinline)) uint32_t call_at(uint32_t lin) {
   uint32_t sum = 0;
@@ -238,6 +300,7 @@ int main(void) {
   address_spaces();
   large_pages();
   code_through_alias();
+  processes();
   code_remapped();
   printf("done\n");
   return 0;
