@@ -45,8 +45,9 @@ struct view {
   uintptr_t base;     /* host address of guest linear 0 */
   uint32_t *entry;    /* per linear page: VE_* | physical page << 12, 0 when unmapped */
   uint32_t *slot;     /* per linear page: its index in mapped[] */
-  uint32_t *mapped;   /* linear pages currently mapped, in no order */
+  uint32_t *mapped;   /* linear pages currently mapped: the non-global ones first */
   uint32_t n_mapped;
+  uint32_t n_local;   /* how many are not global */
 };
 
 /* Reverse map: every view mapping of a physical page, to write-protect all aliases of code. */

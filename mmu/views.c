@@ -130,6 +130,39 @@ static void reserve_again(struct mmu *m, const struct view *w, uint32_t lin_page
        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 }
 
+/* mapped[] lists the non-global pages first, [0, n_local), then the global ones, so that a
+ * mov cr3 looks at the first part only. */
+static void list_add(struct view *w, uint32_t p, bool global) {
+  if (global) {
+    w->slot[p] = w->n_mapped;
+    w->mapped[w->n_mapped++] = p;
+    return;
+  }
+  if (w->n_local < w->n_mapped) { /* the first global page moves to the end */
+    uint32_t g = w->mapped[w->n_local];
+    w->slot[g] = w->n_mapped;
+    w->mapped[w->n_mapped] = g;
+  }
+  w->slot[p] = w->n_local;
+  w->mapped[w->n_local++] = p;
+  w->n_mapped++;
+}
+
+static void list_remove(struct view *w, uint32_t p, bool global) {
+  uint32_t hole = w->slot[p];
+  if (!global) { /* the last non-global page fills the hole, the last page that one's place */
+    uint32_t l = w->mapped[--w->n_local];
+    w->mapped[hole] = l;
+    w->slot[l] = hole;
+    hole = w->n_local;
+  }
+  uint32_t last = w->mapped[--w->n_mapped];
+  if (hole != w->n_mapped) {
+    w->mapped[hole] = last;
+    w->slot[last] = hole;
+  }
+}
+
 static void forget(struct mmu *m, struct view *w, uint32_t lin_page) {
   uint32_t e = w->entry[lin_page];
   if (!e)
@@ -137,10 +170,7 @@ static void forget(struct mmu *m, struct view *w, uint32_t lin_page) {
   if (!(e & VE_ONES))
     rmap_remove(m, e >> PAGE_SHIFT, w->id, lin_page);
   w->entry[lin_page] = 0;
-  uint32_t slot = w->slot[lin_page];
-  uint32_t last = w->mapped[--w->n_mapped];
-  w->mapped[slot] = last;
-  w->slot[last] = slot;
+  list_remove(w, lin_page, e & VE_GLOBAL);
   m->stat_unmaps++;
 }
 
@@ -217,8 +247,7 @@ static int map_run(struct mmu *m, int view, uint32_t lin_page, uint32_t ppn, uin
     if (w->entry[lin_page + i])
       forget(m, w, lin_page + i);
     w->entry[lin_page + i] = e;
-    w->slot[lin_page + i] = w->n_mapped;
-    w->mapped[w->n_mapped++] = lin_page + i;
+    list_add(w, lin_page + i, flags & VE_GLOBAL);
     if (rmap_add(m, ppn + i, w->id, lin_page + i) < 0)
       return -ENOMEM;
     /* Translated code stays read-only in every alias. */
@@ -322,12 +351,8 @@ static bool gap_is_empty(const struct view *w, uint32_t a, uint32_t b) {
 static void revalidate(struct mmu *m, const struct cpu *cpu, struct view *w) {
   uint32_t *gone = m->scratch;
   uint32_t n_gone = 0;
-  for (uint32_t i = 0; i < w->n_mapped;) {
+  for (uint32_t i = 0; i < w->n_local;) { /* global pages stay (only mapped with CR4.PGE) */
     uint32_t p = w->mapped[i], e = w->entry[p];
-    if ((e & VE_GLOBAL) && m->pge) {
-      i++;
-      continue;
-    }
     if (still_valid(m, cpu, w->mode, p, e)) {
       i++;
       continue;
@@ -373,21 +398,23 @@ static struct view *kernel_view_for(struct mmu *m, uint32_t cr3) {
  * switch back revalidates those pages, as a TLB with address-space tags would keep them,
  * instead of mapping them again one by one. Like any TLB flush, it re-verifies every
  * non-global entry: the tables may have changed while the view was not in use. */
-/* Would the active kernel view lose little under the new tables? Its most recently mapped
- * non-global pages are the sample: if at most a few would go, it serves the new address space
- * too, without the cost of a GS base switch (an arch_prctl, ~10 us here). That is the case
- * for address spaces that share their pages (threads' tables, a kernel's temporary mm for
- * code patching, a test's two copies of one page directory), not for two processes. */
-#define VIEW_SAMPLE_PAGES 64u
-#define VIEW_SAMPLE_LOSS 4u
+/* Would the active kernel view lose little under the new tables? If it holds few non-global
+ * pages and at most a few of them would go, it serves the new address space too, without the
+ * cost of a GS base switch (an arch_prctl, ~10 us here), unless that address space has a view
+ * of its own with more pages in it: address spaces that share their pages (a kernel's temporary mm
+ * for code patching, a test's two copies of one page directory), or a switch from the idle
+ * task's tables. A process's view holds more, and keeps it for the process's return. */
+#define VIEW_FIT_PAGES 64u
+#define VIEW_FIT_LOSS 4u
 static bool view_fits(const struct mmu *m, const struct cpu *cpu, const struct view *w) {
-  uint32_t checked = 0, lost = 0;
-  for (uint32_t i = w->n_mapped; i-- > 0 && checked < VIEW_SAMPLE_PAGES;) {
+  if (w->n_local > VIEW_FIT_PAGES)
+    return false;
+  uint32_t lost = 0;
+  for (uint32_t i = 0; i < w->n_local; i++) {
     uint32_t p = w->mapped[i], e = w->entry[p];
-    if ((e & VE_GLOBAL) && m->pge)
+    if (still_valid(m, cpu, w->mode, p, e))
       continue;
-    checked++;
-    if (!still_valid(m, cpu, w->mode, p, e) && ++lost > VIEW_SAMPLE_LOSS)
+    if (++lost > VIEW_FIT_LOSS)
       return false;
   }
   return true;
@@ -398,7 +425,12 @@ void mmu_cr3_written(struct mmu *m, const struct cpu *cpu) {
     return;
   struct view *k = m->views[VIEW_KERNEL];
   if (k->cr3 != cpu->cr3) {
-    if (view_fits(m, cpu, k)) {
+    /* A view that holds more of this address space's pages is worth the switch back. */
+    const struct view *own = NULL;
+    for (int i = 0; i < MMU_KERNEL_VIEWS; i++)
+      if (m->kernel_views[i].cr3 == cpu->cr3)
+        own = &m->kernel_views[i];
+    if ((!own || own->n_local <= k->n_local) && view_fits(m, cpu, k)) {
       /* It becomes this address space's view; another that held it no longer does. */
       for (int i = 0; i < MMU_KERNEL_VIEWS; i++)
         if (m->kernel_views[i].cr3 == cpu->cr3)
@@ -520,8 +552,7 @@ static enum mmu_fault_result map_unassigned(struct mmu *m, struct cpu *cpu, int 
     return MMU_FAULT_UNASSIGNED;
   }
   w->entry[lin_page] = VE_ONES | VE_MAPPED;
-  w->slot[lin_page] = w->n_mapped;
-  w->mapped[w->n_mapped++] = lin_page;
+  list_add(w, lin_page, false);
   return MMU_FAULT_RETRY;
 }
 
