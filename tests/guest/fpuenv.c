@@ -12,11 +12,7 @@
 
 #include "lib/guest.h"
 
-#define TEST_BASE 0x40000000u
-
 static uint8_t area[128] __attribute__((aligned(16)));
-static uint32_t pd[1024] __attribute__((aligned(4096)));
-static uint32_t pt[1024] __attribute__((aligned(4096)));
 static uint8_t frames[1][4096] __attribute__((aligned(4096)));
 
 static const double two = 2.0;
@@ -136,31 +132,16 @@ static void saves(void) {
   __asm__ volatile("fninit");
 }
 
-
-static void paging_on(void) {
-  pd[0] = 0x000000 | 0x83; /* 4 MiB identity pages: P W PS */
-  pd[1] = 0x400000 | 0x83;
-  pd[TEST_BASE >> 22] = (uint32_t)pt | 3;
-  __asm__ volatile("mov %0, %%cr4" : : "r"(read_cr4() | 0x10)); /* PSE */
-  __asm__ volatile("mov %0, %%cr3" : : "r"(pd) : "memory");
-  __asm__ volatile("mov %0, %%cr0" : : "r"(read_cr0() | 0x80000000u) : "memory");
-}
-
-static void map(uint32_t lin, const void *frame) {
-  *(volatile uint32_t *)&pt[(lin >> 12) & 0x3ff] = frame ? (uint32_t)frame | 3 : 0;
-  __asm__ volatile("invlpg (%0)" : : "r"(lin) : "memory");
-}
-
 static void faults(void) {
-  paging_on();
+  window_paging_on();
   struct site s;
   static const char *const insns[] = {"fnstenv", "16-bit fnstenv", "fnsave", "16-bit fnsave"};
   for (int i = 0; i < 4; i++) {
     for (int across = 0; across < 2; across++) {
       /* the whole area on a missing page, or its first 8 bytes on a present one */
-      map(TEST_BASE, frames[0]);
-      map(TEST_BASE + 0x1000, 0);
-      uint32_t p = TEST_BASE + 0x1000 - (across ? 8 : 0);
+      window_map(WINDOW_BASE, frames[0]);
+      window_map(WINDOW_BASE + 0x1000, 0);
+      uint32_t p = WINDOW_BASE + 0x1000 - (across ? 8 : 0);
       __asm__ volatile(LOAD_STACK : [ip] "=m"(last_ip) : [cw] "m"(cw_unmasked), [two] "m"(two));
       switch (i) {
       case 0: FAULTING(s, "fnstenv (%[p])", : [p] "r"(p) : "memory"); break;
@@ -176,7 +157,7 @@ static void faults(void) {
       /* a byte of the area on the missing page: QEMU names the first, a host may name another
        * (an AMD host names the last); the SDM does not say which */
       static const uint32_t size[] = {28, 14, 108, 94};
-      printf("  cr2 %s\n", cr2 - (TEST_BASE + 0x1000) < p + size[i] - (TEST_BASE + 0x1000)
+      printf("  cr2 %s\n", cr2 - (WINDOW_BASE + 0x1000) < p + size[i] - (WINDOW_BASE + 0x1000)
                                 ? "in the area, on the missing page"
                                 : "elsewhere");
       uint8_t top[10];

@@ -11,12 +11,8 @@
 
 #include "lib/guest.h"
 
-#define TEST_BASE 0x40000000u
-
 static uint8_t area[512] __attribute__((aligned(16)));
 static uint8_t area2[512] __attribute__((aligned(16)));
-static uint32_t pd[1024] __attribute__((aligned(4096)));
-static uint32_t pt[1024] __attribute__((aligned(4096)));
 static uint8_t frames[2][4096] __attribute__((aligned(4096)));
 
 /* The fields of an image (its bytes 288-511 too, if `tail`). */
@@ -107,41 +103,26 @@ static void restore_and_save(void) {
   __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr_default));
 }
 
-
-static void paging_on(void) {
-  pd[0] = 0x000000 | 0x83; /* 4 MiB identity pages: P W PS */
-  pd[1] = 0x400000 | 0x83;
-  pd[TEST_BASE >> 22] = (uint32_t)pt | 3;
-  __asm__ volatile("mov %0, %%cr4" : : "r"(read_cr4() | 0x10)); /* PSE */
-  __asm__ volatile("mov %0, %%cr3" : : "r"(pd) : "memory");
-  __asm__ volatile("mov %0, %%cr0" : : "r"(read_cr0() | 0x80000000u) : "memory");
-}
-
-static void map(uint32_t lin, const void *frame) {
-  *(volatile uint32_t *)&pt[(lin >> 12) & 0x3ff] = frame ? (uint32_t)frame | 3 : 0;
-  __asm__ volatile("invlpg (%0)" : : "r"(lin) : "memory");
-}
-
 static void faults(void) {
-  paging_on();
+  window_paging_on();
   struct site s;
   /* the whole area on a missing page */
-  map(TEST_BASE, 0);
-  FAULTING(s, "fxsave (%[p])", : [p] "r"(TEST_BASE) : "memory");
+  window_map(WINDOW_BASE, 0);
+  FAULTING(s, "fxsave (%[p])", : [p] "r"(WINDOW_BASE) : "memory");
   print_trap("fxsave to a missing page", s.start);
-  printf("  cr2 = base + %x\n", read_cr2() - TEST_BASE);
+  printf("  cr2 = base + %x\n", read_cr2() - WINDOW_BASE);
   /* bytes 0-159 on a present page, the rest on a missing one */
-  map(TEST_BASE, frames[0]);
-  map(TEST_BASE + 0x1000, 0);
+  window_map(WINDOW_BASE, frames[0]);
+  window_map(WINDOW_BASE + 0x1000, 0);
   memset(frames[0], 0x5a, 4096);
-  FAULTING(s, "fxsave (%[p])", : [p] "r"(TEST_BASE + 0x1000 - 160) : "memory");
+  FAULTING(s, "fxsave (%[p])", : [p] "r"(WINDOW_BASE + 0x1000 - 160) : "memory");
   print_trap("fxsave across into a missing page", s.start);
-  printf("  cr2 = base + %x\n", read_cr2() - TEST_BASE);
+  printf("  cr2 = base + %x\n", read_cr2() - WINDOW_BASE);
   /* bytes 0-287 on a present page, 288-511 on a missing one: a 32-bit CPU writes no further */
-  map(TEST_BASE + 0x1000, frames[1]);
-  map(TEST_BASE + 0x2000, 0);
+  window_map(WINDOW_BASE + 0x1000, frames[1]);
+  window_map(WINDOW_BASE + 0x2000, 0);
   memset(frames[1], 0x5a, 4096);
-  FAULTING(s, "fxsave (%[p])", : [p] "r"(TEST_BASE + 0x2000 - 288) : "memory");
+  FAULTING(s, "fxsave (%[p])", : [p] "r"(WINDOW_BASE + 0x2000 - 288) : "memory");
   print_trap("fxsave whose first 288 bytes end at a missing page", s.start);
   show_fields("  what it wrote", frames[1] + 4096 - 288, false);
   /* misaligned */

@@ -24,8 +24,8 @@ add_guest_test(mmx SOURCES mmx.c)
 add_guest_test(sse SOURCES sse.c)
 add_guest_test(sse2 SOURCES sse2.c)
 add_guest_test(compute SOURCES compute.c)
-add_guest_test(fxsave SOURCES fxsave.c)
-add_guest_test(fpuenv SOURCES fpuenv.c)
+add_guest_test(fxsave SOURCES fxsave.c lib/window.c)
+add_guest_test(fpuenv SOURCES fpuenv.c lib/window.c)
 add_guest_test(tsc SOURCES tsc.c)
 
 # Known failures (see KNOWN-FAILURES.md): built so that they keep compiling, not run.

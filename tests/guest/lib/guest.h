@@ -36,6 +36,13 @@ static inline uint32_t read_cr0(void) { uint32_t v; __asm__ volatile("mov %%cr0,
 static inline uint32_t read_cr2(void) { uint32_t v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
 static inline uint32_t read_cr4(void) { uint32_t v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
 
+/* lib/window.c, for the tests that link it: paging on, the first 8 MiB identity-mapped (4 MiB
+ * pages), and a page table at WINDOW_BASE whose pages window_map points at frames (NULL: not
+ * present), with invlpg. */
+#define WINDOW_BASE 0x40000000u
+void window_paging_on(void);
+void window_map(uint32_t lin, const void *frame);
+
 /* ---- inspecting results ---- */
 
 #define FL_CF 0x001u
