@@ -398,17 +398,21 @@ static bool view_fits(const struct mmu *m, const struct cpu *cpu, const struct v
   return true;
 }
 
-/* The kernel view for the address space at cr3: the one that last held it, or else the one
- * used longest ago (its global pages, the kernel's own, stay valid). */
-static struct view *kernel_view_for(struct mmu *m, uint32_t cr3) {
+/* The kernel view that last held the address space at cr3, if one still does. */
+static struct view *kernel_view_of(struct mmu *m, uint32_t cr3) {
+  for (int i = 0; i < MMU_KERNEL_VIEWS; i++)
+    if (m->kernel_views[i].cr3 == cr3)
+      return &m->kernel_views[i];
+  return NULL;
+}
+
+/* The kernel view used longest ago, for an address space that has none (its global pages,
+ * the kernel's own, stay valid). */
+static struct view *least_recent_kernel_view(struct mmu *m) {
   struct view *lru = &m->kernel_views[0];
-  for (int i = 0; i < MMU_KERNEL_VIEWS; i++) {
-    struct view *w = &m->kernel_views[i];
-    if (w->cr3 == cr3)
-      return w;
-    if (w->last_used < lru->last_used)
-      lru = w;
-  }
+  for (int i = 1; i < MMU_KERNEL_VIEWS; i++)
+    if (m->kernel_views[i].last_used < lru->last_used)
+      lru = &m->kernel_views[i];
   m->stat_view_recycled++;
   return lru;
 }
@@ -424,17 +428,12 @@ void mmu_cr3_written(struct mmu *m, const struct cpu *cpu) {
   struct view *k = m->views[VIEW_KERNEL];
   if (k->cr3 != cpu->cr3) {
     /* A view that holds more of this address space's pages is worth the switch back. */
-    const struct view *own = NULL;
-    for (int i = 0; i < MMU_KERNEL_VIEWS; i++)
-      if (m->kernel_views[i].cr3 == cpu->cr3)
-        own = &m->kernel_views[i];
+    struct view *own = kernel_view_of(m, cpu->cr3);
     if ((!own || own->n_local <= k->n_local) && view_fits(m, cpu, k)) {
-      /* It becomes this address space's view; another that held it no longer does. */
-      for (int i = 0; i < MMU_KERNEL_VIEWS; i++)
-        if (m->kernel_views[i].cr3 == cpu->cr3)
-          m->kernel_views[i].cr3 = 0;
+      if (own) /* the active view becomes this address space's */
+        own->cr3 = 0;
     } else {
-      k = kernel_view_for(m, cpu->cr3);
+      k = own ? own : least_recent_kernel_view(m);
       m->stat_view_switches++;
     }
   }

@@ -111,6 +111,13 @@ void tc_jcache_fill(struct tcache *tc, const struct tb *tb, bool global) {
     jc_pages_note(jp, last, tb->page[1]);
 }
 
+/* Take entry i off the list (the last one takes its place). */
+static void jc_pages_remove(struct jc_pages *jp, uint32_t i) {
+  jp->n--;
+  jp->lin[i] = jp->lin[jp->n];
+  jp->ppn[i] = jp->ppn[jp->n];
+}
+
 /* Might the slot have entries into linear page lin (and so must they be looked for)? Not if
  * its pages are all listed and lin is not among them; if it is, it leaves the list. */
 static bool jc_pages_drop(struct jc_pages *jp, uint32_t lin) {
@@ -121,9 +128,7 @@ static bool jc_pages_drop(struct jc_pages *jp, uint32_t lin) {
       continue;
     }
     found = true;
-    jp->n--;
-    jp->lin[i] = jp->lin[jp->n];
-    jp->ppn[i] = jp->ppn[jp->n];
+    jc_pages_remove(jp, i);
   }
   return found;
 }
@@ -140,6 +145,18 @@ static void jcache_forget_page(uint32_t *jc, uint32_t lin) {
   for (uint32_t i = first; i < first + PAGE_SIZE; i++)
     if (jc[i] >> PAGE_SHIFT == lin)
       jc[i] = i ^ 1;
+}
+
+/* ... and of the blocks that run into lin from the page before. */
+static void jcache_forget_code_in(struct tcache *tc, int slot, uint32_t lin) {
+  jcache_forget_page(tc->jcache[slot], lin);
+  jcache_forget_page(tc->jcache[slot], lin - 1);
+  tc->stats.mapchg_jcache_pages++;
+}
+
+/* Is the slot one of the view's modes, with entries? */
+static bool slot_used_in(const struct tcache *tc, int slot, int view) {
+  return ((slot & KEY_CPL_MASK) == 3) == (view == 1) && tc->jc_pages[slot].used;
 }
 
 /* After a mov cr3: the non-global pages the slot's entries lead into that no longer map the
@@ -164,15 +181,10 @@ static bool jc_revalidate(struct tcache *tc, int slot) {
     if (n_changed == JC_FORGET_PAGES_MAX)
       return false;
     changed[n_changed++] = jp->lin[i];
-    jp->n--;
-    jp->lin[i] = jp->lin[jp->n];
-    jp->ppn[i] = jp->ppn[jp->n];
+    jc_pages_remove(jp, i);
   }
-  for (uint32_t i = 0; i < n_changed; i++) {
-    jcache_forget_page(tc->jcache[slot], changed[i]);
-    jcache_forget_page(tc->jcache[slot], changed[i] - 1);
-    tc->stats.mapchg_jcache_pages++;
-  }
+  for (uint32_t i = 0; i < n_changed; i++)
+    jcache_forget_code_in(tc, slot, changed[i]);
   return true;
 }
 
@@ -416,6 +428,24 @@ static void kernel_view_switched(void *opaque, uintptr_t base) {
     cpu_stop(tc->cpu, SHUTDOWN_ERROR, "cannot point the GS base at another kernel view");
 }
 
+/* Unlink the chains of a view that lead into lin_page (MMU_ALL_PAGES: all of them), or into a
+ * block that runs into it. */
+static void unlink_cross(struct tcache *tc, int view, uint32_t lin_page) {
+  for (struct tb_exit **pp = &tc->cross[view]; *pp;) {
+    struct tb_exit *x = *pp;
+    const struct tb *to = x->linked;
+    bool hit = !to || lin_page == MMU_ALL_PAGES || (to->eip >> PAGE_SHIFT) == lin_page ||
+               ((to->eip + to->guest_len - 1) >> PAGE_SHIFT) == lin_page;
+    if (hit) {
+      tc->stats.mapchg_chains_unlinked += unlink_exit(x);
+      x->in_cross = false;
+      *pp = x->next_cross;
+    } else {
+      pp = &x->next_cross;
+    }
+  }
+}
+
 /* A mov cr3: chains into other pages lead only into global pages (tc_link), which stay
  * while CR4.PGE is set; an indirect-branch cache keeps its entries into non-global pages that
  * map what they did (processes running one program share its code frames), and those into
@@ -423,18 +453,12 @@ static void kernel_view_switched(void *opaque, uintptr_t base) {
 static void address_space_switched(struct tcache *tc, int view) {
   tc->stats.mapchg_events++;
   bool pge = tc->mmu->pge;
-  if (!pge) {
-    for (struct tb_exit *x = tc->cross[view]; x; x = x->next_cross) {
-      tc->stats.mapchg_chains_unlinked += unlink_exit(x);
-      x->in_cross = false;
-    }
-    tc->cross[view] = NULL;
-  }
+  if (!pge)
+    unlink_cross(tc, view, MMU_ALL_PAGES);
   for (int slot = 0; slot < JC_SLOTS; slot++) {
-    struct jc_pages *jp = &tc->jc_pages[slot];
-    if (((slot & KEY_CPL_MASK) == 3) != (view == 1) || !jp->used)
+    if (!slot_used_in(tc, slot, view))
       continue;
-    if ((!pge && jp->global_entries) || !jc_revalidate(tc, slot)) {
+    if ((!pge && tc->jc_pages[slot].global_entries) || !jc_revalidate(tc, slot)) {
       jcache_clear_slot(tc, slot);
       tc->stats.mapchg_jcache_clears++;
     }
@@ -452,30 +476,15 @@ static void mapping_changed(void *opaque, int view, uint32_t lin_page) {
   if (lin_page != MMU_ALL_PAGES && !(tc->code_lin[view][lin_page / 8] & (1u << (lin_page % 8))))
     return; /* no translation was ever reached through that page */
   tc->stats.mapchg_events++;
-  for (struct tb_exit **pp = &tc->cross[view]; *pp;) {
-    struct tb_exit *x = *pp;
-    const struct tb *to = x->linked;
-    bool hit = !to || lin_page == MMU_ALL_PAGES || (to->eip >> PAGE_SHIFT) == lin_page ||
-               ((to->eip + to->guest_len - 1) >> PAGE_SHIFT) == lin_page;
-    if (hit) {
-      tc->stats.mapchg_chains_unlinked += unlink_exit(x);
-      x->in_cross = false;
-      *pp = x->next_cross;
-    } else {
-      pp = &x->next_cross;
-    }
-  }
+  unlink_cross(tc, view, lin_page);
   for (int slot = 0; slot < JC_SLOTS; slot++) {
-    if (((slot & KEY_CPL_MASK) == 3) != (view == 1) || !tc->jc_pages[slot].used)
+    if (!slot_used_in(tc, slot, view))
       continue;
     if (lin_page == MMU_ALL_PAGES) {
       jcache_clear_slot(tc, slot);
       tc->stats.mapchg_jcache_clears++;
     } else if (jc_pages_drop(&tc->jc_pages[slot], lin_page)) {
-      /* One page: its entries go, and those of blocks that run into it from the page before. */
-      jcache_forget_page(tc->jcache[slot], lin_page);
-      jcache_forget_page(tc->jcache[slot], lin_page - 1);
-      tc->stats.mapchg_jcache_pages++;
+      jcache_forget_code_in(tc, slot, lin_page);
     }
   }
   /* Nothing reached through this view's linear addresses is left. */
