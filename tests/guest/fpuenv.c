@@ -27,6 +27,15 @@ static uint16_t read_ds(void) { uint16_t v; __asm__ volatile("mov %%ds, %0" : "=
   "fninit\n\t fldcw %[cw]\n\t fld1\n\t fldz\n\t fld1\n\t"                                  \
   "1: faddl %[two]\n\t movl $1b, %[ip]\n\t"
 
+/* `buf` filled with 0x5a, the stack loaded, then the FPU state stored in `buf` by `insn`. */
+#define STORE_AFTER_LOAD(insn, buf)                                                          \
+  do {                                                                                       \
+    memset(buf, 0x5a, sizeof(buf));                                                          \
+    __asm__ volatile(LOAD_STACK insn " %[a]"                                                 \
+                     : [a] "=m"(buf), [ip] "=m"(last_ip)                                     \
+                     : [cw] "m"(cw_unmasked), [two] "m"(two));                               \
+  } while (0)
+
 static const char *pointer(uint32_t v, uint32_t guest, uint32_t mask) {
   if (v == 0)
     return "0 or the guest's";
@@ -71,32 +80,20 @@ static void after(const char *what) {
 }
 
 static void environments(void) {
-  memset(area, 0x5a, sizeof(area));
-  __asm__ volatile(LOAD_STACK "fnstenv %[a]"
-                   : [a] "=m"(area), [ip] "=m"(last_ip)
-                   : [cw] "m"(cw_unmasked), [two] "m"(two));
+  STORE_AFTER_LOAD("fnstenv", area);
   show_env("fnstenv", area, false);
   /* (FCW afterwards is not printed: fnstenv masks all exceptions, QEMU 7.2 does not) */
   printf("  byte 28: %02x\n", area[28]);
 
-  memset(area, 0x5a, sizeof(area));
-  __asm__ volatile(LOAD_STACK "fstenv %[a]"
-                   : [a] "=m"(area), [ip] "=m"(last_ip)
-                   : [cw] "m"(cw_unmasked), [two] "m"(two));
+  STORE_AFTER_LOAD("fstenv", area);
   show_env("fstenv", area, false);
 
-  memset(area, 0x5a, sizeof(area));
-  __asm__ volatile(LOAD_STACK "data16 fnstenv %[a]"
-                   : [a] "=m"(area), [ip] "=m"(last_ip)
-                   : [cw] "m"(cw_unmasked), [two] "m"(two));
+  STORE_AFTER_LOAD("data16 fnstenv", area);
   show_env("16-bit fnstenv", area, true);
   printf("  byte 14: %02x\n", area[14]);
 
   /* fldenv of a changed 32-bit environment: FCW 0x0f7f */
-  memset(area, 0x5a, sizeof(area));
-  __asm__ volatile(LOAD_STACK "fnstenv %[a]"
-                   : [a] "=m"(area), [ip] "=m"(last_ip)
-                   : [cw] "m"(cw_unmasked), [two] "m"(two));
+  STORE_AFTER_LOAD("fnstenv", area);
   area[0] = 0x7f, area[1] = 0x0f;
   __asm__ volatile("fldenv %0" : : "m"(area));
   after("fldenv with fcw 0f7f");
@@ -105,10 +102,7 @@ static void environments(void) {
 
 static void saves(void) {
   static uint8_t save[112], save16[96];
-  memset(save, 0x5a, sizeof(save));
-  __asm__ volatile(LOAD_STACK "fnsave %[a]"
-                   : [a] "=m"(save), [ip] "=m"(last_ip)
-                   : [cw] "m"(cw_unmasked), [two] "m"(two));
+  STORE_AFTER_LOAD("fnsave", save);
   show_env("fnsave", save, false);
   show_regs(save + 28);
   printf("  byte 108: %02x\n", save[108]);
@@ -120,10 +114,7 @@ static void saves(void) {
   after("frstor and fstp");
   __asm__ volatile("fninit");
 
-  memset(save16, 0x5a, sizeof(save16));
-  __asm__ volatile(LOAD_STACK "data16 fsave %[a]"
-                   : [a] "=m"(save16), [ip] "=m"(last_ip)
-                   : [cw] "m"(cw_unmasked), [two] "m"(two));
+  STORE_AFTER_LOAD("data16 fsave", save16);
   show_env("16-bit fsave", save16, true);
   show_regs(save16 + 14);
   printf("  byte 94: %02x\n", save16[94]);
