@@ -122,7 +122,7 @@ void emit_mov_imm64(struct emitter *e, int dst, uint64_t imm) {
 
 void emit_jmp_cpu(struct emitter *e, int off) {
   static const uint8_t jmp[] = {0xff};
-  emit_op_mem(e, false, false, jmp, 1, 4, (struct mem){HR_CPU, HR_NONE, 1, off, false, false});
+  emit_op_mem(e, false, false, jmp, 1, 4, cpu_field(off));
 }
 
 void emit_jmp_reg(struct emitter *e, int reg) {

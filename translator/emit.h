@@ -64,6 +64,11 @@ static inline struct mem mem_base(int base, int32_t disp, bool gs) {
   return (struct mem){base, HR_NONE, 1, disp, gs, true};
 }
 
+/* A field of struct cpu, through the vCPU pointer (64-bit addressing). */
+static inline struct mem cpu_field(int32_t offset) {
+  return (struct mem){HR_CPU, HR_NONE, 1, offset, false, false};
+}
+
 /* Emit prefixes, REX, opcode, ModRM/SIB/disp for "op reg, mem" (or with reg an opcode
  * extension). opsize16 adds 0x66; rexw sets REX.W; byte_reg forces a REX when reg is 4-7 so
  * that it means SPL..DIL (never wanted here, so it is an error to ask). */

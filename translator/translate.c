@@ -110,11 +110,7 @@ static int seg_base_reg(struct xlate *x, int seg) {
     return HR_GSBASE;
   if (x->flat)
     return HR_NONE;
-  emit_load(&x->e, 4, HR_R9,
-            (struct mem){HR_CPU, HR_NONE, 1,
-                         (int32_t)(offsetof(struct cpu, seg) + (size_t)seg * sizeof(struct segment) +
-                                   offsetof(struct segment, base)),
-                         false, false});
+  emit_load(&x->e, 4, HR_R9, cpu_field((int32_t)offsetof(struct cpu, seg[seg].base)));
   return HR_R9;
 }
 
@@ -491,10 +487,6 @@ static void translate_divide(struct xlate *x) {
 
 /* ---- the stack ---- */
 
-/* A field of struct cpu, through the vCPU pointer (64-bit addressing). */
-static struct mem cpu_field(size_t offset) {
-  return (struct mem){HR_CPU, HR_NONE, 1, (int32_t)offset, false, false};
-}
 
 /* SS:[ESP + disp] */
 static struct mem stack_mem(struct xlate *x, int32_t disp) {
@@ -521,7 +513,7 @@ static void translate_push(struct xlate *x) {
     /* The virtual CPU's selector, zero-extended to a 32-bit push (insn_push_seg's store). */
     static const uint8_t movzx16[] = {0x0f, 0xb7};
     emit_op_mem(&x->e, false, false, movzx16, 2, HR_R10,
-                cpu_field(offsetof(struct cpu, seg[seg].sel)));
+                cpu_field((int32_t)offsetof(struct cpu, seg[seg].sel)));
     emit_store(&x->e, w, stack_mem(x, -w), HR_R10);
     adjust_esp(x, -w);
     return;
@@ -599,13 +591,13 @@ static void translate_pushf(struct xlate *x) {
     return;
   }
   emit_mov_rr(e, true, HR_R9, HR_RSP);
-  emit_lea(e, true, HR_RSP, (struct mem){HR_CPU, HR_NONE, 1, CPU_FLAGS_STACK, false, false});
+  emit_lea(e, true, HR_RSP, cpu_field(CPU_FLAGS_STACK));
   emit_u8(e, 0x9c);                 /* pushfq */
   emit_u8(e, 0x41), emit_u8(e, 0x58); /* pop r8 */
   emit_mov_rr(e, true, HR_RSP, HR_R9);
-  emit_load(e, 4, HR_R9, (struct mem){HR_CPU, HR_NONE, 1, CPU_VSYS, false, false});
+  emit_load(e, 4, HR_R9, cpu_field(CPU_VSYS));
   emit_lea(e, false, HR_R8, (struct mem){HR_R8, HR_R9, 1, -0x200, false, false});
-  emit_load(e, 4, HR_R9, (struct mem){HR_CPU, HR_NONE, 1, CPU_VIF, false, false});
+  emit_load(e, 4, HR_R9, cpu_field(CPU_VIF));
   emit_lea(e, false, HR_R8, (struct mem){HR_R8, HR_R9, 1, 0, false, false});
   emit_store(e, w, stack_mem(x, -w), HR_R8);
   adjust_esp(x, -w);
@@ -625,14 +617,14 @@ static void translate_popf(struct xlate *x) {
   adjust_esp(x, 4);
   emit_mov_rr(e, false, HR_R9, HR_R8);
   emit_bytes(e, and_r9, 3), emit_u32(e, FL_IF);
-  emit_store(e, 4, (struct mem){HR_CPU, HR_NONE, 1, CPU_VIF, false, false}, HR_R9);
+  emit_store(e, 4, cpu_field(CPU_VIF), HR_R9);
   emit_mov_rr(e, false, HR_R9, HR_R8);
   emit_bytes(e, and_r9, 3), emit_u32(e, FL_TF | FL_IOPL | FL_NT | FL_AC | FL_ID);
-  emit_store(e, 4, (struct mem){HR_CPU, HR_NONE, 1, CPU_VSYS, false, false}, HR_R9);
+  emit_store(e, 4, cpu_field(CPU_VSYS), HR_R9);
   emit_bytes(e, and_r8, 3), emit_u32(e, FL_HOST);
   emit_bytes(e, or_r8, 3), emit_u32(e, 0x202);
   emit_mov_rr(e, true, HR_R9, HR_RSP);
-  emit_lea(e, true, HR_RSP, (struct mem){HR_CPU, HR_NONE, 1, CPU_FLAGS_STACK, false, false});
+  emit_lea(e, true, HR_RSP, cpu_field(CPU_FLAGS_STACK));
   emit_u8(e, 0x41), emit_u8(e, 0x50); /* push r8 */
   emit_u8(e, 0x9d);                   /* popfq */
   emit_mov_rr(e, true, HR_RSP, HR_R9);
@@ -649,7 +641,7 @@ static void translate_cli_sti(struct xlate *x) {
     return;
   }
   bool sti = x->in.mnemonic == ZYDIS_MNEMONIC_STI;
-  emit_store_imm(&x->e, 4, (struct mem){HR_CPU, HR_NONE, 1, CPU_VIF, false, false},
+  emit_store_imm(&x->e, 4, cpu_field(CPU_VIF),
                  sti ? FL_IF : 0);
   x->shadow_open = sti;
 }
@@ -909,7 +901,7 @@ static void translate_rdtsc(struct xlate *x) {
   emit_store(e, 4, lo, R_EAX);
   emit_store(e, 4, hi, R_EDX);
   emit_op_mem(e, false, true, mov64_load, 1, HR_R9, lo);
-  emit_op_mem(e, false, true, mov64_load, 1, HR_R10, cpu_field(offsetof(struct cpu, tsc_offset)));
+  emit_op_mem(e, false, true, mov64_load, 1, HR_R10, cpu_field((int32_t)offsetof(struct cpu, tsc_offset)));
   emit_lea(e, true, HR_R9, (struct mem){HR_R9, HR_R10, 1, 0, false, false});
   emit_op_mem(e, false, true, mov64_store, 1, HR_R9, lo);
   emit_load(e, 4, R_EAX, lo);
@@ -1050,12 +1042,12 @@ static void translate_fxsave(struct xlate *x, const ZydisDecodedOperand *mem) {
                        movdqa_store[] = {0x0f, 0x7f}, pfx66[] = {0x66};
   const int32_t image = (int32_t)offsetof(struct cpu, fxsave_image);
   struct mem m = host_mem(x, mem, false, 0);
-  emit_op_mem(e, false, false, fxsave_op, 2, 0, (struct mem){HR_CPU, HR_NONE, 1, image, false, false});
+  emit_op_mem(e, false, false, fxsave_op, 2, 0, cpu_field(image));
   for (int first = 0; first < 18; first += 8) {
     int n = 18 - first < 8 ? 18 - first : 8;
     for (int i = 0; i < n; i++)
       emit_op_mem_prefixed(e, pfx66, 1, false, movdqa_load, 2, 8 + i,
-                           (struct mem){HR_CPU, HR_NONE, 1, image + 16 * (first + i), false, false});
+                           cpu_field(image + 16 * (first + i)));
     if (first == 0) {
       /* bytes 0-15 in xmm8: FCW FSW FTW FOP | FIP FCS; keep the low half (movq xmm8, xmm8) */
       static const uint8_t keep_low[] = {0xf3, 0x45, 0x0f, 0x7e, 0xc0};
@@ -1463,7 +1455,7 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
     if (x->n_insns == max_insns || (x->n_insns > 0 && (x->eip >> PAGE_SHIFT) != (eip >> PAGE_SHIFT))) {
       if (x->shadow_open) {
         /* The shadowed instruction is in the next block: the dispatcher runs it unpolled. */
-        emit_store_imm(&x->e, 4, (struct mem){HR_CPU, HR_NONE, 1, CPU_SHADOW, false, false}, 1);
+        emit_store_imm(&x->e, 4, cpu_field(CPU_SHADOW), 1);
         x->dispatch_exits = true;
       }
       exit_jmp(x, x->eip);
