@@ -34,6 +34,7 @@ struct machine_config {
   bool log_unimp;  /* -d unimp */
   bool log_in_asm, log_out_asm; /* -d in_asm, -d out_asm */
   FILE *log;       /* -D file, or stderr */
+  FILE *perf_map;  /* -perfmap: /tmp/perf-PID.map, or NULL */
   FILE *debugcon;  /* where port 0xE9 output goes */
   uint16_t debug_exit_port;
   int debug_exit_size;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include "devices/machine.h"
@@ -69,6 +70,9 @@ static const char usage[] =
     "  --block-insns N     guest instructions per block at most (default 128)\n"
     "  --no-chain          do not chain direct branches between blocks\n"
     "  --no-jcache         do not look indirect branch targets up in translated code\n"
+    "  -perfmap            write /tmp/perf-PID.map naming each block's host code by its\n"
+    "                      guest address, for perf report (QEMU's option;\n"
+    "                      tools/guestprof.py turns it into guest functions)\n"
     "\n"
     "Platform:\n"
     "  --no-apic           no local APIC, IOAPIC or MP table: the 8259A pair only\n"
@@ -154,6 +158,7 @@ struct options {
   const char *stats_json;
   bool stats;
   bool stats_no_inline;
+  bool perf_map;
 };
 
 /* --stats-phase ring3 | insns=N | time=S | none */
@@ -236,6 +241,9 @@ static int parse_args(int argc, char **argv, struct options *o, struct machine_c
       else
         return bad_usage("--virt %s: use bt or trap-and-emulate", mode);
       takes = a[6] == 0;
+    } else if (!strcmp(a, "-perfmap")) {
+      o->perf_map = true;
+      takes = false;
     } else if (!strcmp(a, "-no-reboot")) {
       cfg->no_reboot = true;
       takes = false;
@@ -363,6 +371,15 @@ int main(int argc, char **argv) {
   cfg.debugcon = open_debugcon(o.debugcon);
   if (!cfg.debugcon)
     return 2;
+  if (o.perf_map) {
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+    cfg.perf_map = fopen(path, "w");
+    if (!cfg.perf_map) {
+      fprintf(stderr, "bt386: -perfmap: cannot write %s: %s\n", path, strerror(errno));
+      return 1;
+    }
+  }
 
   static struct machine m;
   int status;
@@ -389,5 +406,7 @@ int main(int argc, char **argv) {
     fclose(cfg.debugcon);
   if (cfg.log != stderr)
     fclose(cfg.log);
+  if (cfg.perf_map)
+    fclose(cfg.perf_map);
   return status;
 }

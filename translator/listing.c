@@ -1,5 +1,6 @@
 /* listing.c - `-d in_asm,out_asm`: each new block's guest and host code, disassembled by
- * Capstone, an independent disassembler, so a listing also cross-checks what Zydis decoded. */
+ * Capstone, an independent disassembler, so a listing also cross-checks what Zydis decoded.
+ * And `-perfmap`: each block's host code named by its guest address for perf(1). */
 #include <capstone/capstone.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,4 +37,14 @@ void tc_list_block(struct tcache *tc, const struct tb *tb, FILE *out) {
     snprintf(title, sizeof(title), "OUT: [guest 0x%08x, key %u]", tb->eip, tb->key);
     list(out, CS_MODE_64, tb->code, tb->code_len, (uint64_t)(uintptr_t)tb->code, title);
   }
+}
+
+/* perf's JIT map (tools/perf/Documentation/jit-interface.txt): "START SIZE NAME" in hex, one
+ * line per block. perf attributes samples to the last line covering an address, so a block
+ * translated again after a flush simply takes its place. tools/guestprof.py turns the names
+ * back into guest functions. */
+void tc_name_block(struct tcache *tc, const struct tb *tb, FILE *map) {
+  (void)tc;
+  fprintf(map, "%" PRIxPTR " %x guest 0x%08x cpl%u\n", (uintptr_t)tb->code, tb->code_len,
+          tb->eip, tb->key & KEY_CPL_MASK);
 }

@@ -311,6 +311,8 @@ static struct tb *translate(struct tcache *tc, uint32_t eip, uint32_t key, bool 
   }
   if (tb && (tc->log_in_asm || tc->log_out_asm))
     tc_list_block(tc, tb, tc->log);
+  if (tb && tc->perf_map)
+    tc_name_block(tc, tb, tc->perf_map);
   tc->stats.translate_seconds += now_seconds() - t0;
   if (tb)
     tc_stats_translated(tc);
@@ -551,6 +553,8 @@ void tc_set_logging(struct tcache *tc, bool in_asm, bool out_asm, FILE *log) {
   tc->log_out_asm = out_asm;
   tc->log = log;
 }
+
+void tc_set_perf_map(struct tcache *tc, FILE *map) { tc->perf_map = map; }
 
 static void code_write_hook(void *opaque, uint32_t page) { tc_invalidate_page(opaque, page); }
 

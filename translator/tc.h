@@ -171,6 +171,7 @@ struct tcache {
   double next_sample_t;
   bool log_in_asm, log_out_asm; /* -d in_asm, -d out_asm */
   FILE *log;
+  FILE *perf_map;               /* -perfmap */
 };
 
 /* tc.c */
@@ -206,6 +207,7 @@ void tc_stats_free(struct tcache *tc);
 
 /* listing.c */
 void tc_list_block(struct tcache *tc, const struct tb *tb, FILE *out);
+void tc_name_block(struct tcache *tc, const struct tb *tb, FILE *map);
 
 /* fault.c */
 int fault_handlers_install(struct tcache *tc);

@@ -62,5 +62,7 @@ void tc_print_stats(struct tcache *tc, FILE *out);
 int tc_write_stats_json(struct tcache *tc, const char *path);
 /* Log each new block's guest (in_asm) and host (out_asm) code to `log`. */
 void tc_set_logging(struct tcache *tc, bool in_asm, bool out_asm, FILE *log);
+/* Name every new block's host code in a perf(1) JIT map (-perfmap), NULL for none. */
+void tc_set_perf_map(struct tcache *tc, FILE *map);
 
 #endif
