@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <x86intrin.h>
 
 #define CHECK_ABI(field, off) _Static_assert(offsetof(struct cpu, field) == (off), #field)
@@ -41,6 +42,12 @@ static void set_flat(struct segment *s, uint16_t sel, uint16_t type) {
   s->attr = type | SEGA_S | SEGA_P | SEGA_DB | SEGA_G;
 }
 
+static uint64_t host_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC_RAW, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 /* The state a Multiboot loader hands over (Multiboot spec 3.2): 32-bit protected mode, flat
  * segments, paging and interrupts off. */
 void cpu_reset_protected_flat(struct cpu *cpu) {
@@ -57,6 +64,10 @@ void cpu_reset_protected_flat(struct cpu *cpu) {
   cpu->cr0 = CR0_PE | CR0_ET;
   cpu->cr2 = cpu->cr3 = cpu->cr4 = 0;
   cpu->tsc_offset = 0 - __rdtsc(); /* the TSC is zero at reset (SDM vol. 3B, 18.17) */
+  cpu->tsc_ref_ns = host_ns();
+  cpu->tsc_ref_tsc = __rdtsc();
+  cpu->bios_sign_id = 0;
+  cpu->misc_enable = MISC_ENABLE_RESET;
   cpu->cpl = 0;
   cpu->fs_base = cpu->gs_base = 0;
   cpu->mxcsr = 0x1f80;
@@ -108,6 +119,9 @@ void cpu_stop(struct cpu *cpu, int reason, const char *fmt, ...) {
 #define CPUID_FXSR (1u << 24)
 #define CPUID_SSE (1u << 25)
 #define CPUID_SSE2 (1u << 26)
+/* What IA32_BIOS_SIGN_ID reports after CPUID 1: no microcode update loaded. */
+#define CPU_MICROCODE_REVISION 0
+
 #define CPUID_FEATURES_EDX                                                                   \
   (CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_CX8 | CPUID_SEP | CPUID_PGE |        \
    CPUID_CMOV | CPUID_MMX | CPUID_FXSR | CPUID_SSE | CPUID_SSE2)
@@ -120,13 +134,63 @@ uint32_t cpu_features_edx(const struct cpu *cpu) {
   return CPUID_FEATURES_EDX | (cpu->apic ? CPUID_APIC : 0);
 }
 
-void cpu_cpuid(struct cpu *cpu) {
-  uint32_t leaf = cpu->regs[R_EAX];
-  uint32_t r[4] = {0, 0, 0, 0}; /* eax, ebx, ecx, edx */
+/* The TSC counts at the host TSC's rate (an invariant TSC). Measured once, against the host's
+ * monotonic clock, over the time from reset to the first time the guest asks, which is at
+ * least TSC_MEASURE_NS: a Linux kernel asks after decompressing itself, a quarter of a second
+ * in, so the rate is good to about a millionth without waiting. */
+#define TSC_MEASURE_NS 50000000u
+
+static uint64_t tsc_hz(struct cpu *cpu) {
+  if (!cpu->tsc_hz) {
+    uint64_t ns = host_ns() - cpu->tsc_ref_ns;
+    if (ns < TSC_MEASURE_NS) {
+      uint64_t left = TSC_MEASURE_NS - ns;
+      nanosleep(&(struct timespec){0, (long)left}, NULL);
+      ns = host_ns() - cpu->tsc_ref_ns;
+    }
+    cpu->tsc_hz = (uint64_t)((double)(__rdtsc() - cpu->tsc_ref_tsc) * 1e9 / (double)ns);
+  }
+  return cpu->tsc_hz;
+}
+
+/* CPUID 15H: TSC = crystal * EBX / EAX. The fraction closest to the measured rate whose
+ * numerator keeps Linux's crystal_kHz * EBX within 32 bits (native_calibrate_tsc). */
+static void tsc_crystal_ratio(struct cpu *cpu, uint32_t *den, uint32_t *num) {
+  double want = (double)tsc_hz(cpu) / cpu->crystal_hz, best = 1e30;
+  uint32_t max_num = 0xffffffffu / (cpu->crystal_hz / 1000 ? cpu->crystal_hz / 1000 : 1);
+  *den = *num = 0;
+  for (uint32_t d = 1; d <= 4096; d++) {
+    double n = want * d + 0.5;
+    if (n >= max_num + 1.0)
+      break;
+    double err = (double)(uint32_t)n / d - want;
+    if ((uint32_t)n && (err < 0 ? -err : err) < best) {
+      best = err < 0 ? -err : err;
+      *den = d;
+      *num = (uint32_t)n;
+    }
+  }
+}
+
+/* Leaves 15H (TSC and crystal clock) and 16H (processor frequency) spare a kernel its
+ * calibration loops against the PIT, which take real time (Linux's local APIC timer
+ * calibration alone waits 100 ms): they state what bt386 knows. Leaves 3 to 14H are zero:
+ * nothing there is supported (no cache descriptors, MONITOR, thermal, structured extended
+ * features, performance monitoring or topology leaves). */
+#define MAX_BASIC_LEAF 0x16u
+
+#define MAX_EXTENDED_LEAF 0x80000004u
+
+static void cpuid_leaf(struct cpu *cpu, uint32_t leaf, uint32_t r[4]) {
   static const char brand[48] = "bt386 virtual i686 CPU";
+  uint32_t max_basic =
+      cpu->crystal_hz && !(cpu->misc_enable & MISC_ENABLE_LIMIT_CPUID) ? MAX_BASIC_LEAF : 2;
+  /* Above the maximum basic or extended leaf, Intel CPUs return the highest basic leaf's. */
+  if ((leaf < 0x80000000u && leaf > max_basic) || leaf > MAX_EXTENDED_LEAF)
+    leaf = max_basic;
   switch (leaf) {
   case 0:
-    r[0] = 2;
+    r[0] = max_basic;
     cpuid_string(&r[1], "Genu", 1);
     cpuid_string(&r[3], "ineI", 1);
     cpuid_string(&r[2], "ntel", 1);
@@ -136,25 +200,39 @@ void cpu_cpuid(struct cpu *cpu) {
     r[1] = 0x00010000 | (64 / 8) << 8; /* one logical CPU, CLFLUSH line 64 bytes */
     r[2] = 0;
     r[3] = cpu_features_edx(cpu); /* EBX 31:24, the initial APIC ID, is 0 */
+    cpu->bios_sign_id = (uint64_t)CPU_MICROCODE_REVISION << 32;
     break;
   case 2:
     r[0] = 0x00000001; /* one iteration, no descriptors */
     break;
+  case 0x15:
+    if (cpu->crystal_hz) {
+      tsc_crystal_ratio(cpu, &r[0], &r[1]);
+      r[2] = cpu->crystal_hz;
+    }
+    break;
+  case 0x16: /* base and maximum frequency (the TSC's), bus (reference) frequency, in MHz */
+    if (cpu->crystal_hz) {
+      r[0] = r[1] = (uint32_t)((tsc_hz(cpu) + 500000) / 1000000);
+      r[2] = cpu->crystal_hz / 1000000;
+    }
+    break;
   case 0x80000000:
-    r[0] = 0x80000004;
+    r[0] = MAX_EXTENDED_LEAF;
     break;
   case 0x80000002:
   case 0x80000003:
   case 0x80000004:
     memcpy(r, brand + (leaf - 0x80000002) * 16, 16);
     break;
-  default:
-    /* Above the maximum basic leaf, Intel CPUs return the highest basic leaf's data. */
-    if (leaf < 0x80000000u) {
-      r[0] = 0x00000001;
-    }
+  default: /* reserved or nothing to enumerate: zero */
     break;
   }
+}
+
+void cpu_cpuid(struct cpu *cpu) {
+  uint32_t r[4] = {0, 0, 0, 0}; /* eax, ebx, ecx, edx */
+  cpuid_leaf(cpu, cpu->regs[R_EAX], r);
   cpu->regs[R_EAX] = r[0];
   cpu->regs[R_EBX] = r[1];
   cpu->regs[R_ECX] = r[2];

@@ -134,6 +134,13 @@ struct cpu {
   uint32_t dr[8];
   int cpl;
   uint64_t tsc_offset;
+  /* The TSC's rate, for CPUID 15H/16H: the host's, measured from reset (tsc_ref_*) to the
+   * first time the guest asks. crystal_hz is the core crystal clock CPUID 15H reports (the
+   * local APIC timer's input); 0: leaves 15H and 16H are not enumerated. */
+  uint32_t crystal_hz;
+  uint64_t tsc_hz, tsc_ref_tsc, tsc_ref_ns;
+  uint64_t bios_sign_id; /* IA32_BIOS_SIGN_ID (MSR 0x8B): the microcode revision after CPUID 1 */
+  uint64_t misc_enable;  /* IA32_MISC_ENABLE (MSR 0x1A0) */
   uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
   struct pending_event pending;
   bool halted;
@@ -206,6 +213,16 @@ bool cpu_pop32(struct cpu *cpu, uint32_t *value);
 /* CPUID 1 EDX: the feature flags this CPU reports (the MP table repeats them). */
 uint32_t cpu_features_edx(const struct cpu *cpu);
 /* CPUID leaf/subleaf into regs[]. */
+/* IA32_MISC_ENABLE bits (SDM vol. 4, table 2-3): fast strings on, branch trace and PEBS
+ * unavailable, as firmware leaves them; "limit CPUID maxval" makes CPUID 0 report 2. */
+#define MISC_ENABLE_FAST_STRING (1ull << 0)
+#define MISC_ENABLE_BTS_UNAVAILABLE (1ull << 11)
+#define MISC_ENABLE_PEBS_UNAVAILABLE (1ull << 12)
+#define MISC_ENABLE_LIMIT_CPUID (1ull << 22)
+#define MISC_ENABLE_RESET                                                                     \
+  (MISC_ENABLE_FAST_STRING | MISC_ENABLE_BTS_UNAVAILABLE | MISC_ENABLE_PEBS_UNAVAILABLE)
+#define MISC_ENABLE_WRITABLE (MISC_ENABLE_FAST_STRING | MISC_ENABLE_LIMIT_CPUID)
+
 void cpu_cpuid(struct cpu *cpu);
 uint64_t cpu_rdtsc(struct cpu *cpu);
 

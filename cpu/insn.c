@@ -917,7 +917,10 @@ int insn_cli_sti(struct cpu *cpu, const struct insn_call *c) {
 
 /* ---- model-specific registers ---- */
 
+#define MSR_PLATFORM_ID 0x17 /* read-only; bits 52:50, the platform, read as 0 */
 #define MSR_TSC 0x10
+#define MSR_BIOS_SIGN_ID 0x8b /* the BIOS writes 0, runs CPUID 1, reads the revision back */
+#define MSR_MISC_ENABLE 0x1a0
 #define MSR_SYSENTER_CS 0x174
 #define MSR_SYSENTER_ESP 0x175
 #define MSR_SYSENTER_EIP 0x176
@@ -934,6 +937,9 @@ int insn_rdmsr(struct cpu *cpu, const struct insn_call *c) {
   uint32_t msr = cpu->regs[R_ECX];
   switch (msr) {
   case MSR_TSC: v = cpu_rdtsc(cpu); break;
+  case MSR_PLATFORM_ID: v = 0; break;
+  case MSR_BIOS_SIGN_ID: v = cpu->bios_sign_id; break;
+  case MSR_MISC_ENABLE: v = cpu->misc_enable; break;
   case MSR_SYSENTER_CS: case MSR_SYSENTER_ESP: case MSR_SYSENTER_EIP:
     v = *sysenter_msr(cpu, msr);
     break;
@@ -953,6 +959,10 @@ int insn_wrmsr(struct cpu *cpu, const struct insn_call *c) {
   uint32_t msr = cpu->regs[R_ECX];
   switch (msr) {
   case MSR_TSC: cpu->tsc_offset = v - (cpu_rdtsc(cpu) - cpu->tsc_offset); break;
+  case MSR_BIOS_SIGN_ID: cpu->bios_sign_id = v; break;
+  case MSR_MISC_ENABLE: /* the rest is read-only (status) or not modelled, and kept */
+    cpu->misc_enable = (cpu->misc_enable & ~MISC_ENABLE_WRITABLE) | (v & MISC_ENABLE_WRITABLE);
+    break;
   case MSR_SYSENTER_CS: case MSR_SYSENTER_ESP: case MSR_SYSENTER_EIP:
     *sysenter_msr(cpu, msr) = v;
     break;

@@ -463,6 +463,7 @@ int machine_init(struct machine *m, const struct machine_config *cfg) {
   m->mmu.is_mmio = mmu_is_device;
   m->mmu.is_mmio_opaque = m;
   cpu_reset_protected_flat(&m->cpu);
+  m->cpu.crystal_hz = LAPIC_BUS_HZ; /* CPUID 15H: the APIC timer counts the crystal clock */
 
   ioports_init(&m->io, cfg->log_unimp, cfg->log);
   err = debugcon_init(&m->debugcon, &m->io, cfg->debugcon);
@@ -492,6 +493,7 @@ int machine_init(struct machine *m, const struct machine_config *cfg) {
   }
   m->stage = STAGE_TC;
   tc_set_logging(m->tc, cfg->log_in_asm, cfg->log_out_asm, cfg->log);
+  tc_set_perf_map(m->tc, cfg->perf_map);
 
   err = ticker_start(m);
   if (err) {

@@ -142,6 +142,30 @@ START_TEST(cpuid_and_the_apic_base_msr) {
 }
 END_TEST
 
+/* CPUID 15H's crystal is what the local APIC timer counts, so that a kernel can take its
+ * period from there (Linux: lapic_timer_period = crystal kHz * 1000 / HZ) instead of
+ * calibrating it. IA32_MISC_ENABLE's "limit CPUID maxval" bit hides leaves above 2. */
+START_TEST(cpuid_states_the_apic_timer_clock) {
+  start(false, false);
+  m.cpu.regs[R_EAX] = 0;
+  cpu_cpuid(&m.cpu);
+  ck_assert_uint_ge(m.cpu.regs[R_EAX], 0x15);
+  m.cpu.regs[R_EAX] = 0x15;
+  cpu_cpuid(&m.cpu);
+  ck_assert_uint_eq(m.cpu.regs[R_ECX], LAPIC_BUS_HZ);
+  ck_assert_uint_ne(m.cpu.regs[R_EAX], 0);
+  ck_assert_uint_ne(m.cpu.regs[R_EBX], 0);
+  m.cpu.misc_enable |= MISC_ENABLE_LIMIT_CPUID;
+  m.cpu.regs[R_EAX] = 0;
+  cpu_cpuid(&m.cpu);
+  ck_assert_uint_eq(m.cpu.regs[R_EAX], 2);
+  m.cpu.regs[R_EAX] = 0x15; /* above the maximum: the highest basic leaf's data */
+  cpu_cpuid(&m.cpu);
+  ck_assert_uint_eq(m.cpu.regs[R_EAX], 1);
+  stop();
+}
+END_TEST
+
 static void ioapic_write(uint32_t reg, uint32_t value) {
   mmio_write(&m.mmio, IOAPIC_DEFAULT_BASE, 4, reg);
   mmio_write(&m.mmio, IOAPIC_DEFAULT_BASE + 0x10, 4, value);
@@ -243,6 +267,7 @@ static Suite *platform_suite(void) {
   tcase_add_test(t, acpi_tables_describe_the_machine);
   tcase_add_test(t, mp_table_describes_the_machine);
   tcase_add_test(t, cpuid_and_the_apic_base_msr);
+  tcase_add_test(t, cpuid_states_the_apic_timer_clock);
   tcase_add_test(t, isa_irq_reaches_the_cpu_through_the_ioapic);
   tcase_add_test(t, the_8259a_passes_through_lint0);
   tcase_add_test(t, acpi_s5_powers_off);
