@@ -269,11 +269,14 @@ static void activate_kernel_view(struct mmu *m, struct view *w) {
     m->kernel_view_switched(m->code_write_opaque, w->base);
 }
 
+static void revalidate_every_entry(struct mmu *m, const struct cpu *cpu, struct view *w);
+
 void mmu_paging_changed(struct mmu *m, const struct cpu *cpu) {
   bool paging = cpu->cr0 & CR0_PG;
   bool wp = cpu->cr0 & CR0_WP, pge = cpu->cr4 & 0x80, pse = cpu->cr4 & 0x10;
   if (paging == m->paging && wp == m->wp && pge == m->pge && pse == m->pse)
     return;
+  bool pse_changed = pse != m->pse;
   m->wp = wp;
   m->pge = pge;
   m->pse = pse;
@@ -298,11 +301,22 @@ void mmu_paging_changed(struct mmu *m, const struct cpu *cpu) {
     }
     return;
   }
-  if (m->paging) {
+  if (!m->paging)
+    return;
+  if (pse_changed) { /* what a large page is changes: start afresh (once, at boot) */
     unmap_all(m, VIEW_KERNEL, false);
     unmap_all(m, VIEW_USER, false);
-    m->views[VIEW_KERNEL]->cr3 = cpu->cr3;
+  } else {
+    for (int i = 0; i < MMU_KERNEL_VIEWS; i++)
+      revalidate_every_entry(m, cpu, &m->kernel_views[i]);
+    revalidate_every_entry(m, cpu, &m->user_view);
+    m->stat_flushes++;
+    if (m->mapping_changed) {
+      m->mapping_changed(m->code_write_opaque, VIEW_KERNEL, MMU_ALL_PAGES);
+      m->mapping_changed(m->code_write_opaque, VIEW_USER, MMU_ALL_PAGES);
+    }
   }
+  m->views[VIEW_KERNEL]->cr3 = cpu->cr3;
 }
 
 /* Would a TLB entry the new tables produce be the one this view holds? Only if it maps the
@@ -348,6 +362,18 @@ static bool gap_is_empty(const struct view *w, uint32_t a, uint32_t b) {
   return true;
 }
 
+/* Put the pages in gone (unsorted) back to reserved memory, one mmap per run. */
+static void reserve_gone(struct mmu *m, struct view *w, uint32_t *gone, uint32_t n_gone) {
+  qsort(gone, n_gone, sizeof(gone[0]), cmp_u32);
+  for (uint32_t i = 0; i < n_gone;) {
+    uint32_t j = i + 1;
+    while (j < n_gone && gap_is_empty(w, gone[j - 1], gone[j]))
+      j++;
+    reserve_again(m, w, gone[i], gone[j - 1] - gone[i] + 1);
+    i = j;
+  }
+}
+
 static void revalidate(struct mmu *m, const struct cpu *cpu, struct view *w) {
   uint32_t *gone = m->scratch;
   uint32_t n_gone = 0;
@@ -368,14 +394,76 @@ static void revalidate(struct mmu *m, const struct cpu *cpu, struct view *w) {
   m->stat_flushes++;
   if (m->mapping_changed)
     m->mapping_changed(m->code_write_opaque, w->mode, MMU_NONGLOBAL_PAGES);
-  qsort(gone, n_gone, sizeof(gone[0]), cmp_u32);
-  for (uint32_t i = 0; i < n_gone;) {
-    uint32_t j = i + 1;
-    while (j < n_gone && gap_is_empty(w, gone[j - 1], gone[j]))
-      j++;
-    reserve_again(m, w, gone[i], gone[j - 1] - gone[i] + 1);
-    i = j;
+  reserve_gone(m, w, gone, n_gone);
+}
+
+/* The entry a view should hold for lin_page now, if the one it holds (e) is still a TLB entry
+ * the tables produce: the same frame (a 4 MiB page still one), rights the mapping does not
+ * exceed, A and, for a writable mapping, D set. Global or not as CR4.PGE and the page now
+ * say; 0 if the entry has to go. */
+static uint32_t entry_now(const struct mmu *m, const struct cpu *cpu, int view, uint32_t lin_page,
+                          uint32_t e) {
+  struct walk w;
+  if ((e & VE_ONES) || !page_peek(m, cpu, lin_page << PAGE_SHIFT, &w) || !w.accessed ||
+      w.large != (bool)(e & VE_LARGE) || (w.pa >> PAGE_SHIFT) != (e >> PAGE_SHIFT))
+    return 0;
+  if (view == VIEW_USER && !w.user)
+    return 0;
+  bool may_write = w.writable || (view == VIEW_KERNEL && !(cpu->cr0 & CR0_WP));
+  if ((e & VE_WRITE) && (!may_write || !w.dirty))
+    return 0;
+  return (e & ~VE_GLOBAL) | (w.global && m->pge ? VE_GLOBAL : 0);
+}
+
+/* Make lin_page's entry global or not, moving it in the view's list. */
+static void set_global(struct view *w, uint32_t lin_page, bool global) {
+  uint32_t e = w->entry[lin_page];
+  if ((bool)(e & VE_GLOBAL) == global)
+    return;
+  list_remove(w, lin_page, e & VE_GLOBAL);
+  w->entry[lin_page] = global ? e | VE_GLOBAL : e & ~VE_GLOBAL;
+  list_add(w, lin_page, global);
+}
+
+/* CR4.PGE or CR0.WP changed with paging on: a flush of every TLB entry, global ones too (Linux
+ * flushes its global pages by toggling PGE, 82 times in the Debian boot). As at mov cr3, a view
+ * keeps the entries the tables still give unchanged (the kernel's 4 MiB direct map above all,
+ * judged once per 4 MiB page), now global or not as PGE says, and the rest go back to reserved
+ * memory. Dropping everything instead cost every view a host fault per 4 MiB page and a first
+ * touch per 4 KiB page afterwards (~10 us each here). A view not in use is judged by the
+ * current tables too: what it keeps is either global (the same in every address space) or
+ * revalidated against its own address space when it is next used. */
+static void revalidate_every_entry(struct mmu *m, const struct cpu *cpu, struct view *w) {
+  uint32_t *pages = m->scratch, n = w->n_mapped, n_gone = 0;
+  uint32_t large_seen[VIEW_PAGES / LARGE_PAGES / 32] = {0};
+  memcpy(pages, w->mapped, n * sizeof(pages[0]));
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t p = pages[i], e = w->entry[p];
+    if (!e)
+      continue; /* went with its 4 MiB page */
+    if (e & VE_LARGE) {
+      uint32_t big = p / LARGE_PAGES, first = big * LARGE_PAGES;
+      if (large_seen[big / 32] & 1u << big % 32)
+        continue;
+      large_seen[big / 32] |= 1u << big % 32;
+      uint32_t now = entry_now(m, cpu, w->mode, p, e);
+      if (!now)
+        drop(m, w, p);
+      else
+        for (uint32_t q = first; q < first + LARGE_PAGES; q++)
+          if (w->entry[q])
+            set_global(w, q, now & VE_GLOBAL);
+      continue;
+    }
+    uint32_t now = entry_now(m, cpu, w->mode, p, e);
+    if (now) {
+      set_global(w, p, now & VE_GLOBAL);
+    } else {
+      forget(m, w, p);
+      pages[n_gone++] = p; /* n_gone <= i: only slots already read are reused */
+    }
   }
+  reserve_gone(m, w, pages, n_gone);
 }
 
 /* Would the active kernel view lose nothing under the new tables? If it holds few non-global

@@ -1,7 +1,8 @@
 /* paging.c - 32-bit paging as the SDM describes it (vol. 3, chapter 4): accessed and dirty
  * bits, demand paging from the #PF handler, CR0.WP, page-fault error codes and CR2, aliases,
- * invlpg, CR3 switches between two address spaces, 4 MiB pages (CR4.PSE), and self-modifying
- * code written through an alias of the page it runs from. */
+ * invlpg, CR3 switches between two address spaces, 4 MiB pages (CR4.PSE), global pages
+ * (CR4.PGE) and their flush by toggling PGE, and self-modifying code written through an alias
+ * of the page it runs from. */
 #include "lib/guest.h"
 
 #define P 0x001u
@@ -252,6 +253,45 @@ static void processes(void) {
   write_cr4(0x10);
 }
 
+/* Global pages, 4 KiB and 4 MiB, remapped without invlpg and flushed the way Linux flushes
+ * global entries (__native_flush_tlb_global: CR4.PGE off and on again): the new frames are
+ * seen, a page made read-only faults on a write (CR0.WP set), a page left alone still reads. */
+static void global_flush(void) {
+  uint32_t g = TEST_BASE + 0xa000, ro = TEST_BASE + 0xb000, keep = TEST_BASE + 0xc000;
+  /* The 4 MiB page maps physical 0, then 4 MiB (both identity-mapped below 8 MiB): the word
+   * at big + probe is big_probe, then the word 4 MiB above it. */
+  static volatile uint32_t big_probe = 0xa4a4a4a4;
+  uint32_t big = 0x80400000u, big_a = 0, big_b = FRAMES, probe = (uint32_t)&big_probe;
+  uint32_t g1 = frame(), g2 = frame(), fro = frame(), fkeep = frame();
+  *(volatile uint32_t *)g1 = 0x71717171;
+  *(volatile uint32_t *)g2 = 0x72727272;
+  *(volatile uint32_t *)fkeep = 0x73737373;
+  *(volatile uint32_t *)(big_b + probe) = 0xb4b4b4b4;
+  write_cr4(0x90); /* PSE, PGE */
+  write_cr0(read_cr0() | 0x10000u); /* WP */
+  set_pte(pte_of(g), g1 | P | W | 0x100);
+  set_pte(pte_of(ro), fro | P | W | 0x100);
+  set_pte(pte_of(keep), fkeep | P | W | 0x100);
+  set_pte(&pd[big >> 22], big_a | P | W | PS | 0x100);
+  write_cr3((uint32_t)pd);
+  uint32_t before = *(volatile uint32_t *)g, big_before = *(volatile uint32_t *)(big + probe);
+  *(volatile uint32_t *)ro = 5; /* mapped writable and dirty */
+  set_pte(pte_of(g), g2 | P | W | 0x100);
+  set_pte(pte_of(ro), fro | P | 0x100);
+  set_pte(&pd[big >> 22], big_b | P | W | PS | 0x100);
+  write_cr4(0x10);
+  write_cr4(0x90);
+  printf("global flush: %08x -> %08x, 4 MiB %08x -> %08x, kept %08x\n", before,
+         *(volatile uint32_t *)g, big_before, *(volatile uint32_t *)(big + probe),
+         *(volatile uint32_t *)keep);
+  struct site s;
+  FAULTING(s, "movl $6, (%[p])", : [p] "r"(ro) : "memory");
+  print_trap("write to a page made read-only, after the flush", s.start);
+  printf("cr2=%08x value still %u\n", read_cr2(), *(volatile uint32_t *)ro);
+  write_cr0(read_cr0() & ~0x10000u);
+  write_cr4(0x10);
+}
+
 /* An indirect call, the same site each time (bt386 caches its targets by linear address). */
 static __attribute__((noinline)) uint32_t call_at(uint32_t lin) {
   uint32_t sum = 0;
@@ -302,6 +342,7 @@ int main(void) {
   code_through_alias();
   processes();
   code_remapped();
+  global_flush();
   printf("done\n");
   return 0;
 }
