@@ -57,6 +57,10 @@ struct rmap_node {
   uint32_t next; /* index + 1 in the pool, 0 at the end */
 };
 
+/* Working sets: address spaces remembered, user pages per address space. */
+#define MMU_WS_SPACES 16
+#define MMU_WS_PAGES 4
+
 struct mmu {
   int memfd;
   uint64_t ram_size;
@@ -104,6 +108,15 @@ struct mmu {
     int view;
     uint32_t lin, eip, cr3;
   } refill;
+  /* The user pages each recent address space faulted in (views.c: working sets): mapped
+   * again when it is switched back to, instead of faulting for each. */
+  struct user_working_set {
+    uint32_t cr3, n;
+    uint64_t last_used;
+    uint32_t page[MMU_WS_PAGES]; /* most recently faulted in first */
+  } ws[MMU_WS_SPACES];
+  struct user_working_set *ws_current;
+  uint64_t stat_ws_filled; /* pages mapped from working sets */
   uint64_t stat_maps, stat_unmaps, stat_flushes;
   uint64_t stat_reserves; /* mmaps that put reserved memory back over dropped pages */
   uint64_t stat_around; /* pages mapped by fault-around */

@@ -486,6 +486,63 @@ static bool view_fits(const struct mmu *m, const struct cpu *cpu, const struct v
   return true;
 }
 
+/* ---- user working sets ----
+ *
+ * There is one user view, at host address 0 where user-mode translations address memory
+ * directly, so a switch to another process drops the pages of the one before and a process
+ * finds its own pages gone when it runs again: two processes taking turns through a pipe
+ * refaulted their stack and buffer pages at every switch (a host fault and an mmap each).
+ * Each recent address space remembers the user pages it faulted in, and a switch back maps
+ * those its tables still give without an A/D update, as a TLB may prefetch: an mmap each
+ * instead of a host fault and an mmap. */
+
+static struct user_working_set *working_set_of(struct mmu *m, uint32_t cr3) {
+  struct user_working_set *lru = &m->ws[0];
+  for (int i = 0; i < MMU_WS_SPACES; i++) {
+    if (m->ws[i].cr3 == cr3 && m->ws[i].last_used)
+      return &m->ws[i];
+    if (m->ws[i].last_used < lru->last_used)
+      lru = &m->ws[i];
+  }
+  *lru = (struct user_working_set){.cr3 = cr3};
+  return lru;
+}
+
+/* A user page the current address space faulted in goes to the front of its set. */
+static void working_set_note(struct mmu *m, uint32_t lin_page) {
+  struct user_working_set *ws = m->ws_current;
+  if (!ws)
+    return;
+  uint32_t i = 0;
+  while (i < ws->n && ws->page[i] != lin_page)
+    i++;
+  if (i == ws->n && ws->n < MMU_WS_PAGES)
+    ws->n++;
+  if (i == MMU_WS_PAGES)
+    i--; /* the least recent one goes */
+  memmove(&ws->page[1], &ws->page[0], i * sizeof(ws->page[0]));
+  ws->page[0] = lin_page;
+}
+
+static void fill_working_set(struct mmu *m, const struct cpu *cpu) {
+  struct view *u = &m->user_view;
+  struct user_working_set *ws = m->ws_current = working_set_of(m, cpu->cr3);
+  ws->last_used = ++m->view_clock;
+  for (uint32_t i = 0; i < ws->n;) {
+    uint32_t p = ws->page[i];
+    uint32_t e = ((uint64_t)p << PAGE_SHIFT) < m->user_min ? 0 : quiet_entry(m, cpu, VIEW_USER, p);
+    if (!e) { /* gone from the tables, or not used since: forget it */
+      memmove(&ws->page[i], &ws->page[i + 1], (ws->n - i - 1) * sizeof(ws->page[0]));
+      ws->n--;
+      continue;
+    }
+    if (u->entry[p] != e &&
+        map_run(m, VIEW_USER, p, e >> PAGE_SHIFT, 1, e & (VE_WRITE | VE_GLOBAL)) == 0)
+      m->stat_ws_filled++;
+    i++;
+  }
+}
+
 /* The kernel view that last held the address space at cr3, if one still does. */
 static struct view *kernel_view_of(struct mmu *m, uint32_t cr3) {
   for (int i = 0; i < MMU_KERNEL_VIEWS; i++)
@@ -527,6 +584,9 @@ void mmu_cr3_written(struct mmu *m, const struct cpu *cpu) {
   }
   revalidate(m, cpu, k);
   activate_kernel_view(m, k);
+  /* The working set first: a page of it at an address the last process used too (its stack)
+   * replaces that mapping with one mmap instead of being dropped and mapped again. */
+  fill_working_set(m, cpu);
   revalidate(m, cpu, &m->user_view);
 }
 
@@ -733,6 +793,8 @@ enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, b
              view == VIEW_USER ? "user" : "kernel", strerror(-err));
     return MMU_FAULT_UNASSIGNED;
   }
+  if (view == VIEW_USER && !wk.large)
+    working_set_note(m, lin_page);
   if (!wk.large)
     fault_around(m, cpu, view, lin_page);
   return MMU_FAULT_RETRY;

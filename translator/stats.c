@@ -297,10 +297,11 @@ void tc_print_stats(struct tcache *tc, FILE *out) {
           (unsigned long long)s->mapchg_events, (unsigned long long)s->mapchg_chains_unlinked,
           (unsigned long long)s->mapchg_jcache_clears, (unsigned long long)s->mapchg_jcache_pages);
   const struct mmu *m = tc->mmu;
-  fprintf(out, "  host view mappings            %12llu  (fault-around pages %llu; unmapped %llu pages, "
-               "reserved again %llu times)\n",
+  fprintf(out, "  host view mappings            %12llu  (fault-around pages %llu, working-set pages "
+               "%llu; unmapped %llu pages, reserved again %llu times)\n",
           (unsigned long long)m->stat_maps, (unsigned long long)m->stat_around,
-          (unsigned long long)m->stat_unmaps, (unsigned long long)m->stat_reserves);
+          (unsigned long long)m->stat_ws_filled, (unsigned long long)m->stat_unmaps,
+          (unsigned long long)m->stat_reserves);
   fprintf(out, "  kernel view switches          %12llu  (to a view that held another address space "
                "%llu; TLB flushes %llu)\n",
           (unsigned long long)m->stat_view_switches, (unsigned long long)m->stat_view_recycled,

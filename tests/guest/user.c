@@ -2,7 +2,11 @@
  * (a DPL 3 trap gate, the ring-0 stack from the TSS) and sysenter/sysexit, the TSS I/O
  * permission bitmap, page protection seen from CPL 3 (error codes with the U bit), and what
  * the sensitive-but-unprivileged instructions show at CPL 3: pushf, popf (IF and IOPL kept),
- * mov r,cs, sgdt, smsw. cli and an unpermitted out raise #GP. */
+ * mov r,cs, sgdt, smsw. cli and an unpermitted out raise #GP. And two address spaces that
+ * map one user address to different frames, taking turns through system calls that switch
+ * CR3, one of them changing its table entry (A clear) or removing it while the other runs:
+ * user code sees each space's own frame, the new one, the A bit set by its own access, and
+ * #PF for the page removed. */
 #include "lib/guest.h"
 
 #define P 0x001u
@@ -28,6 +32,23 @@ static struct __attribute__((packed)) {
   uint16_t trap, iomap_base;
   uint8_t iomap[8192 + 1];
 } tss __attribute__((aligned(128)));
+
+/* The user address both address spaces map, each to frames of its own. */
+#define SHARED_LIN 0x00c00000u
+static uint32_t pd2[1024] __attribute__((aligned(4096)));
+static uint32_t pt_x[2][1024] __attribute__((aligned(4096)));
+static uint32_t frames[3][1024] __attribute__((aligned(4096)));
+static int current_space;
+
+static void setup_spaces(void) {
+  for (int i = 0; i < 3; i++)
+    frames[i][0] = 0xf0f00000u + (uint32_t)i;
+  memcpy(pd2, pd, sizeof(pd));
+  pt_x[0][0] = (uint32_t)frames[0] | P | W | U;
+  pt_x[1][0] = (uint32_t)frames[1] | P | W | U;
+  pd[SHARED_LIN >> 22] = (uint32_t)pt_x[0] | P | W | U;
+  pd2[SHARED_LIN >> 22] = (uint32_t)pt_x[1] | P | W | U;
+}
 
 static void set_pte_of(void *p, uint32_t flags) {
   uint32_t lin = (uint32_t)p;
@@ -88,6 +109,19 @@ static void syscall_handler(struct trap_frame *f) {
     printf("kernel: int 0x80 from cs=%x with ebx=%u, running at cs=%x\n", f->cs, f->ebx, cs);
     f->eax = f->ebx * 2;
     break;
+  case 2: /* switch address spaces; ebx 1: first point space 1's entry at frame 2 (A clear),
+           * ebx 2: first remove space 1's entry */
+    if (f->ebx == 1)
+      pt_x[0][0] = (uint32_t)frames[2] | P | W | U;
+    else if (f->ebx == 2)
+      pt_x[0][0] = 0;
+    current_space ^= 1;
+    __asm__ volatile("mov %0, %%cr3" ::"r"(current_space ? pd2 : pd) : "memory");
+    f->eax = current_space;
+    break;
+  case 3: /* the A bit of space 1's entry */
+    f->eax = (pt_x[0][0] >> 5) & 1;
+    break;
   default:
     f->eax = (uint32_t)-1;
   }
@@ -113,6 +147,32 @@ static uint32_t user_syscall(uint32_t nr, uint32_t arg) {
   uint32_t r;
   __asm__ volatile("int $0x80" : "=a"(r) : "a"(nr), "b"(arg) : "memory");
   return r;
+}
+
+static void two_spaces(void) {
+  volatile uint32_t *x = (volatile uint32_t *)SHARED_LIN;
+  uint32_t seen[6];
+  seen[0] = *x;
+  user_syscall(2, 0);
+  seen[1] = *x;
+  user_syscall(2, 0);
+  seen[2] = *x;
+  user_syscall(2, 0);
+  seen[3] = *x;
+  user_syscall(2, 1); /* back to space 1, whose entry now names frame 2 */
+  uint32_t a_before = user_syscall(3, 0);
+  seen[4] = *x;
+  uint32_t a_after = user_syscall(3, 0);
+  user_syscall(2, 0);
+  seen[5] = *x;
+  printf("user: spaces see %08x %08x %08x %08x, after the entry changed %08x (A %u then %u), "
+         "space 2 %08x\n", seen[0], seen[1], seen[2], seen[3], seen[4], a_before, a_after,
+         seen[5]);
+  user_syscall(2, 2); /* back to space 1, whose entry is gone */
+  struct site s;
+  FAULTING(s, "movl (%[p]), %%eax", : [p] "r"(x) : "eax", "memory");
+  print_trap("user: read of the page removed while the other space ran", s.start);
+  user_syscall(2, 0);
 }
 
 static void user_main(void) {
@@ -154,6 +214,7 @@ static void user_main(void) {
                    : "ecx", "edx", "memory");
   __asm__ volatile("mov %%cs, %0" : "=r"(cs));
   printf("user: sysenter ran at cs=%x (%u entries), back at cs=%x\n", kcs, sysenter_count, cs);
+  two_spaces();
   user_syscall(0, 0);
 }
 
@@ -174,6 +235,7 @@ static void enter_user_mode(void) {
 int main(void) {
   traps_init();
   setup_paging();
+  setup_spaces();
   setup_tss();
   open_syscall_gate();
   setup_sysenter();
