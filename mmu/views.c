@@ -238,8 +238,14 @@ static int map_run(struct mmu *m, int view, uint32_t lin_page, uint32_t ppn, uin
   struct view *w = m->views[view];
   int prot = (flags & VE_WRITE) ? PROT_READ | PROT_WRITE : PROT_READ;
   void *want = host_addr(w, lin_page);
-  void *p = mmap(want, (size_t)pages << PAGE_SHIFT, prot, MAP_SHARED | MAP_FIXED, m->memfd,
-                 (off_t)ppn << PAGE_SHIFT);
+  /* The first touch of each 4 KiB page of a new mapping is a host fault, ~10 us here. A
+   * 4 MiB page (the kernel's direct map, which the guest fills with page cache) has its page
+   * tables filled with the mapping instead, ~0.2 ms for all 1,024 pages: writing 50 MB to
+   * the disk went from 0.50 to 0.37 s. It allocates the guest RAM behind it, which the
+   * direct map's use allocates sooner or later anyway. */
+  int populate = pages >= LARGE_PAGES ? MAP_POPULATE : 0;
+  void *p = mmap(want, (size_t)pages << PAGE_SHIFT, prot, MAP_SHARED | MAP_FIXED | populate,
+                 m->memfd, (off_t)ppn << PAGE_SHIFT);
   if (p == MAP_FAILED)
     return -errno;
   for (uint32_t i = 0; i < pages; i++) {
