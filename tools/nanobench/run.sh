@@ -36,6 +36,12 @@ for op, c in bt.items():
     lines.append("| %s | %.1f | %s | %s |" % (op, c, "%.1f" % q if q else "-", "%.1fx" % (q / c) if q and c else "-"))
 table = "\n".join(lines)
 print(table)
+# What follows the table (from "How to read the rows" on) is written by hand: keep it.
+try:
+    old = open(sys.argv[3]).read()
+    notes = old[old.index("How to read the rows"):]
+except (OSError, ValueError):
+    notes = ""
 with open(sys.argv[3], "w") as f:
     f.write("# Nanobenchmarks: single sensitive operations\n\n")
     f.write("Time per operation in host TSC cycles, measured inside the guest with rdtsc over many\n"
@@ -44,4 +50,6 @@ with open(sys.argv[3], "w") as f:
     f.write("Measured %s on %s, %s; the machine is shared, so take the ratios, not the absolute "
             "numbers.\n\n" % (datetime.date.today().isoformat(), cpu, qv))
     f.write(table + "\n")
+    if notes:
+        f.write("\n" + notes)
 PY
