@@ -61,10 +61,14 @@ struct rmap_node {
 #define MMU_WS_SPACES 16
 #define MMU_WS_PAGES 4
 
+#define PHYS_CHUNK_SHIFT 22
+
 struct mmu {
   int memfd;
   uint64_t ram_size;
   uint8_t *phys;   /* physical view */
+  /* The 4 MiB chunks of the physical view whose host page tables are filled (mmu_fill_phys). */
+  uint8_t phys_filled[(3ull << 30) >> PHYS_CHUNK_SHIFT];
   uint8_t *kview;  /* kernel view base, a multiple of 4 GiB */
   uint8_t *kreserve;
   uint64_t kreserve_len;
@@ -134,9 +138,14 @@ int mmu_init(struct mmu *m, uint64_t ram_size);
 void mmu_exit(struct mmu *m);
 
 /* Host pointer for guest physical [pa, pa+len) in RAM, or NULL if it is not all RAM. */
+void mmu_fill_phys(struct mmu *m, uint64_t pa, uint64_t len);
+
 static inline uint8_t *mmu_phys_ptr(struct mmu *m, uint64_t pa, uint64_t len) {
   if (pa + len < pa || pa + len > m->ram_size)
     return 0;
+  if (len && !(m->phys_filled[pa >> PHYS_CHUNK_SHIFT] &
+               m->phys_filled[(pa + len - 1) >> PHYS_CHUNK_SHIFT]))
+    mmu_fill_phys(m, pa, len);
   return m->phys + pa;
 }
 
