@@ -205,6 +205,9 @@ void cpu_stop(struct cpu *cpu, int reason, const char *fmt, ...)
 bool cpu_load_segment(struct cpu *cpu, int seg, uint16_t sel);
 /* Far jump to sel:offset (code segment or call gate at the same privilege). */
 bool cpu_far_jump(struct cpu *cpu, uint16_t sel, uint32_t offset);
+/* Far JMP, or CALL pushing ret_cs:ret_eip, to a code segment or through a 32-bit call gate. */
+bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, bool call, uint16_t ret_cs,
+                      uint32_t ret_eip);
 /* DS, ES and SS all have base 0: memory operands need no segment base added. */
 bool cpu_segs_flat(const struct cpu *cpu);
 /* Push/pop on the guest stack (SS:ESP); false if that raised an exception. */

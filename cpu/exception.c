@@ -70,8 +70,8 @@ static bool read_gate(struct cpu *cpu, int vector, bool ext, struct gate *g) {
   return true;
 }
 
-/* Ring-0 stack from the 32-bit TSS for a transfer to privilege `dpl`. */
-static bool tss_stack(struct cpu *cpu, int dpl, uint16_t *ss, uint32_t *esp) {
+/* The stack from the 32-bit TSS for a transfer to privilege `dpl`. */
+bool tss_stack(struct cpu *cpu, int dpl, uint16_t *ss, uint32_t *esp) {
   uint32_t off = 4 + (uint32_t)dpl * 8;
   if (off + 5 > cpu->tr.limit) {
     cpu_raise(cpu, EXC_TS, true, cpu->tr.sel & 0xfffc);

@@ -539,7 +539,7 @@ static bool far_operand(struct cpu *cpu, const struct insn_call *c, uint16_t *se
 int insn_jmp_far(struct cpu *cpu, const struct insn_call *c) {
   uint16_t sel;
   uint32_t off;
-  if (!far_operand(cpu, c, &sel, &off) || !cpu_far_jump(cpu, sel, off))
+  if (!far_operand(cpu, c, &sel, &off) || !cpu_far_transfer(cpu, sel, off, false, 0, 0))
     return fault(cpu, c);
   return CO_EXIT;
 }
@@ -550,17 +550,11 @@ static int call_far(struct cpu *cpu, const struct insn_call *c, uint16_t cs) {
   uint32_t off;
   if (!far_operand(cpu, c, &sel, &off))
     return fault(cpu, c);
-  uint32_t esp = cpu->regs[R_ESP];
-  uint32_t frame[2] = {c->next_eip, cs};
-  /* Write the return frame first: a stack fault must leave CS:EIP untouched. */
-  if (!mem_write(cpu, cpu->seg[SEG_SS].base + esp - 8, frame, 8))
-    return fault(cpu, c);
   struct segment saved_cs = cpu->seg[SEG_CS];
-  if (!cpu_far_jump(cpu, sel, off)) {
+  if (!cpu_far_transfer(cpu, sel, off, true, cs, c->next_eip)) {
     cpu->seg[SEG_CS] = saved_cs;
     return fault(cpu, c);
   }
-  cpu->regs[R_ESP] = esp - 8;
   return CO_EXIT;
 }
 

@@ -155,6 +155,138 @@ bool load_code_segment(struct cpu *cpu, uint16_t sel, uint64_t raw, int new_cpl)
   return true;
 }
 
+#define CALL_GATE_32 0xc
+
+/* JMP or CALL through a 32-bit call gate (SDM vol. 3A, 5.8.3-5.8.5; vol. 2, CALL and JMP). A
+ * CALL to more privileged non-conforming code switches to the stack the TSS holds for it and
+ * pushes the caller's SS and ESP, the gate's count of parameter dwords copied from the
+ * caller's stack, and the return CS:EIP; any other pushes CS:EIP where it is. Nothing changes
+ * if a check or a push faults. */
+static bool call_gate(struct cpu *cpu, uint16_t gate_sel, uint64_t gate, bool call,
+                      uint16_t ret_cs, uint32_t ret_eip) {
+  int gate_dpl = (int)(gate >> 45) & 3;
+  uint16_t sel = (uint16_t)(gate >> 16);
+  uint32_t offset = (uint32_t)(gate & 0xffff) | (uint32_t)(gate >> 32 & 0xffff0000u);
+  uint32_t params = (uint32_t)(gate >> 32) & 0x1f;
+  if (gate_dpl < cpu->cpl || gate_dpl < (gate_sel & 3)) {
+    cpu_raise(cpu, EXC_GP, true, gate_sel & 0xfffc);
+    return false;
+  }
+  if (!(gate >> 47 & 1)) {
+    cpu_raise(cpu, EXC_NP, true, gate_sel & 0xfffc);
+    return false;
+  }
+  if ((sel & 0xfffc) == 0) {
+    cpu_raise(cpu, EXC_GP, true, 0);
+    return false;
+  }
+  uint64_t raw;
+  if (!descriptor_read(cpu, sel, &raw))
+    return false;
+  struct segment cs;
+  descriptor_unpack(raw, &cs, sel);
+  int dpl = SEGA_DPL(cs.attr);
+  bool is_code = (cs.attr & SEGA_S) && (cs.attr & 0x8), conforming = cs.attr & 0x4;
+  if (!is_code || dpl > cpu->cpl || (!call && !conforming && dpl != cpu->cpl)) {
+    cpu_raise(cpu, EXC_GP, true, sel & 0xfffc);
+    return false;
+  }
+  if (!(cs.attr & SEGA_P)) {
+    cpu_raise(cpu, EXC_NP, true, sel & 0xfffc);
+    return false;
+  }
+  if (offset > cs.limit) {
+    cpu_raise(cpu, EXC_GP, true, 0);
+    return false;
+  }
+  int new_cpl = conforming ? cpu->cpl : dpl;
+  struct segment saved_ss = cpu->seg[SEG_SS];
+  uint32_t old_esp = cpu->regs[R_ESP];
+  int saved_cpl = cpu->cpl;
+  if (call && new_cpl < cpu->cpl) {
+    uint32_t frame[2 + 31 + 2];
+    frame[0] = ret_eip;
+    frame[1] = ret_cs;
+    if (params && !mmu_read(cpu->mmu, cpu, saved_ss.base + old_esp, &frame[2], params * 4,
+                            cpu->cpl == 3 ? MMU_USER : 0))
+      return false;
+    frame[2 + params] = old_esp;
+    frame[3 + params] = saved_ss.sel;
+    uint16_t ss;
+    uint32_t esp;
+    if (!tss_stack(cpu, new_cpl, &ss, &esp))
+      return false;
+    cpu->cpl = new_cpl;
+    if (!cpu_load_segment(cpu, SEG_SS, ss)) {
+      cpu->cpl = saved_cpl;
+      if (cpu->pending.vector == EXC_GP)
+        cpu->pending.vector = EXC_TS;
+      return false;
+    }
+    uint32_t bytes = (4 + params) * 4;
+    if (!mmu_write(cpu->mmu, cpu, cpu->seg[SEG_SS].base + esp - bytes, frame, bytes,
+                   new_cpl == 3 ? MMU_USER : 0))
+      goto undo;
+    cpu->regs[R_ESP] = esp - bytes;
+  } else if (call) {
+    uint32_t frame[2] = {ret_eip, ret_cs};
+    if (!mmu_write(cpu->mmu, cpu, saved_ss.base + old_esp - 8, frame, 8,
+                   cpu->cpl == 3 ? MMU_USER : 0))
+      return false;
+    cpu->regs[R_ESP] = old_esp - 8;
+  }
+  if (!load_code_segment(cpu, sel, raw, new_cpl))
+    goto undo;
+  cpu->eip = offset;
+  return true;
+undo:
+  cpu->seg[SEG_SS] = saved_ss;
+  cpu->regs[R_ESP] = old_esp;
+  cpu->cpl = saved_cpl;
+  return false;
+}
+
+/* Far JMP or CALL (call: push ret_cs:ret_eip) to a code segment or through a call gate. */
+bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, bool call, uint16_t ret_cs,
+                      uint32_t ret_eip) {
+  if ((sel & 0xfffc) == 0) {
+    cpu_raise(cpu, EXC_GP, true, 0);
+    return false;
+  }
+  uint64_t raw;
+  if (!descriptor_read(cpu, sel, &raw))
+    return false;
+  struct segment s;
+  descriptor_unpack(raw, &s, sel);
+  if (!(s.attr & SEGA_S)) {
+    unsigned type = s.attr & 0xf;
+    if (type == CALL_GATE_32)
+      return call_gate(cpu, sel, raw, call, ret_cs, ret_eip);
+    if (type == 0x4 || type == 0x5 || type == 0x9 || type == 0xb) {
+      /* 16-bit call gates, task gates and TSS descriptors: a task switch. */
+      cpu_stop(cpu, SHUTDOWN_ERROR,
+               "far %s through a %s (selector 0x%04x) at EIP 0x%08x is not supported yet",
+               call ? "call" : "jump", type == 0x4 ? "16-bit call gate" : "task gate or TSS",
+               sel, cpu->eip);
+      return false;
+    }
+    cpu_raise(cpu, EXC_GP, true, sel & 0xfffc);
+    return false;
+  }
+  if (call) {
+    uint32_t frame[2] = {ret_eip, ret_cs};
+    /* The return frame is written first: a stack fault leaves CS:EIP as they were. */
+    if (!mmu_write(cpu->mmu, cpu, cpu->seg[SEG_SS].base + cpu->regs[R_ESP] - 8, frame, 8,
+                   cpu->cpl == 3 ? MMU_USER : 0))
+      return false;
+  }
+  if (!cpu_far_jump(cpu, sel, offset))
+    return false;
+  if (call)
+    cpu->regs[R_ESP] -= 8;
+  return true;
+}
+
 bool cpu_far_jump(struct cpu *cpu, uint16_t sel, uint32_t offset) {
   if ((sel & 0xfffc) == 0) {
     cpu_raise(cpu, EXC_GP, true, 0);
@@ -168,11 +300,7 @@ bool cpu_far_jump(struct cpu *cpu, uint16_t sel, uint32_t offset) {
   int dpl = SEGA_DPL(s.attr), rpl = sel & 3;
   bool is_code = (s.attr & SEGA_S) && (s.attr & 0x8);
   if (!is_code) {
-    /* Call gates, task gates and TSS descriptors come with system-level far transfers. */
-    cpu_stop(cpu, SHUTDOWN_ERROR,
-             "far jump through system descriptor type %u (selector 0x%04x) at EIP 0x%08x is "
-             "not supported yet",
-             s.attr & 0xf, sel, cpu->eip);
+    cpu_raise(cpu, EXC_GP, true, sel & 0xfffc);
     return false;
   }
   bool conforming = s.attr & 0x4;

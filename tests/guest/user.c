@@ -6,7 +6,10 @@
  * map one user address to different frames, taking turns through system calls that switch
  * CR3, one of them changing its table entry (A clear) or removing it while the other runs:
  * user code sees each space's own frame, the new one, the A bit set by its own access, and
- * #PF for the page removed. */
+ * #PF for the page removed. Call gates (SDM vol. 3A, 5.8.3-5.8.5): from ring 3 to ring 0 with
+ * two parameter dwords copied to the TSS's ring-0 stack, at the same privilege from ring 0,
+ * and #GP and #NP for a gate of too high a privilege, a JMP that would raise privilege and a
+ * gate not present. */
 #include "lib/guest.h"
 
 #define P 0x001u
@@ -65,6 +68,80 @@ static void setup_paging(void) {
   set_pte_of(read_only, P | U);
   __asm__ volatile("mov %0, %%cr3; mov %%cr0, %%eax; or $0x80010000, %%eax; mov %%eax, %%cr0"
                    ::"r"(pd) : "eax", "memory");
+}
+
+/* ---- call gates ---- */
+
+#define SEL_GATE 0x30        /* DPL 3, to ring 0 with 2 parameter dwords */
+#define SEL_GATE_DPL0 0x38   /* DPL 0 */
+#define SEL_GATE_ABSENT 0x40 /* DPL 3, not present */
+
+static void call_gate_set(int index, uint16_t sel, void (*target)(void), int params, int dpl,
+                          int present) {
+  uint32_t off = (uint32_t)target;
+  gdt_set(index, sel | (uint32_t)params << 16 | (off >> 24) << 24,
+          (off & 0xffff) | ((off >> 16) & 0xf) << 16,
+          (uint8_t)((present ? 0x80 : 0) | dpl << 5 | 0xc), (uint8_t)((off >> 20) & 0xf));
+}
+
+/* Ring 0 through a gate: what it ran at, what the CPU pushed, and p0 * 10 + p1. */
+uint32_t gate_cs, gate_ss, gate_ret_cs, gate_old_esp, gate_old_ss;
+void gate_entry(void);
+__asm__(".globl gate_entry\n"
+        "gate_entry:\n\t"
+        "xor %ecx, %ecx\n\t"
+        "mov %cs, %cx\n\t"
+        "mov %ecx, gate_cs\n\t"
+        "mov %ss, %cx\n\t"
+        "mov %ecx, gate_ss\n\t"
+        "mov 4(%esp), %ecx\n\t"
+        "mov %ecx, gate_ret_cs\n\t"
+        "mov 16(%esp), %ecx\n\t"
+        "mov %ecx, gate_old_esp\n\t"
+        "mov 20(%esp), %ecx\n\t"
+        "mov %ecx, gate_old_ss\n\t"
+        "mov 8(%esp), %eax\n\t"
+        "imul $10, %eax\n\t"
+        "add 12(%esp), %eax\n\t"
+        "lret $8\n");
+
+static void setup_call_gates(void) {
+  call_gate_set(SEL_GATE >> 3, SEL_CODE, gate_entry, 2, 3, 1);
+  call_gate_set(SEL_GATE_DPL0 >> 3, SEL_CODE, gate_entry, 2, 0, 1);
+  call_gate_set(SEL_GATE_ABSENT >> 3, SEL_CODE, gate_entry, 2, 3, 0);
+}
+
+/* lcall through gate `sel` with parameters 7 and 2; ESP before and after. */
+#define GATE_CALL(sel, r, before, after)                                                     \
+  __asm__ volatile("mov %%esp, %[b]\n\t"                                                   \
+                   "push $2\n\t"                                                            \
+                   "push $7\n\t"                                                            \
+                   "lcall $" #sel ", $0\n\t"                                                \
+                   "mov %%esp, %[a]"                                                       \
+                   : "=a"(r), [b] "=&r"(before), [a] "=&r"(after)                          \
+                   :                                                                       \
+                   : "ecx", "memory")
+
+static void kernel_call_gate(void) {
+  uint32_t r, before, after;
+  GATE_CALL(0x30, r, before, after);
+  printf("kernel: call gate at ring 0: %u, ran at cs=%x ss=%x, return cs=%x, esp back: %s\n", r,
+         gate_cs, gate_ss, gate_ret_cs, before == after ? "yes" : "no");
+}
+
+static void user_call_gates(void) {
+  uint32_t r, before, after;
+  GATE_CALL(0x33, r, before, after);
+  printf("user: call gate to ring 0: %u, ran at cs=%x ss=%x, return cs=%x, caller's ss=%x and "
+         "esp %s, esp back: %s\n", r, gate_cs, gate_ss, gate_ret_cs, gate_old_ss,
+         gate_old_esp == before - 8 ? "as pushed" : "wrong", before == after ? "yes" : "no");
+  struct site s;
+  FAULTING(s, "lcall $0x3b, $0");
+  print_trap("user: call gate of DPL 0", s.start);
+  FAULTING(s, "lcall $0x43, $0");
+  print_trap("user: call gate not present", s.start);
+  FAULTING(s, "ljmp $0x33, $0");
+  print_trap("user: jmp through a gate to ring 0", s.start);
 }
 
 static void setup_tss(void) {
@@ -215,6 +292,7 @@ static void user_main(void) {
   __asm__ volatile("mov %%cs, %0" : "=r"(cs));
   printf("user: sysenter ran at cs=%x (%u entries), back at cs=%x\n", kcs, sysenter_count, cs);
   two_spaces();
+  user_call_gates();
   user_syscall(0, 0);
 }
 
@@ -239,6 +317,8 @@ int main(void) {
   setup_tss();
   open_syscall_gate();
   setup_sysenter();
+  setup_call_gates();
+  kernel_call_gate();
   trap_hook = syscall_handler;
   printf("kernel: entering ring 3\n");
   enter_user_mode();
