@@ -205,7 +205,13 @@ void cpu_stop(struct cpu *cpu, int reason, const char *fmt, ...)
 bool cpu_load_segment(struct cpu *cpu, int seg, uint16_t sel);
 /* Far jump to sel:offset (code segment or call gate at the same privilege). */
 bool cpu_far_jump(struct cpu *cpu, uint16_t sel, uint32_t offset);
-/* Far JMP, or CALL pushing ret_cs:ret_eip, to a code segment or through a 32-bit call gate. */
+/* A hardware task switch to the 32-bit TSS sel names (task.c; SDM vol. 3A, 7.3), saving
+ * ret_eip as the old task's EIP and pushing error on the new task's stack if has_error. */
+enum task_switch { TASK_JMP, TASK_CALL, TASK_IRET, TASK_INT };
+bool cpu_task_switch(struct cpu *cpu, uint16_t sel, enum task_switch reason, uint32_t ret_eip,
+                     bool has_error, uint32_t error);
+/* Far JMP, or CALL pushing ret_cs:ret_eip, to a code segment, through a 32-bit call gate, or
+ * to a task (a TSS descriptor or a task gate). */
 bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, bool call, uint16_t ret_cs,
                       uint32_t ret_eip);
 /* DS, ES and SS all have base 0: memory operands need no segment base added. */

@@ -39,6 +39,8 @@ struct gate {
   bool present;
 };
 
+#define TASK_GATE 0x05
+
 static bool read_gate(struct cpu *cpu, int vector, bool ext, struct gate *g) {
   uint32_t err = (uint32_t)vector * 8 + 2 + (ext ? 1 : 0);
   if ((uint32_t)vector * 8 + 7 > cpu->idtr.limit) {
@@ -53,11 +55,12 @@ static bool read_gate(struct cpu *cpu, int vector, bool ext, struct gate *g) {
   g->type = (uint8_t)(raw >> 40) & 0x1f;
   g->dpl = (int)(raw >> 45) & 3;
   g->present = raw >> 47 & 1;
-  if (g->type != 0x0e && g->type != 0x0f) {
-    if (g->type == 0x05 || g->type == 0x06 || g->type == 0x07) {
+  if (g->type != 0x0e && g->type != 0x0f && g->type != TASK_GATE) {
+    if (g->type == 0x06 || g->type == 0x07) {
       cpu_stop(cpu, SHUTDOWN_ERROR,
-               "IDT vector %d is a %s gate; bt386 supports 32-bit interrupt and trap gates only",
-               vector, g->type == 0x05 ? "task" : "16-bit");
+               "IDT vector %d is a 16-bit gate; bt386 supports 32-bit interrupt, trap and task "
+               "gates",
+               vector);
       return false;
     }
     cpu_raise(cpu, EXC_GP, true, err);
@@ -95,6 +98,9 @@ static bool deliver(struct cpu *cpu, const struct pending_event *ev) {
     cpu_raise(cpu, EXC_GP, true, (uint32_t)ev->vector * 8 + 2);
     return false;
   }
+  if (g.type == TASK_GATE) /* the handler is a task of its own (Linux's for #DF) */
+    return cpu_task_switch(cpu, g.sel, TASK_INT, ev->software ? ev->next_eip : cpu->eip,
+                           ev->has_error, ev->error);
   uint64_t raw;
   if ((g.sel & 0xfffc) == 0) {
     cpu_raise(cpu, EXC_GP, true, ext ? 1 : 0);

@@ -344,10 +344,12 @@ static uint32_t writable_flags(const struct cpu *cpu, bool is_iret) {
  * return to RPL 0 faults there and the monitor emulates it; any other runs on the CPU, which
  * leaves IF and IOPL alone (CPL > IOPL 0), and RPL 1 is the guest kernel's own ring. */
 static int iret(struct cpu *cpu, const struct insn_call *c, bool deprivileged) {
-  if (cpu->eflags & FL_NT) {
-    cpu_stop(cpu, SHUTDOWN_ERROR, "IRET with NT set (task return) at EIP 0x%08x is not supported",
-             c->eip);
-    return fault(cpu, c);
+  if (cpu->eflags & FL_NT) { /* a return to the task whose selector is this TSS's link */
+    uint16_t link;
+    if (!mmu_read(cpu->mmu, cpu, cpu->tr.base, &link, 2, 0) ||
+        !cpu_task_switch(cpu, link, TASK_IRET, c->next_eip, false, 0))
+      return fault(cpu, c);
+    return CO_EXIT;
   }
   uint32_t frame[3];
   uint32_t sp = cpu->seg[SEG_SS].base + cpu->regs[R_ESP];
@@ -539,7 +541,8 @@ static bool far_operand(struct cpu *cpu, const struct insn_call *c, uint16_t *se
 int insn_jmp_far(struct cpu *cpu, const struct insn_call *c) {
   uint16_t sel;
   uint32_t off;
-  if (!far_operand(cpu, c, &sel, &off) || !cpu_far_transfer(cpu, sel, off, false, 0, 0))
+  if (!far_operand(cpu, c, &sel, &off) ||
+      !cpu_far_transfer(cpu, sel, off, false, 0, c->next_eip))
     return fault(cpu, c);
   return CO_EXIT;
 }

@@ -260,14 +260,30 @@ bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, bool call,
   descriptor_unpack(raw, &s, sel);
   if (!(s.attr & SEGA_S)) {
     unsigned type = s.attr & 0xf;
+    int dpl = SEGA_DPL(s.attr);
     if (type == CALL_GATE_32)
       return call_gate(cpu, sel, raw, call, ret_cs, ret_eip);
-    if (type == 0x4 || type == 0x5 || type == 0x9 || type == 0xb) {
-      /* 16-bit call gates, task gates and TSS descriptors: a task switch. */
+    if (type == 0x5 || type == 0x9 || type == 0xb || type == 0x1 || type == 0x3) {
+      /* A task gate or a TSS: a task switch, if CPL and RPL may use it. */
+      if (dpl < cpu->cpl || dpl < (sel & 3)) {
+        cpu_raise(cpu, EXC_GP, true, sel & 0xfffc);
+        return false;
+      }
+      uint16_t tss = sel;
+      if (type == 0x5) {
+        if (!(s.attr & SEGA_P)) {
+          cpu_raise(cpu, EXC_NP, true, sel & 0xfffc);
+          return false;
+        }
+        tss = (uint16_t)(raw >> 16);
+      }
+      return cpu_task_switch(cpu, tss, call ? TASK_CALL : TASK_JMP, ret_eip, false, 0);
+    }
+    if (type == 0x4) {
       cpu_stop(cpu, SHUTDOWN_ERROR,
-               "far %s through a %s (selector 0x%04x) at EIP 0x%08x is not supported yet",
-               call ? "call" : "jump", type == 0x4 ? "16-bit call gate" : "task gate or TSS",
-               sel, cpu->eip);
+               "far %s through a 16-bit call gate (selector 0x%04x) at EIP 0x%08x is not "
+               "supported",
+               call ? "call" : "jump", sel, cpu->eip);
       return false;
     }
     cpu_raise(cpu, EXC_GP, true, sel & 0xfffc);

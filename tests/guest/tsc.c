@@ -65,10 +65,15 @@ static void tsc_rate_as_cpuid_says(void) {
   if (r[0] >= 0x15) {
     cpuid(0x15, r);
     if (r[0] && r[1] && r[2]) {
-      uint64_t stated = (uint64_t)r[2] * r[1] / r[0];
-      uint64_t measured = tsc_over_pit(PIT_HZ / 20) * 20; /* 50 ms */
-      uint64_t diff = measured > stated ? measured - stated : stated - measured;
-      agrees = diff * 200 < stated; /* within 0.5 % */
+      uint64_t stated = (uint64_t)r[2] * r[1] / r[0], measured = 0;
+      /* Within 0.5 %, in the best of 5 tries of 50 ms: a host that deschedules the VM between
+       * the 8254's terminal count and rdtsc adds to one measurement. */
+      agrees = 0;
+      for (int i = 0; i < 5 && !agrees; i++) {
+        measured = tsc_over_pit(PIT_HZ / 20) * 20;
+        uint64_t diff = measured > stated ? measured - stated : stated - measured;
+        agrees = diff * 200 < stated;
+      }
       if (!agrees)
         printf("CPUID.15H says %llu Hz, rdtsc counts %llu Hz\n", (unsigned long long)stated,
                (unsigned long long)measured);

@@ -80,6 +80,9 @@ void idt_init(void); /* interrupt gates for vectors 0-31, 0x20 and 0x28 (IRQ0 an
 void traps_init(void); /* both */
 /* Let `int vector` in from rings up to `dpl` (the gate's DPL). */
 void idt_gate_dpl(int vector, int dpl);
+/* A task gate (DPL 0) to the TSS tss_sel names; a gate marked not present. */
+void idt_task_gate(int vector, uint16_t tss_sel);
+void idt_gate_absent(int vector);
 
 /* What isr.S saves: the handler may change any of it, EIP included. */
 struct trap_frame {

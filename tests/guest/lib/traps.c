@@ -68,6 +68,12 @@ void idt_gate_dpl(int vector, int dpl) {
   idt[vector] = (idt[vector] & ~(3ull << 45)) | (uint64_t)(dpl & 3) << 45;
 }
 
+void idt_task_gate(int vector, uint16_t tss_sel) {
+  idt[vector] = (uint64_t)tss_sel << 16 | (uint64_t)0x85 << 40;
+}
+
+void idt_gate_absent(int vector) { idt[vector] &= ~(1ull << 47); }
+
 void traps_init(void) {
   gdt_init();
   idt_init();

@@ -1,0 +1,160 @@
+/* task.c - hardware task switches (SDM vol. 3A, 7.3): a far JMP or CALL to a TSS descriptor
+ * or a task gate, an interrupt or exception through a task gate, and IRET with NT set. Only
+ * 32-bit TSSs; a 16-bit one stops the VM with a message. Linux uses a task switch for its
+ * double-fault handler alone; older systems and small kernels switch tasks this way. */
+#include "cpu/cpu.h"
+#include "cpu/segment.h"
+#include "mmu/mmu.h"
+
+#define TSS_MIN_LIMIT 0x67u
+#define TSS_AVAILABLE 0x9u
+#define TSS_BUSY 0xbu
+#define DESC_BUSY_BIT 0x2u /* in the type field: available 9, busy B */
+
+/* The part of a 32-bit TSS a task switch reads and writes, from offset 0. */
+struct tss32 {
+  uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
+  uint32_t gpr[8]; /* EAX ECX EDX EBX ESP EBP ESI EDI */
+  uint32_t seg[6]; /* ES CS SS DS FS GS */
+  uint32_t ldt;
+};
+_Static_assert(sizeof(struct tss32) == 100, "32-bit TSS layout");
+
+static const int tss_seg_order[6] = {SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS};
+
+static bool fail(struct cpu *cpu, int vector, uint16_t sel) {
+  cpu_raise(cpu, vector, true, sel & 0xfffc);
+  return false;
+}
+
+/* Set or clear the busy bit of the TSS descriptor sel names in the GDT. */
+static bool set_busy(struct cpu *cpu, uint16_t sel, bool busy) {
+  uint32_t lin = cpu->gdtr.base + (sel & ~7u) + 5;
+  uint8_t access;
+  if (!mmu_read(cpu->mmu, cpu, lin, &access, 1, 0))
+    return false;
+  access = busy ? access | DESC_BUSY_BIT : access & ~DESC_BUSY_BIT;
+  return mmu_write(cpu->mmu, cpu, lin, &access, 1, 0);
+}
+
+/* LDTR from the new task's TSS: null, or an LDT descriptor in the GDT (else #TS). */
+static bool load_ldt(struct cpu *cpu, uint16_t sel) {
+  if ((sel & 0xfffc) == 0) {
+    cpu->ldtr = (struct segment){sel, 0, 0, 0};
+    return true;
+  }
+  uint64_t raw;
+  if ((sel & 4) || !descriptor_read(cpu, sel, &raw))
+    return fail(cpu, EXC_TS, sel);
+  struct segment s;
+  descriptor_unpack(raw, &s, sel);
+  if ((s.attr & 0x1f) != 0x02)
+    return fail(cpu, EXC_TS, sel);
+  if (!(s.attr & SEGA_P))
+    return fail(cpu, EXC_NP, sel);
+  cpu->ldtr = s;
+  return true;
+}
+
+/* The new task's segment registers, after CR3, LDTR and CPL (CS's RPL) are in place. A fault
+ * here is taken in the new task, as on the CPU. */
+static bool load_segments(struct cpu *cpu, const struct tss32 *t) {
+  uint16_t cs = (uint16_t)t->seg[1];
+  uint64_t raw;
+  if ((cs & 0xfffc) == 0)
+    return fail(cpu, EXC_TS, cs);
+  if (!descriptor_read(cpu, cs, &raw))
+    return false;
+  if (!load_code_segment(cpu, cs, raw, cs & 3)) {
+    if (cpu->pending.vector == EXC_GP)
+      cpu->pending.vector = EXC_TS;
+    return false;
+  }
+  for (int i = 0; i < 6; i++) {
+    int seg = tss_seg_order[i];
+    if (seg == SEG_CS)
+      continue;
+    if (!cpu_load_segment(cpu, seg, (uint16_t)t->seg[i])) {
+      if (cpu->pending.vector == EXC_GP)
+        cpu->pending.vector = EXC_TS;
+      return false;
+    }
+  }
+  return true;
+}
+
+/* False if the switch did not happen (an exception is pending at the old task's instruction);
+ * true if it did, even if loading the new task's segments then raised one. */
+bool cpu_task_switch(struct cpu *cpu, uint16_t sel, enum task_switch reason, uint32_t ret_eip,
+                     bool has_error, uint32_t error) {
+  bool iret = reason == TASK_IRET, nested = reason == TASK_CALL || reason == TASK_INT;
+  int bad_sel = reason == TASK_JMP || reason == TASK_CALL ? EXC_GP : EXC_TS;
+  uint64_t raw;
+  if (sel & 4)
+    return fail(cpu, bad_sel, sel);
+  if (!descriptor_read(cpu, sel, &raw))
+    return false;
+  struct segment tss;
+  descriptor_unpack(raw, &tss, sel);
+  unsigned type = tss.attr & 0x1f;
+  if (type == 0x01 || type == 0x03) {
+    cpu_stop(cpu, SHUTDOWN_ERROR,
+             "task switch to a 16-bit TSS (selector 0x%04x) at EIP 0x%08x is not supported",
+             sel, cpu->eip);
+    return false;
+  }
+  if (type != (iret ? TSS_BUSY : TSS_AVAILABLE))
+    return fail(cpu, iret ? EXC_TS : EXC_GP, sel);
+  if (!(tss.attr & SEGA_P))
+    return fail(cpu, EXC_NP, sel);
+  if (tss.limit < TSS_MIN_LIMIT || cpu->tr.limit < TSS_MIN_LIMIT)
+    return fail(cpu, EXC_TS, tss.limit < TSS_MIN_LIMIT ? sel : cpu->tr.sel);
+
+  /* Everything that can fault before the switch commits: the new task's state, the old
+   * task's save area, the busy bits. */
+  struct tss32 next;
+  if (!mmu_read(cpu->mmu, cpu, tss.base, &next, sizeof(next), 0))
+    return false;
+  uint32_t eflags = cpu_get_eflags(cpu);
+  if (iret)
+    eflags &= ~FL_NT;
+  uint32_t save[18];
+  save[0] = ret_eip;
+  save[1] = eflags;
+  for (int i = 0; i < 8; i++)
+    save[2 + i] = cpu->regs[i];
+  for (int i = 0; i < 6; i++)
+    save[10 + i] = cpu->seg[tss_seg_order[i]].sel;
+  if (!mmu_write(cpu->mmu, cpu, cpu->tr.base + 32, save, 16 * 4, 0))
+    return false;
+  if (!nested && !set_busy(cpu, cpu->tr.sel, false))
+    return false;
+  if (nested) {
+    uint32_t link = cpu->tr.sel;
+    if (!mmu_write(cpu->mmu, cpu, tss.base, &link, 4, 0))
+      return false;
+    next.eflags |= FL_NT;
+  }
+  if (!iret && !set_busy(cpu, sel, true))
+    return false;
+
+  /* The switch: the new task's TR, CR3, registers, LDT and segments. */
+  tss.attr |= DESC_BUSY_BIT;
+  cpu->tr = tss;
+  cpu->cr0 |= CR0_TS;
+  if (cpu->cr0 & CR0_PG) {
+    cpu->cr3 = next.cr3;
+    mmu_cr3_written(cpu->mmu, cpu);
+  }
+  cpu_set_eflags(cpu, next.eflags | 0x2);
+  cpu->eip = next.eip;
+  for (int i = 0; i < 8; i++)
+    cpu->regs[i] = next.gpr[i];
+  cpu->cpl = (int)(next.seg[1] & 3);
+  cpu->halted = false;
+  /* From here on a fault belongs to the new task: it is raised (cpu->pending) at the new
+   * task's EIP, and the switch itself has happened. */
+  if (load_ldt(cpu, (uint16_t)next.ldt) && load_segments(cpu, &next) && has_error)
+    cpu_push32(cpu, error);
+  return true;
+}
