@@ -246,7 +246,8 @@ undo:
   return false;
 }
 
-/* Far JMP or CALL (call: push ret_cs:ret_eip) to a code segment or through a call gate. */
+/* Far JMP or CALL (call: push ret_cs:ret_eip) to a code segment, through a call gate, or to
+ * a task (a TSS or a task gate: ret_eip is what the old task resumes at). */
 bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, bool call, uint16_t ret_cs,
                       uint32_t ret_eip) {
   if ((sel & 0xfffc) == 0) {
