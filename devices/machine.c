@@ -133,7 +133,7 @@ static void *ticker_main(void *opaque) {
     if (!__atomic_load_n(&m->ticker.running, __ATOMIC_ACQUIRE))
       return NULL;
     if (n == (ssize_t)sizeof(expirations))
-      bt_kick(m->tc);
+      bt_kick_at_deadline(m->tc);
   }
 }
 

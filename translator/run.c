@@ -149,6 +149,9 @@ static bool take_interrupt(struct tcache *tc) {
 /* hlt: sleep until a kick or the machine's next timer. */
 static void wait_for_event(struct tcache *tc) {
   struct cpu *cpu = tc->cpu;
+  /* Set before the deadline is read: a timer thread that fires at it from now on leaves the
+   * wake-up to ppoll's timeout (bt_kick_at_deadline). Only this thread moves timers. */
+  __atomic_store_n(&tc->halt_waiting, 1, __ATOMIC_SEQ_CST);
   uint64_t deadline = cpu->env.next_deadline ? cpu->env.next_deadline(cpu->env.opaque) : UINT64_MAX;
   struct timespec ts, *timeout = NULL;
   if (deadline != UINT64_MAX) {
@@ -160,7 +163,9 @@ static void wait_for_event(struct tcache *tc) {
     timeout = &ts;
   }
   struct pollfd p = {tc->kick_fd, POLLIN, 0};
-  if (ppoll(&p, 1, timeout, NULL) > 0) {
+  int ready = ppoll(&p, 1, timeout, NULL);
+  __atomic_store_n(&tc->halt_waiting, 0, __ATOMIC_SEQ_CST);
+  if (ready > 0) {
     uint64_t n;
     if (read(tc->kick_fd, &n, sizeof(n)) < 0) {
       /* already drained */

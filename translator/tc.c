@@ -568,6 +568,11 @@ void bt_kick(struct tcache *tc) {
   }
 }
 
+void bt_kick_at_deadline(struct tcache *tc) {
+  if (!__atomic_load_n(&tc->halt_waiting, __ATOMIC_SEQ_CST))
+    bt_kick(tc);
+}
+
 int tc_init(struct tcache **out, struct cpu *cpu, struct mmu *mmu, const struct tc_config *cfg) {
   struct tcache *tc = calloc(1, sizeof(*tc));
   if (!tc)

@@ -137,6 +137,7 @@ struct tcache {
   uint8_t *polls;                      /* the two interrupt-poll pages below `code` */
   int kicked;                          /* atomic: a kick since the run loop last looked */
   int kick_fd;                         /* eventfd that wakes a halted vCPU */
+  int halt_waiting;                    /* atomic: hlt sleeps until the next timer deadline */
   bool pending_armed;                  /* the pending-poll page is inaccessible */
   uint8_t *meta, *meta_ptr, *meta_end; /* blocks, side tables, callout descriptors */
   struct tb **blocks;                  /* every block in code order, for host-PC lookup */

@@ -53,6 +53,9 @@ int bt_run(struct tcache *tc);
 /* Make the vCPU leave translated code soon and look at its devices (an interrupt may be
  * waiting), or wake it from hlt. Any thread may call it. */
 void bt_kick(struct tcache *tc);
+/* The kick of a timer thread at the machine's next deadline: none while the vCPU sleeps in
+ * hlt until that deadline anyway (a kick would cost it a host fault at its next poll). */
+void bt_kick_at_deadline(struct tcache *tc);
 
 /* Drop translations of guest code in [pa, pa + len) (a device wrote there). */
 void tc_invalidate_phys(struct tcache *tc, uint64_t pa, uint64_t len);
