@@ -74,7 +74,7 @@ static bool read_gate(struct cpu *cpu, int vector, bool ext, struct gate *g) {
 }
 
 /* The stack from the 32-bit TSS for a transfer to privilege `dpl`. */
-bool tss_stack(struct cpu *cpu, int dpl, uint16_t *ss, uint32_t *esp) {
+static bool tss_stack(struct cpu *cpu, int dpl, uint16_t *ss, uint32_t *esp) {
   uint32_t off = 4 + (uint32_t)dpl * 8;
   if (off + 5 > cpu->tr.limit) {
     cpu_raise(cpu, EXC_TS, true, cpu->tr.sel & 0xfffc);
@@ -85,6 +85,21 @@ bool tss_stack(struct cpu *cpu, int dpl, uint16_t *ss, uint32_t *esp) {
     return false;
   *esp = v[0];
   *ss = (uint16_t)v[1];
+  return true;
+}
+
+bool enter_tss_stack(struct cpu *cpu, int new_cpl, uint32_t *esp) {
+  uint16_t ss;
+  if (!tss_stack(cpu, new_cpl, &ss, esp))
+    return false;
+  int saved_cpl = cpu->cpl;
+  cpu->cpl = new_cpl;
+  if (!cpu_load_segment(cpu, SEG_SS, ss)) {
+    cpu->cpl = saved_cpl;
+    if (cpu->pending.vector == EXC_GP)
+      cpu->pending.vector = EXC_TS;
+    return false;
+  }
   return true;
 }
 
@@ -124,14 +139,9 @@ static bool deliver(struct cpu *cpu, const struct pending_event *ev) {
   int saved_cpl = cpu->cpl;
 
   if (new_cpl < cpu->cpl) {
-    uint16_t ss;
     uint32_t esp;
-    if (!tss_stack(cpu, new_cpl, &ss, &esp))
-      return false;
-    cpu->cpl = new_cpl;
-    if (!cpu_load_segment(cpu, SEG_SS, ss)) {
-      cpu->cpl = saved_cpl;
-      if (cpu->pending.vector == EXC_GP || cpu->pending.vector == EXC_SS)
+    if (!enter_tss_stack(cpu, new_cpl, &esp)) {
+      if (cpu->pending.vector == EXC_SS)
         cpu->pending.vector = EXC_TS;
       return false;
     }

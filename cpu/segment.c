@@ -20,20 +20,16 @@ bool descriptor_read(struct cpu *cpu, uint16_t sel, uint64_t *raw) {
   uint32_t index = sel & ~7u;
   uint32_t base, limit;
   if (sel & 4) {
-    if (!(cpu->ldtr.attr & SEGA_P)) {
-      cpu_raise(cpu, EXC_GP, true, sel & 0xfffc);
-      return false;
-    }
+    if (!(cpu->ldtr.attr & SEGA_P))
+      return raise_error(cpu, EXC_GP, sel & 0xfffc);
     base = cpu->ldtr.base;
     limit = cpu->ldtr.limit;
   } else {
     base = cpu->gdtr.base;
     limit = cpu->gdtr.limit;
   }
-  if (index + 7 > limit) {
-    cpu_raise(cpu, EXC_GP, true, sel & 0xfffc);
-    return false;
-  }
+  if (index + 7 > limit)
+    return raise_error(cpu, EXC_GP, sel & 0xfffc);
   return mmu_read(cpu->mmu, cpu, base + index, raw, 8, 0);
 }
 
@@ -66,10 +62,8 @@ bool cpu_load_segment(struct cpu *cpu, int seg, uint16_t sel) {
     sel &= 0xfffc;
   int rpl = sel & 3;
   if ((sel & 0xfffc) == 0) {
-    if (seg == SEG_SS) {
-      cpu_raise(cpu, EXC_GP, true, 0);
-      return false;
-    }
+    if (seg == SEG_SS)
+      return raise_error(cpu, EXC_GP, 0);
     /* A null selector loads an unusable segment; using it raises #GP. */
     cpu->seg[seg] = (struct segment){sel, 0, 0, 0};
     segment_loaded(cpu, seg);
@@ -86,26 +80,18 @@ bool cpu_load_segment(struct cpu *cpu, int seg, uint16_t sel) {
   uint32_t err = sel & 0xfffc;
   if (seg == SEG_SS) {
     bool writable = is_data && (s.attr & 0x2);
-    if (rpl != cpu->cpl || dpl != cpu->cpl || !writable) {
-      cpu_raise(cpu, EXC_GP, true, err);
-      return false;
-    }
-    if (!(s.attr & SEGA_P)) {
-      cpu_raise(cpu, EXC_SS, true, err);
-      return false;
-    }
+    if (rpl != cpu->cpl || dpl != cpu->cpl || !writable)
+      return raise_error(cpu, EXC_GP, err);
+    if (!(s.attr & SEGA_P))
+      return raise_error(cpu, EXC_SS, err);
   } else {
     bool readable = is_data || (is_code && (s.attr & 0x2));
     bool conforming_code = is_code && (s.attr & 0x4);
     int need = rpl > cpu->cpl ? rpl : cpu->cpl;
-    if (!readable || (!conforming_code && dpl < need)) {
-      cpu_raise(cpu, EXC_GP, true, err);
-      return false;
-    }
-    if (!(s.attr & SEGA_P)) {
-      cpu_raise(cpu, EXC_NP, true, err);
-      return false;
-    }
+    if (!readable || (!conforming_code && dpl < need))
+      return raise_error(cpu, EXC_GP, err);
+    if (!(s.attr & SEGA_P))
+      return raise_error(cpu, EXC_NP, err);
   }
   if (!descriptor_set_accessed(cpu, sel, raw))
     return false;
@@ -124,14 +110,10 @@ bool load_code_segment(struct cpu *cpu, uint16_t sel, uint64_t raw, int new_cpl)
   descriptor_unpack(raw, &s, sel);
   uint32_t err = sel & 0xfffc;
   bool is_code = (s.attr & SEGA_S) && (s.attr & 0x8);
-  if (!is_code) {
-    cpu_raise(cpu, EXC_GP, true, err);
-    return false;
-  }
-  if (!(s.attr & SEGA_P)) {
-    cpu_raise(cpu, EXC_NP, true, err);
-    return false;
-  }
+  if (!is_code)
+    return raise_error(cpu, EXC_GP, err);
+  if (!(s.attr & SEGA_P))
+    return raise_error(cpu, EXC_NP, err);
   if (!(s.attr & SEGA_DB)) {
     cpu_stop(cpu, SHUTDOWN_ERROR,
              "guest loaded a 16-bit code segment (selector 0x%04x) at EIP 0x%08x; bt386 runs "
@@ -155,6 +137,37 @@ bool load_code_segment(struct cpu *cpu, uint16_t sel, uint64_t raw, int new_cpl)
   return true;
 }
 
+/* A far JMP to the code segment sel names (raw: its descriptor) at the same privilege. */
+static bool jump_to_code(struct cpu *cpu, uint16_t sel, uint64_t raw, uint32_t offset) {
+  struct segment s;
+  descriptor_unpack(raw, &s, sel);
+  int dpl = SEGA_DPL(s.attr), rpl = sel & 3;
+  bool is_code = (s.attr & SEGA_S) && (s.attr & 0x8);
+  if (!is_code)
+    return raise_error(cpu, EXC_GP, sel & 0xfffc);
+  bool conforming = s.attr & 0x4;
+  if (conforming ? dpl > cpu->cpl : (rpl > cpu->cpl || dpl != cpu->cpl))
+    return raise_error(cpu, EXC_GP, sel & 0xfffc);
+  if (offset > s.limit)
+    return raise_error(cpu, EXC_GP, 0);
+  if (!load_code_segment(cpu, sel, raw, cpu->cpl))
+    return false;
+  cpu->eip = offset;
+  return true;
+}
+
+/* The descriptor a far transfer's selector names: #GP(0) for a null selector. */
+static bool far_descriptor(struct cpu *cpu, uint16_t sel, uint64_t *raw) {
+  if ((sel & 0xfffc) == 0)
+    return raise_error(cpu, EXC_GP, 0);
+  return descriptor_read(cpu, sel, raw);
+}
+
+bool cpu_far_jump(struct cpu *cpu, uint16_t sel, uint32_t offset) {
+  uint64_t raw;
+  return far_descriptor(cpu, sel, &raw) && jump_to_code(cpu, sel, raw, offset);
+}
+
 #define CALL_GATE_32 0xc
 
 /* JMP or CALL through a 32-bit call gate (SDM vol. 3A, 5.8.3-5.8.5; vol. 2, CALL and JMP). A
@@ -168,37 +181,23 @@ static bool call_gate(struct cpu *cpu, uint16_t gate_sel, uint64_t gate, bool ca
   uint16_t sel = (uint16_t)(gate >> 16);
   uint32_t offset = (uint32_t)(gate & 0xffff) | (uint32_t)(gate >> 32 & 0xffff0000u);
   uint32_t params = (uint32_t)(gate >> 32) & 0x1f;
-  if (gate_dpl < cpu->cpl || gate_dpl < (gate_sel & 3)) {
-    cpu_raise(cpu, EXC_GP, true, gate_sel & 0xfffc);
-    return false;
-  }
-  if (!(gate >> 47 & 1)) {
-    cpu_raise(cpu, EXC_NP, true, gate_sel & 0xfffc);
-    return false;
-  }
-  if ((sel & 0xfffc) == 0) {
-    cpu_raise(cpu, EXC_GP, true, 0);
-    return false;
-  }
+  if (gate_dpl < cpu->cpl || gate_dpl < (gate_sel & 3))
+    return raise_error(cpu, EXC_GP, gate_sel & 0xfffc);
+  if (!(gate >> 47 & 1))
+    return raise_error(cpu, EXC_NP, gate_sel & 0xfffc);
   uint64_t raw;
-  if (!descriptor_read(cpu, sel, &raw))
+  if (!far_descriptor(cpu, sel, &raw))
     return false;
   struct segment cs;
   descriptor_unpack(raw, &cs, sel);
   int dpl = SEGA_DPL(cs.attr);
   bool is_code = (cs.attr & SEGA_S) && (cs.attr & 0x8), conforming = cs.attr & 0x4;
-  if (!is_code || dpl > cpu->cpl || (!call && !conforming && dpl != cpu->cpl)) {
-    cpu_raise(cpu, EXC_GP, true, sel & 0xfffc);
-    return false;
-  }
-  if (!(cs.attr & SEGA_P)) {
-    cpu_raise(cpu, EXC_NP, true, sel & 0xfffc);
-    return false;
-  }
-  if (offset > cs.limit) {
-    cpu_raise(cpu, EXC_GP, true, 0);
-    return false;
-  }
+  if (!is_code || dpl > cpu->cpl || (!call && !conforming && dpl != cpu->cpl))
+    return raise_error(cpu, EXC_GP, sel & 0xfffc);
+  if (!(cs.attr & SEGA_P))
+    return raise_error(cpu, EXC_NP, sel & 0xfffc);
+  if (offset > cs.limit)
+    return raise_error(cpu, EXC_GP, 0);
   int new_cpl = conforming ? cpu->cpl : dpl;
   struct segment saved_ss = cpu->seg[SEG_SS];
   uint32_t old_esp = cpu->regs[R_ESP];
@@ -212,17 +211,9 @@ static bool call_gate(struct cpu *cpu, uint16_t gate_sel, uint64_t gate, bool ca
       return false;
     frame[2 + params] = old_esp;
     frame[3 + params] = saved_ss.sel;
-    uint16_t ss;
     uint32_t esp;
-    if (!tss_stack(cpu, new_cpl, &ss, &esp))
+    if (!enter_tss_stack(cpu, new_cpl, &esp))
       return false;
-    cpu->cpl = new_cpl;
-    if (!cpu_load_segment(cpu, SEG_SS, ss)) {
-      cpu->cpl = saved_cpl;
-      if (cpu->pending.vector == EXC_GP)
-        cpu->pending.vector = EXC_TS;
-      return false;
-    }
     uint32_t bytes = (4 + params) * 4;
     if (!mmu_write(cpu->mmu, cpu, cpu->seg[SEG_SS].base + esp - bytes, frame, bytes,
                    new_cpl == 3 ? MMU_USER : 0))
@@ -250,12 +241,8 @@ undo:
  * a task (a TSS or a task gate: ret_eip is what the old task resumes at). */
 bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, bool call, uint16_t ret_cs,
                       uint32_t ret_eip) {
-  if ((sel & 0xfffc) == 0) {
-    cpu_raise(cpu, EXC_GP, true, 0);
-    return false;
-  }
   uint64_t raw;
-  if (!descriptor_read(cpu, sel, &raw))
+  if (!far_descriptor(cpu, sel, &raw))
     return false;
   struct segment s;
   descriptor_unpack(raw, &s, sel);
@@ -266,16 +253,12 @@ bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, bool call,
       return call_gate(cpu, sel, raw, call, ret_cs, ret_eip);
     if (type == 0x5 || type == 0x9 || type == 0xb || type == 0x1 || type == 0x3) {
       /* A task gate or a TSS: a task switch, if CPL and RPL may use it. */
-      if (dpl < cpu->cpl || dpl < (sel & 3)) {
-        cpu_raise(cpu, EXC_GP, true, sel & 0xfffc);
-        return false;
-      }
+      if (dpl < cpu->cpl || dpl < (sel & 3))
+        return raise_error(cpu, EXC_GP, sel & 0xfffc);
       uint16_t tss = sel;
       if (type == 0x5) {
-        if (!(s.attr & SEGA_P)) {
-          cpu_raise(cpu, EXC_NP, true, sel & 0xfffc);
-          return false;
-        }
+        if (!(s.attr & SEGA_P))
+          return raise_error(cpu, EXC_NP, sel & 0xfffc);
         tss = (uint16_t)(raw >> 16);
       }
       return cpu_task_switch(cpu, tss, call ? TASK_CALL : TASK_JMP, ret_eip, false, 0);
@@ -297,41 +280,10 @@ bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, bool call,
                    cpu->cpl == 3 ? MMU_USER : 0))
       return false;
   }
-  if (!cpu_far_jump(cpu, sel, offset))
+  if (!jump_to_code(cpu, sel, raw, offset))
     return false;
   if (call)
     cpu->regs[R_ESP] -= 8;
-  return true;
-}
-
-bool cpu_far_jump(struct cpu *cpu, uint16_t sel, uint32_t offset) {
-  if ((sel & 0xfffc) == 0) {
-    cpu_raise(cpu, EXC_GP, true, 0);
-    return false;
-  }
-  uint64_t raw;
-  if (!descriptor_read(cpu, sel, &raw))
-    return false;
-  struct segment s;
-  descriptor_unpack(raw, &s, sel);
-  int dpl = SEGA_DPL(s.attr), rpl = sel & 3;
-  bool is_code = (s.attr & SEGA_S) && (s.attr & 0x8);
-  if (!is_code) {
-    cpu_raise(cpu, EXC_GP, true, sel & 0xfffc);
-    return false;
-  }
-  bool conforming = s.attr & 0x4;
-  if (conforming ? dpl > cpu->cpl : (rpl > cpu->cpl || dpl != cpu->cpl)) {
-    cpu_raise(cpu, EXC_GP, true, sel & 0xfffc);
-    return false;
-  }
-  if (offset > s.limit) {
-    cpu_raise(cpu, EXC_GP, true, 0);
-    return false;
-  }
-  if (!load_code_segment(cpu, sel, raw, cpu->cpl))
-    return false;
-  cpu->eip = offset;
   return true;
 }
 

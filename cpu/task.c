@@ -22,11 +22,6 @@ _Static_assert(sizeof(struct tss32) == 100, "32-bit TSS layout");
 
 static const int tss_seg_order[6] = {SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS};
 
-static bool fail(struct cpu *cpu, int vector, uint16_t sel) {
-  cpu_raise(cpu, vector, true, sel & 0xfffc);
-  return false;
-}
-
 /* Set or clear the busy bit of the TSS descriptor sel names in the GDT. */
 static bool set_busy(struct cpu *cpu, uint16_t sel, bool busy) {
   uint32_t lin = cpu->gdtr.base + (sel & ~7u) + 5;
@@ -45,13 +40,13 @@ static bool load_ldt(struct cpu *cpu, uint16_t sel) {
   }
   uint64_t raw;
   if ((sel & 4) || !descriptor_read(cpu, sel, &raw))
-    return fail(cpu, EXC_TS, sel);
+    return raise_error(cpu, EXC_TS, sel & 0xfffc);
   struct segment s;
   descriptor_unpack(raw, &s, sel);
   if ((s.attr & 0x1f) != 0x02)
-    return fail(cpu, EXC_TS, sel);
+    return raise_error(cpu, EXC_TS, sel & 0xfffc);
   if (!(s.attr & SEGA_P))
-    return fail(cpu, EXC_NP, sel);
+    return raise_error(cpu, EXC_NP, sel & 0xfffc);
   cpu->ldtr = s;
   return true;
 }
@@ -62,7 +57,7 @@ static bool load_segments(struct cpu *cpu, const struct tss32 *t) {
   uint16_t cs = (uint16_t)t->seg[1];
   uint64_t raw;
   if ((cs & 0xfffc) == 0)
-    return fail(cpu, EXC_TS, cs);
+    return raise_error(cpu, EXC_TS, cs & 0xfffc);
   if (!descriptor_read(cpu, cs, &raw))
     return false;
   if (!load_code_segment(cpu, cs, raw, cs & 3)) {
@@ -91,7 +86,7 @@ bool cpu_task_switch(struct cpu *cpu, uint16_t sel, enum task_switch reason, uin
   int bad_sel = reason == TASK_JMP || reason == TASK_CALL ? EXC_GP : EXC_TS;
   uint64_t raw;
   if (sel & 4)
-    return fail(cpu, bad_sel, sel);
+    return raise_error(cpu, bad_sel, sel & 0xfffc);
   if (!descriptor_read(cpu, sel, &raw))
     return false;
   struct segment tss;
@@ -104,11 +99,11 @@ bool cpu_task_switch(struct cpu *cpu, uint16_t sel, enum task_switch reason, uin
     return false;
   }
   if (type != (iret ? TSS_BUSY : TSS_AVAILABLE))
-    return fail(cpu, iret ? EXC_TS : EXC_GP, sel);
+    return raise_error(cpu, iret ? EXC_TS : EXC_GP, sel & 0xfffc);
   if (!(tss.attr & SEGA_P))
-    return fail(cpu, EXC_NP, sel);
+    return raise_error(cpu, EXC_NP, sel & 0xfffc);
   if (tss.limit < TSS_MIN_LIMIT || cpu->tr.limit < TSS_MIN_LIMIT)
-    return fail(cpu, EXC_TS, tss.limit < TSS_MIN_LIMIT ? sel : cpu->tr.sel);
+    return raise_error(cpu, EXC_TS, (tss.limit < TSS_MIN_LIMIT ? sel : cpu->tr.sel) & 0xfffc);
 
   /* Everything that can fault before the switch commits: the new task's state, the old
    * task's save area, the busy bits. */
