@@ -325,25 +325,31 @@ void mmu_paging_changed(struct mmu *m, const struct cpu *cpu) {
   m->views[VIEW_KERNEL]->cr3 = cpu->cr3;
 }
 
+/* The entry a view should hold for lin_page now, if the one it holds (e) is still a TLB entry
+ * the tables produce: the same frame (a 4 MiB page still one), rights the mapping does not
+ * exceed, A and, for a writable mapping, D set. Global or not as CR4.PGE and the page now
+ * say; 0 if the entry has to go. */
+static uint32_t entry_now(const struct mmu *m, const struct cpu *cpu, int view, uint32_t lin_page,
+                          uint32_t e) {
+  struct walk w;
+  if ((e & VE_ONES) || !page_peek(m, cpu, lin_page << PAGE_SHIFT, &w) || !w.accessed ||
+      w.large != (bool)(e & VE_LARGE) || (w.pa >> PAGE_SHIFT) != (e >> PAGE_SHIFT))
+    return 0;
+  if (view == VIEW_USER && !w.user)
+    return 0;
+  bool may_write = w.writable || (view == VIEW_KERNEL && !(cpu->cr0 & CR0_WP));
+  if ((e & VE_WRITE) && (!may_write || !w.dirty))
+    return 0;
+  return (e & ~VE_GLOBAL) | (w.global && m->pge ? VE_GLOBAL : 0);
+}
+
 /* Would a TLB entry the new tables produce be the one this view holds? Only if it maps the
  * same frame with rights the mapping does not exceed, and the guest's A bit (and D, for a
- * writable mapping) is already set, so that keeping it hides no A/D update. */
+ * writable mapping) is already set, so that keeping it hides no A/D update. A mov cr3 drops
+ * 4 MiB entries that are not global (the view keeps global ones without asking). */
 static bool still_valid(const struct mmu *m, const struct cpu *cpu, int view, uint32_t lin_page,
                         uint32_t e) {
-  if (e & (VE_ONES | VE_LARGE))
-    return false;
-  struct walk w;
-  if (!page_peek(m, cpu, lin_page << PAGE_SHIFT, &w) || !w.accessed || w.large ||
-      (w.pa >> PAGE_SHIFT) != (e >> PAGE_SHIFT))
-    return false;
-  if (view == VIEW_USER && !w.user)
-    return false;
-  if (e & VE_WRITE) {
-    bool may_write = w.writable || (view == VIEW_KERNEL && !(cpu->cr0 & CR0_WP));
-    if (!may_write || !w.dirty)
-      return false;
-  }
-  return (bool)(e & VE_GLOBAL) == (w.global && m->pge);
+  return !(e & VE_LARGE) && entry_now(m, cpu, view, lin_page, e) == e;
 }
 
 static int cmp_u32(const void *a, const void *b) {
@@ -403,23 +409,6 @@ static void revalidate(struct mmu *m, const struct cpu *cpu, struct view *w) {
   reserve_gone(m, w, gone, n_gone);
 }
 
-/* The entry a view should hold for lin_page now, if the one it holds (e) is still a TLB entry
- * the tables produce: the same frame (a 4 MiB page still one), rights the mapping does not
- * exceed, A and, for a writable mapping, D set. Global or not as CR4.PGE and the page now
- * say; 0 if the entry has to go. */
-static uint32_t entry_now(const struct mmu *m, const struct cpu *cpu, int view, uint32_t lin_page,
-                          uint32_t e) {
-  struct walk w;
-  if ((e & VE_ONES) || !page_peek(m, cpu, lin_page << PAGE_SHIFT, &w) || !w.accessed ||
-      w.large != (bool)(e & VE_LARGE) || (w.pa >> PAGE_SHIFT) != (e >> PAGE_SHIFT))
-    return 0;
-  if (view == VIEW_USER && !w.user)
-    return 0;
-  bool may_write = w.writable || (view == VIEW_KERNEL && !(cpu->cr0 & CR0_WP));
-  if ((e & VE_WRITE) && (!may_write || !w.dirty))
-    return 0;
-  return (e & ~VE_GLOBAL) | (w.global && m->pge ? VE_GLOBAL : 0);
-}
 
 /* Make lin_page's entry global or not, moving it in the view's list. */
 static void set_global(struct view *w, uint32_t lin_page, bool global) {
