@@ -131,6 +131,10 @@ static bool deliver(struct cpu *cpu, const struct pending_event *ev) {
     cpu_raise(cpu, EXC_GP, true, (g.sel & 0xfffc) | (ext ? 1u : 0u));
     return false;
   }
+  if ((cs.attr & SEGA_P) && g.offset > cs.limit) { /* the handler lies past its segment */
+    cpu_raise(cpu, EXC_GP, true, 0);
+    return false;
+  }
   int new_cpl = (cs.attr & 0x4) ? cpu->cpl : dpl; /* conforming code keeps CPL */
   uint32_t old_eflags = cpu->eflags;
   uint16_t old_cs = cpu->seg[SEG_CS].sel, old_ss = cpu->seg[SEG_SS].sel;

@@ -378,6 +378,10 @@ static int iret(struct cpu *cpu, const struct insn_call *c, bool deprivileged) {
   bool conforming = cs.attr & 0x4;
   if (!is_code || (conforming ? dpl > rpl : dpl != rpl))
     return raise_at(cpu, c, EXC_GP, true, new_cs & 0xfffc);
+  if (!(cs.attr & SEGA_P))
+    return raise_at(cpu, c, EXC_NP, true, new_cs & 0xfffc);
+  if (new_eip > cs.limit)
+    return raise_at(cpu, c, EXC_GP, true, 0);
   uint32_t mask = writable_flags(cpu, true);
   if (on_cpu)
     mask &= ~(FL_IF | FL_IOPL);
@@ -591,6 +595,10 @@ static int ret_far(struct cpu *cpu, const struct insn_call *c, bool deprivileged
   bool is_code = (cs.attr & SEGA_S) && (cs.attr & 0x8);
   if (!is_code || ((cs.attr & 0x4) ? dpl > rpl : dpl != rpl))
     return raise_at(cpu, c, EXC_GP, true, sel & 0xfffc);
+  if (!(cs.attr & SEGA_P))
+    return raise_at(cpu, c, EXC_NP, true, sel & 0xfffc);
+  if (frame[0] > cs.limit)
+    return raise_at(cpu, c, EXC_GP, true, 0);
   if (rpl == cpu->cpl) {
     if (!load_code_segment(cpu, sel, raw, rpl))
       return fault(cpu, c);

@@ -11,7 +11,7 @@ void descriptor_unpack(uint64_t raw, struct segment *s, uint16_t sel) {
   s->sel = sel;
   s->base = (lo >> 16) | (hi & 0xff) << 16 | (hi & 0xff000000u);
   uint32_t limit = (lo & 0xffff) | (hi & 0x000f0000u);
-  s->attr = (uint16_t)(((hi >> 8) & 0xff) | ((hi >> 12) & 0xf0) << 8);
+  s->attr = (uint16_t)((hi >> 8) & 0xf0ff); /* access byte, then AVL, L, D/B, G */
   s->limit = (s->attr & SEGA_G) ? (limit << 12) | 0xfff : limit;
 }
 
@@ -119,13 +119,6 @@ bool load_code_segment(struct cpu *cpu, uint16_t sel, uint64_t raw, int new_cpl)
              "guest loaded a 16-bit code segment (selector 0x%04x) at EIP 0x%08x; bt386 runs "
              "32-bit protected-mode code only",
              sel, cpu->eip);
-    return false;
-  }
-  if (s.base != 0) { /* translations are keyed by EIP as a linear address */
-    cpu_stop(cpu, SHUTDOWN_ERROR,
-             "guest loaded a code segment with base 0x%08x (selector 0x%04x) at EIP 0x%08x; "
-             "bt386 runs code segments based at 0 only",
-             s.base, sel, cpu->eip);
     return false;
   }
   if (!descriptor_set_accessed(cpu, sel, raw))

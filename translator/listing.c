@@ -27,7 +27,7 @@ static void list(FILE *out, cs_mode mode, const uint8_t *code, size_t len, uint6
 void tc_list_block(struct tcache *tc, const struct tb *tb, FILE *out) {
   if (tc->log_in_asm) {
     uint8_t *guest = mmu_phys_ptr(tc->mmu, (uint64_t)tb->page[0] << PAGE_SHIFT |
-                                               (tb->eip & (PAGE_SIZE - 1)),
+                                               (tb_linear(tb) & (PAGE_SIZE - 1)),
                                   tb->guest_len);
     if (guest && tb->page[1] == tb->page[0])
       list(out, CS_MODE_32, guest, tb->guest_len, tb->eip, "IN:");

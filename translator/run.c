@@ -53,7 +53,7 @@ static bool go_on_directly(struct tcache *tc, struct cpu *cpu) {
       (tc->mmu->refill.valid && tc->mmu->refill.eip == cpu->eip))
     return false;
   uint32_t key = tc_key(cpu);
-  if (key & KEY_NONFLAT)
+  if (key & KEY_NO_JCACHE)
     return false; /* the caches hold flat translations only */
   const uint32_t *jc = tc->jcache[tc_jcache_slot(key)];
   uint32_t i = cpu->eip & (JC_SIZE - 1);
@@ -258,9 +258,10 @@ int bt_run(struct tcache *tc) {
       indirect = false;
       continue;
     }
-    /* The jcache holds flat, SSE-enabled translations only: no use for other keys. */
-    bool flat = !(tb->key & KEY_NONFLAT);
-    if (came_from && came_gen == tc->generation && came_from->from->key == tb->key)
+    /* The jcache holds flat translations only: no use for other keys. */
+    bool flat = !(tb->key & KEY_NO_JCACHE);
+    if (came_from && came_gen == tc->generation && came_from->from->key == tb->key &&
+        came_from->from->cs_base == tb->cs_base && came_from->from->cs_limit == tb->cs_limit)
       tc_link(tc, came_from, tb, tc->lookup_global);
     /* Indirect branches, and direct ones that could not be chained, find their target in
      * the indirect-branch cache next time. */

@@ -41,6 +41,8 @@ uint32_t tc_key(const struct cpu *cpu) {
     key |= KEY_NONFLAT;
   if (!(cpu->cr4 & CR4_OSFXSR))
     key |= KEY_NO_SSE;
+  if (cpu->seg[SEG_CS].base != 0 || cpu->seg[SEG_CS].limit != UINT32_MAX)
+    key |= KEY_CS_BASED;
   return key;
 }
 
@@ -73,7 +75,8 @@ int tc_jcache_slot(uint32_t key) {
  * indirect-branch cache entry) leads into tb: a mapping change of its pages must undo it. */
 static void reached_through(struct tcache *tc, const struct tb *tb) {
   uint8_t *lin = tc->code_lin[view_of(tb)];
-  uint32_t first = tb->eip >> PAGE_SHIFT, last = (tb->eip + tb->guest_len - 1) >> PAGE_SHIFT;
+  uint32_t first = tb_linear(tb) >> PAGE_SHIFT;
+  uint32_t last = (tb_linear(tb) + tb->guest_len - 1) >> PAGE_SHIFT;
   lin[first / 8] |= (uint8_t)(1u << (first % 8));
   lin[last / 8] |= (uint8_t)(1u << (last % 8));
   tc->code_lin_set[view_of(tb)] = true;
@@ -238,9 +241,15 @@ static void flush(struct tcache *tc, bool full) {
 
 void tc_flush(struct tcache *tc) { flush(tc, false); }
 
+/* Was tb translated for CS as the CPU has it now? (Only KEY_CS_BASED blocks can differ.) */
+static bool same_code_segment(const struct tb *tb, const struct cpu *cpu) {
+  return tb->cs_base == cpu->seg[SEG_CS].base && tb->cs_limit == cpu->seg[SEG_CS].limit;
+}
+
 struct tb *tc_find(struct tcache *tc, uint32_t eip, uint32_t key, uint32_t page) {
   for (struct tb *tb = tc->hash[hash_of(eip, key)]; tb; tb = tb->hash_next)
-    if (tb->eip == eip && tb->key == key && tb->page[0] == page)
+    if (tb->eip == eip && tb->key == key && tb->page[0] == page &&
+        (!(key & KEY_CS_BASED) || same_code_segment(tb, tc->cpu)))
       return tb;
   return NULL;
 }
@@ -324,7 +333,9 @@ static struct tb *translate(struct tcache *tc, uint32_t eip, uint32_t key, bool 
 struct tb *tc_lookup_or_translate(struct tcache *tc, uint32_t eip) {
   struct cpu *cpu = tc->cpu;
   uint32_t key = tc_key(cpu) | tc->extra_key;
-  bool cached = !tc->one_shot_next && !(tc->extra_key & KEY_SLOW_STRING);
+  /* A block at an EIP past CS's limit is the #GP(0) it raises: not worth a page walk. */
+  bool cached = !tc->one_shot_next && !(tc->extra_key & KEY_SLOW_STRING) &&
+                eip <= cpu->seg[SEG_CS].limit;
   tc->one_shot_next = false;
   tc->extra_key = 0;
   tc->stats.lookups++;
@@ -332,8 +343,9 @@ struct tb *tc_lookup_or_translate(struct tcache *tc, uint32_t eip) {
   if (cached) {
     unsigned access = MMU_FETCH | (cpu->cpl == 3 ? MMU_USER : 0);
     struct pending_event saved = cpu->pending;
-    struct walk w = {.pa = eip, .global = true};
-    bool ok = (cpu->cr0 & CR0_PG) ? page_walk(tc->mmu, cpu, eip, access, &w) : true;
+    uint32_t lin = cpu->seg[SEG_CS].base + eip;
+    struct walk w = {.pa = lin, .global = true};
+    bool ok = (cpu->cr0 & CR0_PG) ? page_walk(tc->mmu, cpu, lin, access, &w) : true;
     tc->lookup_global = ok && (!(cpu->cr0 & CR0_PG) || (w.global && tc->mmu->pge));
     uint32_t pa = w.pa;
     if (ok && pa < tc->mmu->ram_size) {
@@ -374,7 +386,7 @@ struct tb *tc_block_at(struct tcache *tc, const uint8_t *host_pc) {
 void tc_link(struct tcache *tc, struct tb_exit *x, struct tb *to, bool to_global) {
   if (!tc->cfg.chain || x->linked || !to->cached || !x->from->valid)
     return;
-  bool cross = (x->from->eip >> PAGE_SHIFT) != (to->eip >> PAGE_SHIFT);
+  bool cross = (tb_linear(x->from) >> PAGE_SHIFT) != (tb_linear(to) >> PAGE_SHIFT);
   if (cross && !to_global)
     return;
   patch_rel32(x->jump, to->code);
@@ -436,8 +448,8 @@ static void unlink_cross(struct tcache *tc, int view, uint32_t lin_page) {
   for (struct tb_exit **pp = &tc->cross[view]; *pp;) {
     struct tb_exit *x = *pp;
     const struct tb *to = x->linked;
-    bool hit = !to || lin_page == MMU_ALL_PAGES || (to->eip >> PAGE_SHIFT) == lin_page ||
-               ((to->eip + to->guest_len - 1) >> PAGE_SHIFT) == lin_page;
+    bool hit = !to || lin_page == MMU_ALL_PAGES || (tb_linear(to) >> PAGE_SHIFT) == lin_page ||
+               ((tb_linear(to) + to->guest_len - 1) >> PAGE_SHIFT) == lin_page;
     if (hit) {
       tc->stats.mapchg_chains_unlinked += unlink_exit(x);
       x->in_cross = false;

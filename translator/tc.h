@@ -39,7 +39,9 @@ struct tb_exit {
 };
 
 struct tb {
-  uint32_t eip;      /* guest linear address of the first instruction */
+  uint32_t eip;      /* guest EIP of the first instruction: an offset into CS */
+  uint32_t cs_base;  /* CS's base and limit when translated (KEY_CS_BASED; else 0 and ~0) */
+  uint32_t cs_limit;
   uint32_t key;      /* translation mode, see tc_key() */
   uint32_t page[2];  /* guest physical pages of the code (equal if it fits one page) */
   uint8_t *code;
@@ -63,6 +65,13 @@ struct tb {
 #define KEY_SLOW_STRING 0x8u /* string instructions go through the C slow path */
 #define KEY_NOPOLL 0x10u     /* no interrupt poll at entry: an interrupt shadow is open */
 #define KEY_NO_SSE 0x20u     /* CR4.OSFXSR clear: instructions on XMM registers raise #UD */
+#define KEY_CS_BASED 0x40u   /* CS has a nonzero base or a limit below 4 GiB (tb->cs_base) */
+/* Keys whose blocks the indirect-branch caches do not hold: the caches are indexed by EIP
+ * and hold flat translations only. */
+#define KEY_NO_JCACHE (KEY_NONFLAT | KEY_CS_BASED)
+
+/* The guest linear address of a block's first instruction. */
+static inline uint32_t tb_linear(const struct tb *tb) { return tb->cs_base + tb->eip; }
 
 /* The counters (all monotonic, so that a phase's figures are a difference of two snapshots).
  * Each is counted in the dispatcher, the fault handler or a callout, except the INLINE ones,

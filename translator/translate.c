@@ -34,6 +34,8 @@ struct pending_exit {
   uint8_t *field;
   uint32_t target;
   bool dispatch; /* through the dispatcher, never chained (it must check for interrupts) */
+  bool past_limit; /* a branch to past CS's limit: #GP(0) at the branch (from_eip) instead */
+  uint32_t from_eip;
 };
 
 struct xlate {
@@ -47,6 +49,7 @@ struct xlate {
   bool slow_string; /* string instructions through insn_string */
   bool te;          /* --virt=trap-and-emulate: callouts as at ring 1 (cpu/deprivileged.c) */
   uint32_t block_eip;
+  uint32_t cs_base, cs_limit; /* CS's: EIP is an offset, code is fetched at base + EIP */
   uint32_t page[2];
   uint32_t eip, next_eip;
   uint8_t bytes[16];
@@ -160,14 +163,30 @@ static void ea_to_r8(struct xlate *x, const ZydisDecodedOperand *op) {
 
 /* ---- exits ---- */
 
+/* Leave for target: the next instruction, or a branch's target (exit_taken). */
 static void exit_jmp(struct xlate *x, uint32_t target) {
   uint8_t *field = emit_jmp_rel32(&x->e, x->e.p);
-  x->exits[x->n_exits++] = (struct pending_exit){field, target, x->dispatch_exits};
+  x->exits[x->n_exits++] = (struct pending_exit){field, target, x->dispatch_exits, false, 0};
+}
+
+/* A branch to past CS's limit faults at the branch, not at its target (SDM vol. 2, JMP and
+ * Jcc): its exit raises #GP(0) there (finish_exits). Falling through past the limit faults at
+ * the next instruction, as the dispatcher's lookup of it does. */
+static void note_taken(struct xlate *x) {
+  struct pending_exit *pe = &x->exits[x->n_exits - 1];
+  pe->past_limit = pe->target > x->cs_limit;
+  pe->from_eip = x->eip;
+}
+
+static void exit_taken(struct xlate *x, uint32_t target) {
+  exit_jmp(x, target);
+  note_taken(x);
 }
 
 static void exit_jcc(struct xlate *x, int cc, uint32_t target) {
   uint8_t *field = emit_jcc_rel32(&x->e, cc, x->e.p);
-  x->exits[x->n_exits++] = (struct pending_exit){field, target, x->dispatch_exits};
+  x->exits[x->n_exits++] = (struct pending_exit){field, target, x->dispatch_exits, false, 0};
+  note_taken(x);
 }
 
 /* Interrupt polls (abi.h): a load from a page a kick makes inaccessible. */
@@ -722,15 +741,38 @@ static void load_target(struct xlate *x, const ZydisDecodedOperand *o) {
   }
 }
 
+/* In a segment with a limit: #GP(0) at this instruction, before it changes anything, if the
+ * target in r8d lies past the limit. Guest flags are kept in AH/AL around the compare. */
+static void check_target_limit(struct xlate *x) {
+  if (x->cs_limit == UINT32_MAX)
+    return;
+  struct emitter *e = &x->e;
+  static const uint8_t save[] = {0x49, 0x89, 0xc1, 0x9f, 0x0f, 0x90, 0xc0}; /* mov r9, rax;
+                                                                  lahf; seto al */
+  static const uint8_t restore[] = {0x04, 0x7f, 0x9e, 0x4c, 0x89, 0xc8}; /* add al, 0x7f; sahf;
+                                                                  mov rax, r9 */
+  emit_bytes(e, save, sizeof(save));
+  emit_u8(e, 0x41), emit_u8(e, 0x81), emit_u8(e, 0xf8), emit_u32(e, x->cs_limit); /* cmp r8d */
+  emit_u8(e, 0x76); /* jbe within */
+  uint8_t *rel = e->p;
+  emit_u8(e, 0);
+  emit_bytes(e, restore, sizeof(restore));
+  callout(x, insn_raise_gp0); /* does not come back */
+  if (!e->overflow)
+    *rel = (uint8_t)(e->p - rel - 1);
+  emit_bytes(e, restore, sizeof(restore));
+}
+
 static void translate_jmp(struct xlate *x) {
   const ZydisDecodedOperand *o = &x->op[0];
   if (is_far(x)) {
     far_transfer(x, insn_jmp_far);
   } else if (o->type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
-    exit_jmp(x, branch_target(x));
+    exit_taken(x, branch_target(x));
     x->ended = true;
   } else {
     load_target(x, o);
+    check_target_limit(x);
     exit_indirect(x);
   }
 }
@@ -743,8 +785,14 @@ static void translate_call(struct xlate *x) {
     return;
   }
   bool direct = o->type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
-  if (!direct)
+  if (direct && branch_target(x) > x->cs_limit) {
+    callout_final(x, insn_raise_gp0); /* before anything is pushed */
+    return;
+  }
+  if (!direct) {
     load_target(x, o);
+    check_target_limit(x);
+  }
   emit_store_imm(&x->e, w, stack_mem(x, -w), x->next_eip);
   adjust_esp(x, -w);
   if (direct) {
@@ -771,12 +819,13 @@ static void translate_ret(struct xlate *x) {
   } else {
     emit_load(&x->e, 4, HR_R8, stack_mem(x, 0));
   }
+  check_target_limit(x);
   adjust_esp(x, w + (int32_t)imm);
   exit_indirect(x);
 }
 
 static void translate_jcc(struct xlate *x) {
-  exit_jcc(x, x->in.opcode & 0xf, branch_target(x));
+  exit_jcc(x, x->in.opcode & 0xf, branch_target(x)); /* (0f 8x and 7x: the same low nibble) */
   exit_jmp(x, x->next_eip);
   x->ended = true;
 }
@@ -796,7 +845,10 @@ static void translate_loop16(struct xlate *x) {
       *rel = (uint8_t)(x->e.p - rel - 1);
     emit_bytes(&x->e, mov_r9w_cx, sizeof(mov_r9w_cx));
     emit_mov_rr(&x->e, false, R_ECX, HR_R9);
-    exit_jmp(x, taken ? branch_target(x) : x->next_eip);
+    if (taken)
+      exit_taken(x, branch_target(x));
+    else
+      exit_jmp(x, x->next_eip);
   }
   x->ended = true;
 }
@@ -811,7 +863,7 @@ static void translate_loop(struct xlate *x) {
   emit_u8(&x->e, x->in.opcode); /* e0-e3 */
   emit_u8(&x->e, 5);            /* taken: skip the fall-through jmp */
   exit_jmp(x, x->next_eip);
-  exit_jmp(x, branch_target(x));
+  exit_taken(x, branch_target(x));
   x->ended = true;
 }
 
@@ -1392,6 +1444,18 @@ static void record_position(struct xlate *x, uint32_t eip) {
   m->reg = 0;
 }
 
+/* The instruction at x->eip lies (partly) past CS's limit: it raises #GP(0) instead of
+ * running (SDM vol. 3, 6.15), before its bytes there are fetched. */
+static void past_cs_limit(struct xlate *x) {
+  if (x->n_insns > 0) {
+    exit_jmp(x, x->eip); /* the block ends with the instructions before it */
+    return;
+  }
+  x->next_eip = x->eip;
+  record_insn(x);
+  callout_final(x, insn_raise_gp0);
+}
+
 /* Emit the exit stubs and point each unchained exit at its stub. */
 static void finish_exits(struct xlate *x, struct tb *tb) {
   tb->n_exits = (uint8_t)x->n_exits;
@@ -1402,9 +1466,21 @@ static void finish_exits(struct xlate *x, struct tb *tb) {
     ex->jump = x->exits[i].field;
     ex->stub = x->e.p;
     ex->from = tb;
+    if (x->exits[i].past_limit) {
+      /* Never chained: the exit raises #GP(0) at the branch (note_taken). */
+      uint32_t eip = x->eip;
+      x->eip = x->exits[i].from_eip;
+      callout(x, insn_raise_gp0);
+      x->eip = eip;
+      ex->target = x->exits[i].from_eip;
+      if (!x->e.overflow)
+        patch_rel32(ex->jump, ex->stub);
+      continue;
+    }
     /* A branch into another page may stay unchained (its mapping can change): look its
      * target up in the indirect-branch cache before asking the dispatcher. */
-    bool cross = (ex->target >> PAGE_SHIFT) != (x->block_eip >> PAGE_SHIFT);
+    bool cross = ((x->cs_base + ex->target) >> PAGE_SHIFT) !=
+                 ((x->cs_base + x->block_eip) >> PAGE_SHIFT);
     if (cross && x->tc->cfg.jcache && !x->exits[i].dispatch) {
       if (x->tc->cfg.count_indirect)
         tc_emit_count(&x->e, &x->tc->stats.jc_cross_probes);
@@ -1440,6 +1516,8 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
   x->slow_string = key & KEY_SLOW_STRING;
   x->te = tc->cpu->deprivileged;
   x->block_eip = eip;
+  x->cs_base = (key & KEY_CS_BASED) ? x->cpu->seg[SEG_CS].base : 0;
+  x->cs_limit = (key & KEY_CS_BASED) ? x->cpu->seg[SEG_CS].limit : UINT32_MAX;
   x->start = tc->code_ptr;
   x->e = (struct emitter){tc->code_ptr, tc->code_end, false};
   int max_insns = cached ? tc->cfg.max_block_insns : 1;
@@ -1452,7 +1530,9 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
   if (!(key & KEY_NOPOLL))
     emit_poll(x, POLL_DELIVER_OFFSET);
   while (!x->ended) {
-    if (x->n_insns == max_insns || (x->n_insns > 0 && (x->eip >> PAGE_SHIFT) != (eip >> PAGE_SHIFT))) {
+    uint32_t lin = x->cs_base + x->eip;
+    if (x->n_insns == max_insns ||
+        (x->n_insns > 0 && (lin >> PAGE_SHIFT) != ((x->cs_base + eip) >> PAGE_SHIFT))) {
       if (x->shadow_open) {
         /* The shadowed instruction is in the next block: the dispatcher runs it unpolled. */
         emit_store_imm(&x->e, 4, cpu_field(CPU_SHADOW), 1);
@@ -1465,8 +1545,12 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
       x->e.overflow = true;
       break;
     }
+    if (x->eip > x->cs_limit) {
+      past_cs_limit(x);
+      break;
+    }
     uint32_t pages[2] = {UINT32_MAX, UINT32_MAX};
-    int got = fetch(x, x->eip, x->bytes, 15, pages, x->n_insns == 0);
+    int got = fetch(x, lin, x->bytes, 15, pages, x->n_insns == 0);
     if (got == 0) {
       if (x->n_insns == 0)
         return NULL; /* the fetch raised #PF, or the code is not in RAM */
@@ -1482,7 +1566,7 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
       }
       uint32_t pa;
       unsigned access = MMU_FETCH | (x->cpu->cpl == 3 ? MMU_USER : 0);
-      if (mmu_translate(tc->mmu, x->cpu, x->eip + (uint32_t)got, access, &pa))
+      if (mmu_translate(tc->mmu, x->cpu, lin + (uint32_t)got, access, &pa))
         cpu_stop(x->cpu, SHUTDOWN_ERROR,
                  "guest executes from unassigned physical address 0x%08x (EIP 0x%08x)", pa,
                  x->eip + (uint32_t)got);
@@ -1494,7 +1578,11 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
     }
     if (x->n_insns == 0)
       x->page[0] = pages[0];
-    if ((x->eip & (PAGE_SIZE - 1)) + x->in.length > PAGE_SIZE)
+    if (x->eip + x->in.length - 1u > x->cs_limit) {
+      past_cs_limit(x); /* it ends past the limit: #GP(0) before it runs */
+      break;
+    }
+    if ((lin & (PAGE_SIZE - 1)) + x->in.length > PAGE_SIZE)
       x->page[1] = pages[1];
     x->next_eip = x->eip + x->in.length;
     bool in_shadow = x->shadow_open;
@@ -1522,6 +1610,8 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
     return NULL;
   memcpy(map, x->map, sizeof(struct insn_map) * (size_t)x->n_insns);
   tb->eip = eip;
+  tb->cs_base = x->cs_base;
+  tb->cs_limit = x->cs_limit;
   tb->key = key;
   tb->page[0] = x->page[0];
   tb->page[1] = x->page[1];

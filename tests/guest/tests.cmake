@@ -28,6 +28,5 @@ add_guest_test(fxsave SOURCES fxsave.c lib/window.c)
 add_guest_test(fpuenv SOURCES fpuenv.c lib/window.c)
 add_guest_test(tsc SOURCES tsc.c)
 add_guest_test(tasks SOURCES tasks.c)
-
-# Known failures (see KNOWN-FAILURES.md): built so that they keep compiling, not run.
-add_guest_kernel(csbase SOURCES csbase.c)
+add_guest_test(csbase SOURCES csbase.c)
+add_guest_sdm_test(cslimit SOURCES cslimit.c)

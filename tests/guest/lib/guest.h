@@ -83,6 +83,8 @@ void idt_gate_dpl(int vector, int dpl);
 /* A task gate (DPL 0) to the TSS tss_sel names; a gate marked not present. */
 void idt_task_gate(int vector, uint16_t tss_sel);
 void idt_gate_absent(int vector);
+/* An interrupt gate (DPL 0) to cs:offset. */
+void idt_gate_at(int vector, uint16_t cs, uint32_t offset);
 
 /* What isr.S saves: the handler may change any of it, EIP included. */
 struct trap_frame {

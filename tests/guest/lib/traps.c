@@ -74,6 +74,10 @@ void idt_task_gate(int vector, uint16_t tss_sel) {
 
 void idt_gate_absent(int vector) { idt[vector] &= ~(1ull << 47); }
 
+void idt_gate_at(int vector, uint16_t cs, uint32_t offset) {
+  idt_set(vector, (void (*)(void))offset, cs);
+}
+
 void traps_init(void) {
   gdt_init();
   idt_init();
