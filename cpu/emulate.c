@@ -12,6 +12,7 @@
 
 #include "cpu/cpu.h"
 #include "cpu/emulate.h"
+#include "cpu/insn.h"
 #include "mmu/mmu.h"
 
 static ZydisDecoder decoder;
@@ -223,11 +224,16 @@ int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io) {
   uint32_t pa;
   if (!mmu_translate(cpu->mmu, cpu, lin, (writes ? MMU_WRITE : 0) | user, &pa))
     return 0;
-  if ((lin & (PAGE_SIZE - 1)) + (unsigned)size > PAGE_SIZE || size > 4)
+  /* RAM, when an instruction translated as a callout for touching device memory once
+   * (insn_emulate_mmio) touches RAM this time. */
+  bool device = mmu_is_mmio(cpu->mmu, pa);
+  if ((device && (lin & (PAGE_SIZE - 1)) + (unsigned)size > PAGE_SIZE) || size > 4)
     return unsupported(cpu, &in, pa);
 
   uint64_t value = 0;
-  if (reads && !io->read(io->opaque, pa, size, &value))
+  if (reads && !device && !mmu_read(cpu->mmu, cpu, lin, &value, (unsigned)size, user))
+    return 0;
+  if (reads && device && !io->read(io->opaque, pa, size, &value))
     return unsupported(cpu, &in, pa);
   uint32_t v = (uint32_t)value, result = v;
   bool store = false;
@@ -251,8 +257,7 @@ int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io) {
     reg_set(cpu, other->reg.value, size == 1 ? (uint32_t)(int32_t)(int8_t)v
                                              : (uint32_t)(int32_t)(int16_t)v);
     break;
-  case ZYDIS_MNEMONIC_XCHG:
-    reg_set(cpu, other->reg.value, v);
+  case ZYDIS_MNEMONIC_XCHG: /* the register is set once the store is done */
     result = other_value;
     store = true;
     break;
@@ -279,8 +284,19 @@ int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io) {
     break;
   }
   }
-  if (store && !io->write(io->opaque, pa, size, result))
+  if (store && !device && !mmu_write(cpu->mmu, cpu, lin, &result, (unsigned)size, user))
+    return 0;
+  if (store && device && !io->write(io->opaque, pa, size, result))
     return unsupported(cpu, &in, pa);
+  if (in.mnemonic == ZYDIS_MNEMONIC_XCHG)
+    reg_set(cpu, other->reg.value, v);
   cpu->eip += in.length;
   return 0;
+}
+
+int insn_emulate_mmio(struct cpu *cpu, const struct insn_call *c) {
+  cpu->eip = c->eip;
+  struct mmio_ops ops = {cpu->env.opaque, cpu->env.mmio_read, cpu->env.mmio_write};
+  cpu_emulate_mmio(cpu, &ops);
+  return CO_EXIT; /* a device may want an interrupt taken now: the dispatcher looks */
 }

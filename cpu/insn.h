@@ -53,6 +53,8 @@ int insn_iret(struct cpu *cpu, const struct insn_call *c);
 int insn_raise_ud(struct cpu *cpu, const struct insn_call *c);
 int insn_raise_de(struct cpu *cpu, const struct insn_call *c); /* div by a zero register */
 int insn_raise_gp0(struct cpu *cpu, const struct insn_call *c); /* #GP(0) */
+/* An instruction that touched device memory before (cpu/emulate.c): done in C, then exit. */
+int insn_emulate_mmio(struct cpu *cpu, const struct insn_call *c);
 int insn_lgdt_lidt(struct cpu *cpu, const struct insn_call *c);
 int insn_sgdt_sidt(struct cpu *cpu, const struct insn_call *c);
 int insn_mov_to_seg(struct cpu *cpu, const struct insn_call *c);

@@ -24,6 +24,7 @@
 #include "cpu/emulate.h"
 #include "cpu/insn.h"
 #include "mmu/mmu.h"
+#include "mmu/walk.h"
 #include "translator/tc.h"
 
 #define ALTSTACK_SIZE (256 * 1024)
@@ -96,6 +97,20 @@ static struct tb_exit *exit_at(struct tcache *tc, const uint8_t *field) {
     if (tb->exit[i].jump == field)
       return &tb->exit[i];
   return NULL;
+}
+
+/* Emulate the instruction at EIP, which touched device memory; once done, its translation
+ * becomes a callout to the emulator (tc_note_mmio_insn) instead of a host fault each time. */
+static void emulate_and_remember(struct tcache *tc, const struct mmio_ops *ops) {
+  struct cpu *cpu = tc->cpu;
+  uint32_t eip = cpu->eip, pa;
+  struct walk w = {.pa = cpu->seg[SEG_CS].base + eip};
+  bool paged = cpu->cr0 & CR0_PG;
+  bool known = !paged || page_peek(tc->mmu, cpu, cpu->seg[SEG_CS].base + eip, &w);
+  pa = w.pa;
+  cpu_emulate_mmio(cpu, ops);
+  if (known && !cpu->pending.valid && !cpu->shutdown && cpu->eip != eip && pa < tc->mmu->ram_size)
+    tc_note_mmio_insn(tc, pa);
 }
 
 static int setup_altstack(stack_t *old) {
@@ -227,7 +242,7 @@ int bt_run(struct tcache *tc) {
       tc->mmio_next = false;
       struct mmio_ops ops = {cpu->env.opaque, cpu->env.mmio_read, cpu->env.mmio_write};
       if (ops.read && ops.write)
-        cpu_emulate_mmio(cpu, &ops);
+        emulate_and_remember(tc, &ops);
       else
         cpu_stop(cpu, SHUTDOWN_ERROR, "device memory access without devices at EIP 0x%08x",
                  cpu->eip);

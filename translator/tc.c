@@ -223,6 +223,10 @@ static void flush(struct tcache *tc, bool full) {
   tc->code_ptr = tc->code;
   tc->meta_ptr = tc->meta;
   tc->cross[0] = tc->cross[1] = NULL;
+  /* Code pages are no longer watched: what is learned about device-memory instructions
+   * would not be told when their code changes. It is learned again, a fault each. */
+  memset(tc->mmio_insns, 0, sizeof(tc->mmio_insns));
+  memset(tc->mmio_pages, 0, tc->mmu->npages);
   for (int v = 0; v < 2; v++)
     memset(tc->code_lin[v], 0, (1u << 20) / 8);
   tc->generation++;
@@ -517,8 +521,11 @@ static void remove_from_hash(struct tcache *tc, struct tb *tb) {
 }
 
 /* Drop one block: nothing may enter it any more. Its code stays until the next flush.
- * `by_device`: a device or loader wrote its code (tc_invalidate_phys), not the guest's CPU. */
-static void invalidate_block(struct tcache *tc, struct tb *tb, bool by_device) {
+ * Why, for the statistics: the guest's CPU wrote its code, a device or loader did
+ * (tc_invalidate_phys), or an instruction on its page is to become a device-memory callout. */
+enum inval_cause { BY_CPU, BY_DEVICE, FOR_MMIO };
+
+static void invalidate_block(struct tcache *tc, struct tb *tb, enum inval_cause cause) {
   if (!tb->valid)
     return;
   tb->valid = false;
@@ -528,36 +535,92 @@ static void invalidate_block(struct tcache *tc, struct tb *tb, bool by_device) {
   /* Its own chained exits stay patched: code that still runs in it (the instruction that
    * wrote) leaves through them, and their targets are still valid translations. */
   tc->stats.invalidated_blocks++;
-  if (by_device)
+  if (cause == BY_DEVICE)
     tc->stats.inval_device++;
+  else if (cause == FOR_MMIO)
+    tc->stats.inval_mmio++;
   else
     tc->stats.inval_smc++;
   tc->live_blocks--;
 }
 
-static void invalidate_page(struct tcache *tc, uint32_t page, bool by_device) {
+static void forget_mmio_insns(struct tcache *tc, uint32_t page);
+
+static void invalidate_page(struct tcache *tc, uint32_t page, enum inval_cause cause) {
   if (page >= tc->mmu->npages)
     return;
+  if (cause != FOR_MMIO && tc->mmio_pages[page])
+    forget_mmio_insns(tc, page);
   struct tb *tb = tc->page_blocks[page];
   tc->page_blocks[page] = NULL;
   while (tb) {
     int which = tb->page[0] == page ? 0 : 1;
     struct tb *next = tb->page_next[which];
-    invalidate_block(tc, tb, by_device);
+    invalidate_block(tc, tb, cause);
     /* A block on two pages stays listed on the other one; it is already invalid there. */
     tb = next;
   }
   mmu_unprotect_code(tc->mmu, page);
 }
 
-void tc_invalidate_page(struct tcache *tc, uint32_t page) { invalidate_page(tc, page, false); }
+void tc_invalidate_page(struct tcache *tc, uint32_t page) { invalidate_page(tc, page, BY_CPU); }
+
+/* Instructions that touch device memory (a LAPIC's EOI and timer registers, an IOAPIC's):
+ * each access would be a host fault (~13 us here) and a return to the dispatcher to emulate
+ * it. Once one has done that, it is remembered by physical address and translated as a
+ * callout to the same emulator (insn_emulate_mmio) instead. A small open-addressed set; when
+ * it is full the rest keep faulting. */
+static uint32_t mmio_slot(uint32_t pa) { return (pa * 0x9e3779b1u) >> 24; }
+
+bool tc_is_mmio_insn(const struct tcache *tc, uint32_t pa) {
+  if (!tc->mmio_pages[pa >> PAGE_SHIFT])
+    return false;
+  for (uint32_t i = mmio_slot(pa), n = 0; n < TC_MMIO_INSNS; i = (i + 1) % TC_MMIO_INSNS, n++) {
+    if (tc->mmio_insns[i] == pa + 1)
+      return true;
+    if (tc->mmio_insns[i] == 0)
+      return false;
+  }
+  return false;
+}
+
+/* Remember the instruction at pa and drop the translations of its page, so that it is
+ * translated again as a callout. */
+void tc_note_mmio_insn(struct tcache *tc, uint32_t pa) {
+  for (uint32_t i = mmio_slot(pa), n = 0; n < TC_MMIO_INSNS; i = (i + 1) % TC_MMIO_INSNS, n++) {
+    if (tc->mmio_insns[i] == pa + 1)
+      return;
+    if (tc->mmio_insns[i] == 0) {
+      tc->mmio_insns[i] = pa + 1;
+      tc->mmio_pages[pa >> PAGE_SHIFT] = 1;
+      invalidate_page(tc, pa >> PAGE_SHIFT, FOR_MMIO);
+      return;
+    }
+  }
+}
+
+/* The code on a page changed: what was there touched device memory, not what is there now. */
+static void forget_mmio_insns(struct tcache *tc, uint32_t page) {
+  uint32_t keep[TC_MMIO_INSNS], n = 0;
+  for (uint32_t i = 0; i < TC_MMIO_INSNS; i++)
+    if (tc->mmio_insns[i] && (tc->mmio_insns[i] - 1) >> PAGE_SHIFT != page)
+      keep[n++] = tc->mmio_insns[i] - 1;
+  memset(tc->mmio_insns, 0, sizeof(tc->mmio_insns));
+  tc->mmio_pages[page] = 0;
+  for (uint32_t i = 0; i < n; i++)
+    for (uint32_t j = mmio_slot(keep[i]);; j = (j + 1) % TC_MMIO_INSNS)
+      if (tc->mmio_insns[j] == 0) {
+        tc->mmio_insns[j] = keep[i] + 1;
+        break;
+      }
+}
 
 void tc_invalidate_phys(struct tcache *tc, uint64_t pa, uint64_t len) {
   if (!len)
     return;
   for (uint64_t page = pa >> PAGE_SHIFT; page <= (pa + len - 1) >> PAGE_SHIFT; page++)
     if (page < tc->mmu->npages && tc->mmu->code_page[page])
-      invalidate_page(tc, (uint32_t)page, true);
+      invalidate_page(tc, (uint32_t)page, BY_DEVICE);
 }
 
 void tc_set_logging(struct tcache *tc, bool in_asm, bool out_asm, FILE *log) {
@@ -624,7 +687,8 @@ int tc_init(struct tcache **out, struct cpu *cpu, struct mmu *mmu, const struct 
   tc->meta_ptr = tc->meta;
   tc->meta_end = tc->meta + meta_bytes;
   tc->page_blocks = calloc(mmu->npages, sizeof(struct tb *));
-  if (!tc->page_blocks)
+  tc->mmio_pages = calloc(mmu->npages, 1);
+  if (!tc->page_blocks || !tc->mmio_pages)
     goto fail;
   for (int v = 0; v < 2; v++) {
     tc->code_lin[v] = calloc((1u << 20) / 8, 1);
@@ -665,6 +729,7 @@ void tc_exit(struct tcache *tc) {
   free(tc->code_lin[0]);
   free(tc->code_lin[1]);
   free(tc->page_blocks);
+  free(tc->mmio_pages);
   free(tc->blocks);
   tc_stats_free(tc);
   if (tc->polls && tc->polls != MAP_FAILED)

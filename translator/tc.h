@@ -90,7 +90,8 @@ static inline uint32_t tb_linear(const struct tb *tb) { return tb->cs_base + tb-
   X(jc_cross_probes) X(jc_cross_misses) /* INLINE: at unchained cross-page exits */          \
   X(jcache_fills)                                                                            \
   X(flushes) X(flushes_full) X(flushes_explicit)                                             \
-  X(invalidated_blocks) X(inval_smc) X(inval_device) X(inval_full) X(inval_explicit)         \
+  X(invalidated_blocks) X(inval_smc) X(inval_device) X(inval_mmio) X(inval_full)               \
+  X(inval_explicit)         \
   X(smc_faults)                                                                              \
   X(mapchg_events) X(mapchg_chains_unlinked) X(mapchg_jcache_clears) X(mapchg_jcache_pages)                         \
   X(faults_page) X(faults_div) X(faults_other) X(faults_guard) X(faults_mmio)                \
@@ -120,6 +121,7 @@ struct tc_phase {
 };
 
 #define TB_HASH_BITS 16
+#define TC_MMIO_INSNS 256 /* a power of two */
 
 /* Indirect-branch caches: one per CPL and SSE availability, the key bits a target's host code
  * depends on besides its page (non-flat segments use none). */
@@ -162,6 +164,9 @@ struct tcache {
                                           page or an indirect-branch cache entry leads into */
   bool code_lin_set[2];                /* ... some bit may be set */
 
+  uint32_t mmio_insns[TC_MMIO_INSNS]; /* physical addresses + 1 of instructions that touched
+                                         device memory: translated as callouts (0: empty) */
+  uint8_t *mmio_pages;                 /* per guest physical page: it has such instructions */
   bool one_shot_next;   /* translate the next block uncached, without protecting its page */
   bool mmio_next;       /* the instruction at cpu->eip touches device memory: emulate it */
   uint32_t extra_key;   /* key bits forced for the next translation (KEY_SLOW_STRING) */
@@ -195,6 +200,8 @@ void tc_link(struct tcache *tc, struct tb_exit *x, struct tb *to, bool to_global
 int tc_jcache_slot(uint32_t key);
 void tc_jcache_fill(struct tcache *tc, const struct tb *tb, bool global);
 void tc_invalidate_page(struct tcache *tc, uint32_t page);
+void tc_note_mmio_insn(struct tcache *tc, uint32_t pa);
+bool tc_is_mmio_insn(const struct tcache *tc, uint32_t pa);
 void tc_register(struct tcache *tc, struct tb *tb);
 int tc_set_kernel_view(struct tcache *tc, uintptr_t base);
 

@@ -1589,7 +1589,10 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
     x->shadow_open = false;
     x->dispatch_exits = in_shadow;
     record_insn(x);
-    translate_insn(x);
+    if (tc_is_mmio_insn(tc, pages[0] << PAGE_SHIFT | (lin & (PAGE_SIZE - 1))))
+      callout_final(x, insn_emulate_mmio); /* it touched device memory before */
+    else
+      translate_insn(x);
     if (in_shadow && !x->ended)
       poll_pending_before(x, x->next_eip);
     x->dispatch_exits = false;

@@ -1,7 +1,9 @@
 /* test_mmio_emulation.c - guest instructions on device memory, emulated in C (cpu/emulate.c),
  * must do what the same instructions do on RAM: each case runs a snippet once against a
  * register of a test device and once against RAM, and compares registers, flags and the
- * value stored. */
+ * value stored. An instruction that touched the device is translated as a callout to the
+ * emulator from then on: one host fault however often it runs, and RAM still right when the
+ * same instruction reaches it. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +105,61 @@ CASE(exchange, 0x87, 0x03)                               /* xchg [ebx], eax */
 CASE(increment_keeps_carry, 0xff, 0x03)                  /* inc dword [ebx] */
 CASE(negate, 0xf7, 0x1b)                                 /* neg dword [ebx] */
 
+/* mov [ebx], eax; inc eax; mov ebx, edx; dec ecx; jnz back to the mov; hlt. ECX times, the
+ * first with EBX = first, the others with EBX = EDX = then. The code is written each time,
+ * which drops its translations (the cache is not flushed). */
+static void store_loop(uint32_t first, uint32_t then, uint32_t times) {
+  static const uint8_t code[] = {0x89, 0x03, 0x40, 0x89, 0xd3, 0x49, 0x75, 0xf8, 0xf4};
+  struct cpu *cpu = &m.cpu;
+  mmu_phys_write(&m.mmu, CODE, code, sizeof(code));
+  cpu_reset_protected_flat(cpu);
+  cpu->regs[R_EAX] = 0x12345678;
+  cpu->regs[R_EBX] = first;
+  cpu->regs[R_ECX] = times;
+  cpu->regs[R_EDX] = then;
+  cpu->regs[R_ESP] = 0x30000;
+  cpu->eip = CODE;
+  cpu->shutdown = 0;
+  cpu->halted = false;
+  bt_run(m.tc);
+  ck_assert_int_eq(cpu->shutdown, SHUTDOWN_HALTED);
+}
+
+START_TEST(device_instruction_faults_once) {
+  uint64_t faults = m.tc->stats.faults_mmio;
+  store_loop(DEVICE, DEVICE, 1000);
+  ck_assert_int_eq(device_writes, 1000);
+  ck_assert_uint_eq(device_reg, 0x12345678u + 999);
+  ck_assert_uint_eq(m.tc->stats.faults_mmio - faults, 1);
+}
+END_TEST
+
+START_TEST(device_instruction_callout_reaches_ram) {
+  uint32_t zero = 0;
+  mmu_phys_write(&m.mmu, RAM_VAR, &zero, 4);
+  store_loop(DEVICE, RAM_VAR, 3); /* the device once, then RAM twice through the callout */
+  ck_assert_int_eq(device_writes, 1);
+  ck_assert_uint_eq(device_reg, 0x12345678u);
+  uint32_t ram;
+  memcpy(&ram, mmu_phys_ptr(&m.mmu, RAM_VAR, 4), 4);
+  ck_assert_uint_eq(ram, 0x12345678u + 2);
+}
+END_TEST
+
+START_TEST(rewritten_code_is_translated_again) {
+  uint64_t before = m.tc->stats.callouts;
+  store_loop(RAM_VAR, RAM_VAR, 100);
+  uint64_t plain = m.tc->stats.callouts - before; /* hlt's */
+  store_loop(DEVICE, DEVICE, 2);
+  ck_assert(tc_is_mmio_insn(m.tc, CODE));
+  /* The code written again (by store_loop): the store on RAM is translated, not emulated. */
+  before = m.tc->stats.callouts;
+  store_loop(RAM_VAR, RAM_VAR, 100);
+  ck_assert(!tc_is_mmio_insn(m.tc, CODE));
+  ck_assert_uint_eq(m.tc->stats.callouts - before, plain);
+}
+END_TEST
+
 static void setup(void) {
   struct machine_config cfg;
   machine_config_default(&cfg);
@@ -134,6 +191,12 @@ int main(void) {
   tcase_add_test(t, increment_keeps_carry);
   tcase_add_test(t, negate);
   suite_add_tcase(s, t);
+  TCase *c = tcase_create("callouts");
+  tcase_add_checked_fixture(c, setup, teardown);
+  tcase_add_test(c, device_instruction_faults_once);
+  tcase_add_test(c, device_instruction_callout_reaches_ram);
+  tcase_add_test(c, rewritten_code_is_translated_again);
+  suite_add_tcase(s, c);
   SRunner *r = srunner_create(s);
   srunner_set_fork_status(r, CK_NOFORK);
   srunner_run_all(r, CK_NORMAL);
