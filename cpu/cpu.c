@@ -63,6 +63,9 @@ void cpu_reset_protected_flat(struct cpu *cpu) {
   cpu->tr = (struct segment){0, 0, 0xffff, 0x8b};
   cpu->cr0 = CR0_PE | CR0_ET;
   cpu->cr2 = cpu->cr3 = cpu->cr4 = 0;
+  memset(cpu->dr, 0, sizeof(cpu->dr));
+  cpu->dr[6] = DR6_FIXED_1;
+  cpu->dr[7] = DR7_FIXED_1;
   cpu->tsc_offset = 0 - __rdtsc(); /* the TSC is zero at reset (SDM vol. 3B, 18.17) */
   cpu->tsc_ref_ns = host_ns();
   cpu->tsc_ref_tsc = __rdtsc();

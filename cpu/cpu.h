@@ -38,6 +38,12 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_COUNT };
 /* The bits that live in host RFLAGS while translated code runs. */
 #define FL_HOST (FL_ARITH | FL_DF)
 
+/* Debug registers (SDM vol. 3, 17.2): DR6's status bits, and the bits DR6 and DR7 always
+ * read as 1 on a P6 (QEMU's DR6_FIXED_1 and DR7_FIXED_1). */
+#define DR6_BS 0x4000u       /* single step */
+#define DR6_FIXED_1 0xffff0ff0u
+#define DR7_FIXED_1 0x00000400u
+
 /* Exception vectors (SDM vol. 3, table 6-1). */
 enum {
   EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5, EXC_UD = 6,
@@ -131,7 +137,7 @@ struct cpu {
   struct dtable gdtr, idtr;
   struct segment ldtr, tr;
   uint32_t cr0, cr2, cr3, cr4;
-  uint32_t dr[8];
+  uint32_t dr[8]; /* DR4/DR5 unused: they alias DR6/DR7 */
   int cpl;
   uint64_t tsc_offset;
   /* The TSC's rate, for CPUID 15H/16H: the host's, measured from reset (tsc_ref_*) to the

@@ -857,14 +857,16 @@ int insn_mov_from_cr(struct cpu *cpu, const struct insn_call *c) {
   return CO_NEXT;
 }
 
-/* mov to/from DR0-DR7 (reg2: 1 = to DRn). Breakpoints are stored, not armed. */
+/* mov to/from DR0-DR7 (reg2: 1 = to DRn). Breakpoints are stored, not armed; DR6 and DR7
+ * keep the bits that always read as 1. */
 int insn_mov_dr(struct cpu *cpu, const struct insn_call *c) {
   REQUIRE_CPL0(cpu, c);
   unsigned n = c->imm & 7;
   if (n == 4 || n == 5)
     n += 2; /* aliases of DR6/DR7 while CR4.DE is clear */
+  uint32_t fixed = n == 6 ? DR6_FIXED_1 : n == 7 ? DR7_FIXED_1 : 0;
   if (c->reg2)
-    cpu->dr[n] = cpu->regs[c->reg];
+    cpu->dr[n] = cpu->regs[c->reg] | fixed;
   else
     cpu->regs[c->reg] = cpu->dr[n];
   return CO_NEXT;
@@ -904,6 +906,8 @@ int insn_popf(struct cpu *cpu, const struct insn_call *c) {
   cpu->eflags = (cpu->eflags & ~mask) | (v & mask) | 0x2;
   if (!was_enabled && (cpu->eflags & FL_IF))
     return next_via_dispatcher(cpu, c); /* an interrupt may be waiting */
+  if (cpu->eflags & FL_TF)
+    return next_via_dispatcher(cpu, c); /* single-step the next instruction */
   return CO_NEXT;
 }
 

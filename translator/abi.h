@@ -59,6 +59,11 @@
 #define POLL_DELIVER_OFFSET (-2 * 4096)
 #define POLL_PENDING_OFFSET (-1 * 4096)
 
+/* The single-step guard: two pages below the polls, the first readable, the second never. An
+ * inline popf reads the first, or the second when it sets TF (its TF bit shifted to 0x1000):
+ * the fault leaves translated code so that the next instruction is single-stepped. */
+#define STEP_GUARD_OFFSET (-4 * 4096)
+
 /* The indirect-branch cache: JC_SIZE guest EIPs, then JC_SIZE host addresses. */
 #define JC_BITS 14
 #define JC_SIZE (1 << JC_BITS)

@@ -84,6 +84,11 @@ static void on_memory_fault(struct tcache *tc, siginfo_t *si, greg_t *g, const u
   }
   uint32_t lin;
   bool user_view;
+  if (addr >= (uintptr_t)tc->step_guard && addr < (uintptr_t)tc->polls) {
+    /* An inline popf set TF: the next instruction is single-stepped (KEY_TF). */
+    exit_translated_code(tc, g);
+    return;
+  }
   if (addr >= (uintptr_t)tc->polls && addr < (uintptr_t)tc->code) {
     /* An interrupt poll after a kick: let the run loop look at the devices. A kick's
      * mprotect can land after the run loop has cleared the flag and opened the polls again;

@@ -45,7 +45,8 @@ static struct tcache *running; /* the cache bt_run is running */
  * arm the pending poll for), a kick, hlt, the refill after a page fault, an instruction to
  * emulate, the statistics' phase mark (the first ring-3 block). */
 static bool go_on_directly(struct tcache *tc, struct cpu *cpu) {
-  if (!tc->cfg.jcache || cpu->shutdown || cpu->pending.valid || cpu->halted || cpu->shadow ||
+  if (!tc->cfg.jcache || tc->stepping || cpu->shutdown || cpu->pending.valid || cpu->halted ||
+      cpu->shadow ||
       tc->one_shot_next || tc->mmio_next || tc->extra_key ||
       (tc->n_phases_done == 0 && tc->cfg.phase_mark != TC_PHASE_NONE &&
        (tc->cfg.phase_mark != TC_PHASE_RING3 || cpu->cpl == 3)) ||
@@ -111,6 +112,30 @@ static void emulate_and_remember(struct tcache *tc, const struct mmio_ops *ops) 
   cpu_emulate_mmio(cpu, ops);
   if (known && !cpu->pending.valid && !cpu->shutdown && cpu->eip != eip && pa < tc->mmu->ram_size)
     tc_note_mmio_insn(tc, pa);
+}
+
+/* Single-stepping (EFLAGS.TF when the instruction began): once the instruction is done, a
+ * #DB trap with DR6.BS (SDM vol. 3, 17.3.1.4) at the next instruction, taken before any
+ * interrupt. An instruction that raised an exception or was not executed yet (a host fault
+ * left it to be retried, emulated or run alone) is not done. */
+static void raise_single_step(struct cpu *cpu) {
+  cpu->dr[6] |= DR6_BS;
+  cpu_raise(cpu, EXC_DB, false, 0);
+}
+
+static void single_step_done(struct tcache *tc, int why, uint32_t eip) {
+  struct cpu *cpu = tc->cpu;
+  if (cpu->shutdown || cpu->pending.valid || cpu->halted)
+    return;
+  if (why == EXIT_FAULT) {
+    if (tc->mmio_next) {
+      tc->step_after_mmio = true; /* done once the run loop has emulated it */
+      return;
+    }
+    if (cpu->eip == eip || tc->one_shot_next || tc->extra_key)
+      return;
+  }
+  raise_single_step(cpu);
 }
 
 static int setup_altstack(stack_t *old) {
@@ -243,7 +268,10 @@ int bt_run(struct tcache *tc) {
       struct mmio_ops ops = {cpu->env.opaque, cpu->env.mmio_read, cpu->env.mmio_write};
       if (ops.read && ops.write)
         emulate_and_remember(tc, &ops);
-      else
+      if (tc->step_after_mmio && !cpu->pending.valid && !cpu->shutdown)
+        raise_single_step(cpu);
+      tc->step_after_mmio = false;
+      if (!ops.read || !ops.write)
         cpu_stop(cpu, SHUTDOWN_ERROR, "device memory access without devices at EIP 0x%08x",
                  cpu->eip);
       continue;
@@ -293,6 +321,10 @@ int bt_run(struct tcache *tc) {
       tc_stats_dispatch(tc, tb);
     tc->stats.entries++;
 
+    bool stepped = tb->key & KEY_TF;
+    uint32_t stepped_eip = tb->eip;
+    tc->stepping = stepped;
+
     int why = bt_enter(cpu);
 
     came_from = NULL;
@@ -321,6 +353,10 @@ int bt_run(struct tcache *tc) {
     default:
       cpu_stop(cpu, SHUTDOWN_ERROR, "internal error: unknown exit %d from translated code", why);
       break;
+    }
+    if (stepped) {
+      single_step_done(tc, why, stepped_eip);
+      tc->stepping = false;
     }
   }
   tc->stats.run_seconds +=

@@ -43,6 +43,8 @@ uint32_t tc_key(const struct cpu *cpu) {
     key |= KEY_NO_SSE;
   if (cpu->seg[SEG_CS].base != 0 || cpu->seg[SEG_CS].limit != UINT32_MAX)
     key |= KEY_CS_BASED;
+  if (cpu->eflags & FL_TF)
+    key |= KEY_TF;
   return key;
 }
 
@@ -671,10 +673,16 @@ int tc_init(struct tcache **out, struct cpu *cpu, struct mmu *mmu, const struct 
   ZydisDecoderEnableMode(&tc->decoder, ZYDIS_DECODER_MODE_MPX, ZYAN_FALSE);
 
   size_t meta_bytes = tc->cfg.code_bytes / META_FRACTION;
-  /* The poll pages sit right below the code so a RIP-relative load reaches them. */
-  tc->polls = mmap(NULL, tc->cfg.code_bytes + 2 * PAGE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  /* The single-step guard and poll pages sit right below the code so that a RIP-relative
+   * load reaches them. */
+  tc->step_guard = mmap(NULL, tc->cfg.code_bytes + 4 * PAGE_SIZE,
+                        PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  tc->polls = tc->step_guard == MAP_FAILED ? MAP_FAILED : tc->step_guard + 2 * PAGE_SIZE;
   tc->code = tc->polls == MAP_FAILED ? MAP_FAILED : tc->polls + 2 * PAGE_SIZE;
+  if (tc->step_guard != MAP_FAILED &&
+      (mprotect(tc->step_guard, PAGE_SIZE, PROT_READ) != 0 ||
+       mprotect(tc->step_guard + PAGE_SIZE, PAGE_SIZE, PROT_NONE) != 0))
+    tc->code = MAP_FAILED;
   tc->meta = mmap(NULL, meta_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   tc->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (tc->code == MAP_FAILED || tc->meta == MAP_FAILED || tc->kick_fd < 0) {
@@ -732,8 +740,8 @@ void tc_exit(struct tcache *tc) {
   free(tc->mmio_pages);
   free(tc->blocks);
   tc_stats_free(tc);
-  if (tc->polls && tc->polls != MAP_FAILED)
-    munmap(tc->polls, tc->cfg.code_bytes + 2 * PAGE_SIZE);
+  if (tc->step_guard && tc->step_guard != MAP_FAILED)
+    munmap(tc->step_guard, tc->cfg.code_bytes + 4 * PAGE_SIZE);
   if (tc->kick_fd > 0)
     close(tc->kick_fd);
   if (tc->meta && tc->meta != MAP_FAILED)

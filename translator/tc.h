@@ -66,9 +66,10 @@ struct tb {
 #define KEY_NOPOLL 0x10u     /* no interrupt poll at entry: an interrupt shadow is open */
 #define KEY_NO_SSE 0x20u     /* CR4.OSFXSR clear: instructions on XMM registers raise #UD */
 #define KEY_CS_BASED 0x40u   /* CS has a nonzero base or a limit below 4 GiB (tb->cs_base) */
+#define KEY_TF 0x80u         /* EFLAGS.TF: one instruction, then #DB (single-step) */
 /* Keys whose blocks the indirect-branch caches do not hold: the caches are indexed by EIP
- * and hold flat translations only. */
-#define KEY_NO_JCACHE (KEY_NONFLAT | KEY_CS_BASED)
+ * and hold flat translations only, and single-stepped blocks must come back each time. */
+#define KEY_NO_JCACHE (KEY_NONFLAT | KEY_CS_BASED | KEY_TF)
 
 /* The guest linear address of a block's first instruction. */
 static inline uint32_t tb_linear(const struct tb *tb) { return tb->cs_base + tb->eip; }
@@ -146,6 +147,7 @@ struct tcache {
 
   uint8_t *code, *code_ptr, *code_end; /* executable area */
   uint8_t *polls;                      /* the two interrupt-poll pages below `code` */
+  uint8_t *step_guard;                 /* the two single-step guard pages below them */
   int kicked;                          /* atomic: a kick since the run loop last looked */
   int kick_fd;                         /* eventfd that wakes a halted vCPU */
   int halt_waiting;                    /* atomic: hlt sleeps until the next timer deadline */
@@ -169,6 +171,8 @@ struct tcache {
   uint8_t *mmio_pages;                 /* per guest physical page: it has such instructions */
   bool one_shot_next;   /* translate the next block uncached, without protecting its page */
   bool mmio_next;       /* the instruction at cpu->eip touches device memory: emulate it */
+  bool stepping;        /* in a single-stepped block (KEY_TF) */
+  bool step_after_mmio; /* ... whose instruction the run loop emulates: #DB after it */
   uint32_t extra_key;   /* key bits forced for the next translation (KEY_SLOW_STRING) */
   struct tc_stats stats;
   uint64_t live_blocks;                /* cached, valid blocks */

@@ -199,6 +199,17 @@ static void emit_poll(struct xlate *x, int offset) {
 
 static void record_position(struct xlate *x, uint32_t eip);
 
+/* After an inline popf (r10 = its TF bit << 4): a load from the single-step guard that faults
+ * when TF was set, so that the next instruction runs single-stepped (abi.h). */
+static void emit_step_guard(struct xlate *x) {
+  const uint8_t *guard = x->tc->code + STEP_GUARD_OFFSET;
+  emit_u8(&x->e, 0x4c), emit_u8(&x->e, 0x8d), emit_u8(&x->e, 0x1d); /* lea r11, [rip+rel32] */
+  int32_t rel = (int32_t)(guard - (x->e.p + 4));
+  emit_u32(&x->e, (uint32_t)rel);
+  static const uint8_t load[] = {0x47, 0x8a, 0x1c, 0x13}; /* mov r11b, [r11 + r10] */
+  emit_bytes(&x->e, load, sizeof(load));
+}
+
 /* After an instruction that may have set IF: take a waiting interrupt before the next one. */
 static void poll_pending_before(struct xlate *x, uint32_t next_eip) {
   record_position(x, next_eip);
@@ -640,6 +651,13 @@ static void translate_popf(struct xlate *x) {
   emit_mov_rr(e, false, HR_R9, HR_R8);
   emit_bytes(e, and_r9, 3), emit_u32(e, FL_TF | FL_IOPL | FL_NT | FL_AC | FL_ID);
   emit_store(e, 4, cpu_field(CPU_VSYS), HR_R9);
+  static const uint8_t tf_offset[] = {
+      0x45, 0x89, 0xc2,                         /* mov r10d, r8d */
+      0x41, 0x81, 0xe2, 0x00, 0x01, 0x00, 0x00, /* and r10d, FL_TF */
+      0x41, 0xc1, 0xe2, 0x04,                   /* shl r10d, 4: 0 or the guard's second page */
+  };
+  _Static_assert(FL_TF << 4 == 4096, "TF selects the step guard's second page");
+  emit_bytes(e, tf_offset, sizeof(tf_offset));
   emit_bytes(e, and_r8, 3), emit_u32(e, FL_HOST);
   emit_bytes(e, or_r8, 3), emit_u32(e, 0x202);
   emit_mov_rr(e, true, HR_R9, HR_RSP);
@@ -648,6 +666,7 @@ static void translate_popf(struct xlate *x) {
   emit_u8(e, 0x9d);                   /* popfq */
   emit_mov_rr(e, true, HR_RSP, HR_R9);
   poll_pending_before(x, x->next_eip);
+  emit_step_guard(x);
 }
 
 /* cli/sti at CPL 0 are one store to cpu->vif. An sti opens an interrupt shadow: the next
@@ -1520,7 +1539,8 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
   x->cs_limit = (key & KEY_CS_BASED) ? x->cpu->seg[SEG_CS].limit : UINT32_MAX;
   x->start = tc->code_ptr;
   x->e = (struct emitter){tc->code_ptr, tc->code_end, false};
-  int max_insns = cached ? tc->cfg.max_block_insns : 1;
+  /* Single-stepping: one instruction, whose every exit returns to the dispatcher for #DB. */
+  int max_insns = cached && !(key & KEY_TF) ? tc->cfg.max_block_insns : 1;
   if (max_insns > MAX_BLOCK_INSNS_LIMIT)
     max_insns = MAX_BLOCK_INSNS_LIMIT;
 
@@ -1531,8 +1551,9 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
     emit_poll(x, POLL_DELIVER_OFFSET);
   while (!x->ended) {
     uint32_t lin = x->cs_base + x->eip;
-    if (x->n_insns == max_insns ||
+    if (x->n_insns >= max_insns ||
         (x->n_insns > 0 && (lin >> PAGE_SHIFT) != ((x->cs_base + eip) >> PAGE_SHIFT))) {
+      x->dispatch_exits = key & KEY_TF;
       if (x->shadow_open) {
         /* The shadowed instruction is in the next block: the dispatcher runs it unpolled. */
         emit_store_imm(&x->e, 4, cpu_field(CPU_SHADOW), 1);
@@ -1587,7 +1608,7 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
     x->next_eip = x->eip + x->in.length;
     bool in_shadow = x->shadow_open;
     x->shadow_open = false;
-    x->dispatch_exits = in_shadow;
+    x->dispatch_exits = in_shadow || (key & KEY_TF);
     record_insn(x);
     if (tc_is_mmio_insn(tc, pages[0] << PAGE_SHIFT | (lin & (PAGE_SIZE - 1))))
       callout_final(x, insn_emulate_mmio); /* it touched device memory before */

@@ -166,7 +166,15 @@ static void open_syscall_gate(void) {
 
 /* ---- the kernel side of system calls ---- */
 
+/* Single-step traps from user code: where each was (user_single_step). */
+static uint32_t user_steps[16];
+static int n_user_steps;
+
 static void syscall_handler(struct trap_frame *f) {
+  if (f->vector == 1 && n_user_steps < 16) {
+    user_steps[n_user_steps++] = f->eip; /* a trap: return to the next instruction */
+    return;
+  }
   if (f->vector != 0x80 && trap_resume) {
     f->eip = trap_resume; /* an expected fault in user code (FAULTING) */
     trap_resume = 0;
@@ -251,6 +259,30 @@ static void two_spaces(void) {
   print_trap("user: read of the page removed while the other space ran", s.start);
   user_syscall(2, 0);
 }
+/* TF set by popf at CPL 3: a #DB trap after each instruction from the next one on, the popf
+ * that clears TF included. */
+extern char us_first[], us_second[], us_clear[], us_end[];
+static void user_single_step(void) {
+  __asm__ volatile("pushf\n\t"
+                   "orl $0x100, (%%esp)\n\t"
+                   "popf\n"
+                   "us_first: movl $2, %%eax\n"
+                   "us_second: addl %%eax, %%eax\n\t"
+                   "pushf\n\t"
+                   "andl $~0x100, (%%esp)\n"
+                   "us_clear: popf\n"
+                   "us_end: nop"
+                   ::: "eax", "memory", "cc");
+  int n = n_user_steps;
+  printf("user: %d single-step traps:", n);
+  for (int i = 0; i < n; i++)
+    printf(" %s", user_steps[i] == (uint32_t)us_second ? "second"
+                  : user_steps[i] == (uint32_t)us_clear ? "clear"
+                  : user_steps[i] == (uint32_t)us_end   ? "end"
+                                                         : "other");
+  printf("\n");
+}
+
 
 static void user_main(void) {
   uint16_t cs, ss;
@@ -293,6 +325,7 @@ static void user_main(void) {
   printf("user: sysenter ran at cs=%x (%u entries), back at cs=%x\n", kcs, sysenter_count, cs);
   two_spaces();
   user_call_gates();
+  user_single_step();
   user_syscall(0, 0);
 }
 
