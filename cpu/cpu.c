@@ -243,3 +243,24 @@ void cpu_cpuid(struct cpu *cpu) {
 }
 
 uint64_t cpu_rdtsc(struct cpu *cpu) { return __rdtsc() + cpu->tsc_offset; }
+
+/* Instruction breakpoints (SDM vol. 3, 17.2.4): DRn breaks where Ln or Gn is set and R/Wn is
+ * 00 (LENn must be 00 then). Data breakpoints are not armed (cpu/insn.c says so once). */
+static bool exec_breakpoint(uint32_t dr7, int n) {
+  return ((dr7 >> (2 * n)) & 3) && ((dr7 >> (DR7_RW_SHIFT + 4 * n)) & 3) == 0;
+}
+
+uint32_t cpu_breakpoints_at(const struct cpu *cpu, uint32_t lin) {
+  uint32_t hit = 0;
+  for (int n = 0; n < 4; n++)
+    if (exec_breakpoint(cpu->dr[7], n) && cpu->dr[n] == lin)
+      hit |= 1u << n;
+  return hit;
+}
+
+bool cpu_has_breakpoints(const struct cpu *cpu) {
+  for (int n = 0; n < 4; n++)
+    if (exec_breakpoint(cpu->dr[7], n))
+      return true;
+  return false;
+}

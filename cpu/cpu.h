@@ -41,6 +41,7 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_COUNT };
 /* Debug registers (SDM vol. 3, 17.2): DR6's status bits, and the bits DR6 and DR7 always
  * read as 1 on a P6 (QEMU's DR6_FIXED_1 and DR7_FIXED_1). */
 #define DR6_BS 0x4000u       /* single step */
+#define DR7_RW_SHIFT 16      /* then R/Wn (00: instruction execution) and LENn, 4 bits each */
 #define DR6_FIXED_1 0xffff0ff0u
 #define DR7_FIXED_1 0x00000400u
 
@@ -150,6 +151,7 @@ struct cpu {
   uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
   struct pending_event pending;
   bool halted;
+  bool breakpoints_changed; /* DR0-DR3/DR7 changed which instructions break: translate again */
   bool apic;            /* a local APIC exists: CPUID 1 EDX.APIC */
   /* --virt=trap-and-emulate: the guest kernel as if deprivileged to ring 1 under a classic
    * trap-and-emulate monitor (cpu/deprivileged.c); false: the binary translator's VMM. */
@@ -238,6 +240,11 @@ uint32_t cpu_features_edx(const struct cpu *cpu);
   (MISC_ENABLE_FAST_STRING | MISC_ENABLE_BTS_UNAVAILABLE | MISC_ENABLE_PEBS_UNAVAILABLE)
 #define MISC_ENABLE_WRITABLE (MISC_ENABLE_FAST_STRING | MISC_ENABLE_LIMIT_CPUID)
 
+/* The instruction breakpoints (DR7 R/Wn = 00, Ln or Gn set) at linear address lin, as DR6's
+ * B0-B3 bits; 0 if none. */
+uint32_t cpu_breakpoints_at(const struct cpu *cpu, uint32_t lin);
+/* ... enabled at all (DR7 and DR0-DR3 say where). */
+bool cpu_has_breakpoints(const struct cpu *cpu);
 void cpu_cpuid(struct cpu *cpu);
 uint64_t cpu_rdtsc(struct cpu *cpu);
 

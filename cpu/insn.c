@@ -857,19 +857,53 @@ int insn_mov_from_cr(struct cpu *cpu, const struct insn_call *c) {
   return CO_NEXT;
 }
 
-/* mov to/from DR0-DR7 (reg2: 1 = to DRn). Breakpoints are stored, not armed; DR6 and DR7
- * keep the bits that always read as 1. */
+/* Data breakpoints (R/Wn not 00) would need every access checked: they are not armed, which
+ * is said once rather than stopping a guest whose debugger set one. */
+static void note_data_breakpoints(const struct cpu *cpu) {
+  static bool said;
+  for (int n = 0; n < 4 && !said; n++)
+    if (((cpu->dr[7] >> (2 * n)) & 3) && ((cpu->dr[7] >> (DR7_RW_SHIFT + 4 * n)) & 3)) {
+      fprintf(stderr, "bt386: the guest set a data breakpoint (DR%d, DR7 0x%08x); data "
+                      "breakpoints are not supported and will not fire\n", n, cpu->dr[7]);
+      said = true;
+    }
+}
+
+/* Where instruction breakpoint n is, or UINT64_MAX if it is off. */
+static uint64_t breakpoint_address(const struct cpu *cpu, int n) {
+  return (cpu_breakpoints_at(cpu, cpu->dr[n]) >> n) & 1 ? cpu->dr[n] : UINT64_MAX;
+}
+
+/* mov to/from DR0-DR7 (reg2: 1 = to DRn). DR6 and DR7 keep the bits that always read as 1.
+ * A write that changes where instructions break leaves translated code, which is translated
+ * again with the new breakpoints (the run loop flushes it); data breakpoints are stored but
+ * not armed. */
 int insn_mov_dr(struct cpu *cpu, const struct insn_call *c) {
   REQUIRE_CPL0(cpu, c);
   unsigned n = c->imm & 7;
   if (n == 4 || n == 5)
     n += 2; /* aliases of DR6/DR7 while CR4.DE is clear */
   uint32_t fixed = n == 6 ? DR6_FIXED_1 : n == 7 ? DR7_FIXED_1 : 0;
-  if (c->reg2)
+  if (c->reg2) {
+    uint64_t before[4];
+    for (int i = 0; i < 4; i++)
+      before[i] = breakpoint_address(cpu, i);
     cpu->dr[n] = cpu->regs[c->reg] | fixed;
-  else
+    if (n == 7)
+      note_data_breakpoints(cpu);
+    for (int i = 0; i < 4; i++)
+      if (before[i] != breakpoint_address(cpu, i)) {
+        cpu->breakpoints_changed = true;
+        return next_via_dispatcher(cpu, c);
+      }
+  } else
     cpu->regs[c->reg] = cpu->dr[n];
   return CO_NEXT;
+}
+
+int insn_raise_breakpoint(struct cpu *cpu, const struct insn_call *c) {
+  cpu->dr[6] |= c->imm; /* B0-B3 of the breakpoints at this instruction */
+  return raise_at(cpu, c, EXC_DB, false, 0);
 }
 
 int insn_smsw(struct cpu *cpu, const struct insn_call *c) {

@@ -123,19 +123,28 @@ static void raise_single_step(struct cpu *cpu) {
   cpu_raise(cpu, EXC_DB, false, 0);
 }
 
-static void single_step_done(struct tcache *tc, int why, uint32_t eip) {
+/* The watched instruction (a KEY_TF or KEY_RF block's) is done: RF is cleared (SDM vol. 3,
+ * 17.3.1.1), and a single step traps. */
+static void watched_done(struct cpu *cpu, uint32_t watch) {
+  if (watch & KEY_RF)
+    cpu->eflags &= ~FL_RF;
+  if (watch & KEY_TF)
+    raise_single_step(cpu);
+}
+
+static void watched_exit(struct tcache *tc, int why, uint32_t eip, uint32_t watch) {
   struct cpu *cpu = tc->cpu;
   if (cpu->shutdown || cpu->pending.valid || cpu->halted)
     return;
   if (why == EXIT_FAULT) {
     if (tc->mmio_next) {
-      tc->step_after_mmio = true; /* done once the run loop has emulated it */
+      tc->watch_after_mmio = watch; /* done once the run loop has emulated it */
       return;
     }
     if (cpu->eip == eip || tc->one_shot_next || tc->extra_key)
       return;
   }
-  raise_single_step(cpu);
+  watched_done(cpu, watch);
 }
 
 static int setup_altstack(stack_t *old) {
@@ -261,6 +270,10 @@ int bt_run(struct tcache *tc) {
   bool indirect = false;
   while (!cpu->shutdown) {
     service(tc);
+    if (cpu->breakpoints_changed) { /* translations check the breakpoints they were made with */
+      cpu->breakpoints_changed = false;
+      tc_flush(tc);
+    }
     if (tc->mmio_next) {
       /* The instruction that touched device memory completes before any interrupt: taking
        * one first would emulate the handler's first instruction instead. */
@@ -268,9 +281,9 @@ int bt_run(struct tcache *tc) {
       struct mmio_ops ops = {cpu->env.opaque, cpu->env.mmio_read, cpu->env.mmio_write};
       if (ops.read && ops.write)
         emulate_and_remember(tc, &ops);
-      if (tc->step_after_mmio && !cpu->pending.valid && !cpu->shutdown)
-        raise_single_step(cpu);
-      tc->step_after_mmio = false;
+      if (tc->watch_after_mmio && !cpu->pending.valid && !cpu->shutdown)
+        watched_done(cpu, tc->watch_after_mmio);
+      tc->watch_after_mmio = 0;
       if (!ops.read || !ops.write)
         cpu_stop(cpu, SHUTDOWN_ERROR, "device memory access without devices at EIP 0x%08x",
                  cpu->eip);
@@ -321,9 +334,9 @@ int bt_run(struct tcache *tc) {
       tc_stats_dispatch(tc, tb);
     tc->stats.entries++;
 
-    bool stepped = tb->key & KEY_TF;
-    uint32_t stepped_eip = tb->eip;
-    tc->stepping = stepped;
+    uint32_t watch = tb->key & (KEY_TF | KEY_RF);
+    uint32_t watched_eip = tb->eip;
+    tc->stepping = watch != 0;
 
     int why = bt_enter(cpu);
 
@@ -354,8 +367,8 @@ int bt_run(struct tcache *tc) {
       cpu_stop(cpu, SHUTDOWN_ERROR, "internal error: unknown exit %d from translated code", why);
       break;
     }
-    if (stepped) {
-      single_step_done(tc, why, stepped_eip);
+    if (watch) {
+      watched_exit(tc, why, watched_eip, watch);
       tc->stepping = false;
     }
   }

@@ -45,6 +45,8 @@ uint32_t tc_key(const struct cpu *cpu) {
     key |= KEY_CS_BASED;
   if (cpu->eflags & FL_TF)
     key |= KEY_TF;
+  if (cpu->eflags & FL_RF)
+    key |= KEY_RF;
   return key;
 }
 
@@ -283,6 +285,8 @@ void tc_register(struct tcache *tc, struct tb *tb) {
     if (p == 1 && tb->page[1] == tb->page[0])
       break;
     uint32_t page = tb->page[p];
+    if (page >= tc->mmu->npages)
+      break; /* no code fetched: a breakpoint's #DB (translate_block) */
     tb->page_next[p] = tc->page_blocks[page];
     tc->page_blocks[page] = tb;
     mmu_protect_code(tc->mmu, page);

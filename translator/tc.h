@@ -67,9 +67,10 @@ struct tb {
 #define KEY_NO_SSE 0x20u     /* CR4.OSFXSR clear: instructions on XMM registers raise #UD */
 #define KEY_CS_BASED 0x40u   /* CS has a nonzero base or a limit below 4 GiB (tb->cs_base) */
 #define KEY_TF 0x80u         /* EFLAGS.TF: one instruction, then #DB (single-step) */
+#define KEY_RF 0x100u        /* EFLAGS.RF: one instruction past any breakpoint, then RF clear */
 /* Keys whose blocks the indirect-branch caches do not hold: the caches are indexed by EIP
  * and hold flat translations only, and single-stepped blocks must come back each time. */
-#define KEY_NO_JCACHE (KEY_NONFLAT | KEY_CS_BASED | KEY_TF)
+#define KEY_NO_JCACHE (KEY_NONFLAT | KEY_CS_BASED | KEY_TF | KEY_RF)
 
 /* The guest linear address of a block's first instruction. */
 static inline uint32_t tb_linear(const struct tb *tb) { return tb->cs_base + tb->eip; }
@@ -171,8 +172,8 @@ struct tcache {
   uint8_t *mmio_pages;                 /* per guest physical page: it has such instructions */
   bool one_shot_next;   /* translate the next block uncached, without protecting its page */
   bool mmio_next;       /* the instruction at cpu->eip touches device memory: emulate it */
-  bool stepping;        /* in a single-stepped block (KEY_TF) */
-  bool step_after_mmio; /* ... whose instruction the run loop emulates: #DB after it */
+  bool stepping;        /* in a block of one watched instruction (KEY_TF, KEY_RF) */
+  uint32_t watch_after_mmio; /* ... whose instruction the run loop emulates: its KEY_TF/RF */
   uint32_t extra_key;   /* key bits forced for the next translation (KEY_SLOW_STRING) */
   struct tc_stats stats;
   uint64_t live_blocks;                /* cached, valid blocks */

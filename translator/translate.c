@@ -1539,8 +1539,12 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
   x->cs_limit = (key & KEY_CS_BASED) ? x->cpu->seg[SEG_CS].limit : UINT32_MAX;
   x->start = tc->code_ptr;
   x->e = (struct emitter){tc->code_ptr, tc->code_end, false};
-  /* Single-stepping: one instruction, whose every exit returns to the dispatcher for #DB. */
-  int max_insns = cached && !(key & KEY_TF) ? tc->cfg.max_block_insns : 1;
+  /* Single-stepping, or RF: one instruction, whose every exit returns to the dispatcher (for
+   * #DB, or to clear RF). */
+  bool watched = key & (KEY_TF | KEY_RF);
+  int max_insns = cached && !watched ? tc->cfg.max_block_insns : 1;
+  /* Instruction breakpoints, which RF suppresses for the instruction it is set at. */
+  bool breakpoints = !(key & KEY_RF) && cpu_has_breakpoints(tc->cpu);
   if (max_insns > MAX_BLOCK_INSNS_LIMIT)
     max_insns = MAX_BLOCK_INSNS_LIMIT;
 
@@ -1553,7 +1557,7 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
     uint32_t lin = x->cs_base + x->eip;
     if (x->n_insns >= max_insns ||
         (x->n_insns > 0 && (lin >> PAGE_SHIFT) != ((x->cs_base + eip) >> PAGE_SHIFT))) {
-      x->dispatch_exits = key & KEY_TF;
+      x->dispatch_exits = watched;
       if (x->shadow_open) {
         /* The shadowed instruction is in the next block: the dispatcher runs it unpolled. */
         emit_store_imm(&x->e, 4, cpu_field(CPU_SHADOW), 1);
@@ -1568,6 +1572,17 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
     }
     if (x->eip > x->cs_limit) {
       past_cs_limit(x);
+      break;
+    }
+    uint32_t hit = breakpoints ? cpu_breakpoints_at(x->cpu, lin) : 0;
+    if (hit) { /* #DB before the instruction is fetched (SDM vol. 3, 17.3.1.1) */
+      if (x->n_insns > 0) {
+        exit_jmp(x, x->eip);
+        break;
+      }
+      x->next_eip = x->eip;
+      record_insn(x);
+      callout_final(x, insn_raise_breakpoint)->imm = hit;
       break;
     }
     uint32_t pages[2] = {UINT32_MAX, UINT32_MAX};
@@ -1608,7 +1623,7 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
     x->next_eip = x->eip + x->in.length;
     bool in_shadow = x->shadow_open;
     x->shadow_open = false;
-    x->dispatch_exits = in_shadow || (key & KEY_TF);
+    x->dispatch_exits = in_shadow || watched;
     record_insn(x);
     if (tc_is_mmio_insn(tc, pages[0] << PAGE_SHIFT | (lin & (PAGE_SIZE - 1))))
       callout_final(x, insn_emulate_mmio); /* it touched device memory before */
