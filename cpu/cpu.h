@@ -218,10 +218,11 @@ bool cpu_far_jump(struct cpu *cpu, uint16_t sel, uint32_t offset);
 enum task_switch { TASK_JMP, TASK_CALL, TASK_IRET, TASK_INT };
 bool cpu_task_switch(struct cpu *cpu, uint16_t sel, enum task_switch reason, uint32_t ret_eip,
                      bool has_error, uint32_t error);
-/* Far JMP, or CALL pushing ret_cs:ret_eip, to a code segment, through a 32-bit call gate, or
- * to a task (a TSS descriptor or a task gate). */
-bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, bool call, uint16_t ret_cs,
-                      uint32_t ret_eip);
+/* Far JMP (call_width 0), or CALL pushing ret_cs:ret_eip as two 2- or 4-byte slots
+ * (call_width, the operand size), to a code segment, through a 32-bit call gate, or to a task
+ * (a TSS descriptor or a task gate). */
+bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, int call_width,
+                      uint16_t ret_cs, uint32_t ret_eip);
 /* DS, ES and SS all have base 0: memory operands need no segment base added. */
 bool cpu_segs_flat(const struct cpu *cpu);
 /* Push/pop on the guest stack (SS:ESP); false if that raised an exception. */

@@ -328,6 +328,18 @@ int insn_unsupported(struct cpu *cpu, const struct insn_call *c) {
   return CO_EXIT;
 }
 
+/* n stack slots of `width` bytes (2 or 4, the operand size) at lin, zero-extended. */
+static bool read_slots(struct cpu *cpu, uint32_t lin, uint32_t *out, int n, int width) {
+  uint8_t buf[20];
+  if (!mem_read(cpu, lin, buf, (unsigned)(n * width)))
+    return false;
+  for (int i = 0; i < n; i++) {
+    out[i] = 0;
+    memcpy(&out[i], buf + i * width, (size_t)width);
+  }
+  return true;
+}
+
 /* EFLAGS bits IRET/POPF may change at the current privilege (SDM vol. 2, POPF table). */
 static uint32_t writable_flags(const struct cpu *cpu, bool is_iret) {
   uint32_t m = FL_ARITH | FL_TF | FL_DF | FL_NT | FL_AC | FL_ID;
@@ -352,10 +364,13 @@ static int iret(struct cpu *cpu, const struct insn_call *c, bool deprivileged) {
     return CO_EXIT;
   }
   uint32_t frame[3];
+  int w = c->width == 2 ? 2 : 4; /* 16-bit: IP, CS and FLAGS; EFLAGS' upper half stays */
   uint32_t sp = cpu->seg[SEG_SS].base + cpu->regs[R_ESP];
-  if (!mem_read(cpu, sp, frame, 12))
+  if (!read_slots(cpu, sp, frame, 3, w))
     return fault(cpu, c);
   uint32_t new_eip = frame[0], new_eflags = frame[2];
+  if (w == 2)
+    new_eflags |= cpu->eflags & 0xffff0000u;
   uint16_t new_cs = (uint16_t)frame[1];
   if (new_eflags & FL_VM) {
     cpu_stop(cpu, SHUTDOWN_ERROR, "IRET to virtual-8086 mode at EIP 0x%08x is not supported",
@@ -385,13 +400,15 @@ static int iret(struct cpu *cpu, const struct insn_call *c, bool deprivileged) {
   uint32_t mask = writable_flags(cpu, true);
   if (on_cpu)
     mask &= ~(FL_IF | FL_IOPL);
+  if (w == 2)
+    mask &= 0xffff;
   if (rpl == cpu->cpl) {
     if (!load_code_segment(cpu, new_cs, raw, rpl))
       return fault(cpu, c);
-    cpu->regs[R_ESP] += 12;
+    cpu->regs[R_ESP] += 3 * (uint32_t)w;
   } else {
     uint32_t outer[2];
-    if (!mem_read(cpu, sp + 12, outer, 8))
+    if (!read_slots(cpu, sp + 3 * (uint32_t)w, outer, 2, w))
       return fault(cpu, c);
     struct segment saved_cs = cpu->seg[SEG_CS];
     int saved_cpl = cpu->cpl;
@@ -546,7 +563,7 @@ int insn_jmp_far(struct cpu *cpu, const struct insn_call *c) {
   uint16_t sel;
   uint32_t off;
   if (!far_operand(cpu, c, &sel, &off) ||
-      !cpu_far_transfer(cpu, sel, off, false, 0, c->next_eip))
+      !cpu_far_transfer(cpu, sel, off, 0, 0, c->next_eip))
     return fault(cpu, c);
   return CO_EXIT;
 }
@@ -558,7 +575,7 @@ static int call_far(struct cpu *cpu, const struct insn_call *c, uint16_t cs) {
   if (!far_operand(cpu, c, &sel, &off))
     return fault(cpu, c);
   struct segment saved_cs = cpu->seg[SEG_CS];
-  if (!cpu_far_transfer(cpu, sel, off, true, cs, c->next_eip)) {
+  if (!cpu_far_transfer(cpu, sel, off, c->width == 2 ? 2 : 4, cs, c->next_eip)) {
     cpu->seg[SEG_CS] = saved_cs;
     return fault(cpu, c);
   }
@@ -577,8 +594,9 @@ int insn_call_far_deprivileged(struct cpu *cpu, const struct insn_call *c) {
 /* Far return; `deprivileged`: at ring 1 a return to RPL 1 stays in the guest kernel. */
 static int ret_far(struct cpu *cpu, const struct insn_call *c, bool deprivileged) {
   uint32_t frame[2];
+  int w = c->width == 2 ? 2 : 4;
   uint32_t sp = cpu->seg[SEG_SS].base + cpu->regs[R_ESP];
-  if (!mem_read(cpu, sp, frame, 8))
+  if (!read_slots(cpu, sp, frame, 2, w))
     return fault(cpu, c);
   uint16_t sel = (uint16_t)frame[1];
   if (deprivileged && cpu->cpl == 0 && (sel & 3) == DEPRIVILEGED_RING)
@@ -602,10 +620,10 @@ static int ret_far(struct cpu *cpu, const struct insn_call *c, bool deprivileged
   if (rpl == cpu->cpl) {
     if (!load_code_segment(cpu, sel, raw, rpl))
       return fault(cpu, c);
-    cpu->regs[R_ESP] += 8 + c->imm;
+    cpu->regs[R_ESP] += 2 * (uint32_t)w + c->imm;
   } else {
     uint32_t outer[2];
-    if (!mem_read(cpu, sp + 8 + c->imm, outer, 8))
+    if (!read_slots(cpu, sp + 2 * (uint32_t)w + c->imm, outer, 2, w))
       return fault(cpu, c);
     struct segment saved_cs = cpu->seg[SEG_CS];
     int saved_cpl = cpu->cpl;

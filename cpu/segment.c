@@ -114,13 +114,6 @@ bool load_code_segment(struct cpu *cpu, uint16_t sel, uint64_t raw, int new_cpl)
     return raise_error(cpu, EXC_GP, err);
   if (!(s.attr & SEGA_P))
     return raise_error(cpu, EXC_NP, err);
-  if (!(s.attr & SEGA_DB)) {
-    cpu_stop(cpu, SHUTDOWN_ERROR,
-             "guest loaded a 16-bit code segment (selector 0x%04x) at EIP 0x%08x; bt386 runs "
-             "32-bit protected-mode code only",
-             sel, cpu->eip);
-    return false;
-  }
   if (!descriptor_set_accessed(cpu, sel, raw))
     return false;
   s.attr |= 1;
@@ -232,8 +225,9 @@ undo:
 
 /* Far JMP or CALL (call: push ret_cs:ret_eip) to a code segment, through a call gate, or to
  * a task (a TSS or a task gate: ret_eip is what the old task resumes at). */
-bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, bool call, uint16_t ret_cs,
-                      uint32_t ret_eip) {
+bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, int call_width,
+                      uint16_t ret_cs, uint32_t ret_eip) {
+  bool call = call_width != 0;
   uint64_t raw;
   if (!far_descriptor(cpu, sel, &raw))
     return false;
@@ -266,17 +260,20 @@ bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, bool call,
     cpu_raise(cpu, EXC_GP, true, sel & 0xfffc);
     return false;
   }
+  uint32_t frame_bytes = 2 * (uint32_t)call_width;
   if (call) {
-    uint32_t frame[2] = {ret_eip, ret_cs};
+    uint32_t frame32[2] = {ret_eip, ret_cs};
+    uint16_t frame16[2] = {(uint16_t)ret_eip, ret_cs};
     /* The return frame is written first: a stack fault leaves CS:EIP as they were. */
-    if (!mmu_write(cpu->mmu, cpu, cpu->seg[SEG_SS].base + cpu->regs[R_ESP] - 8, frame, 8,
+    if (!mmu_write(cpu->mmu, cpu, cpu->seg[SEG_SS].base + cpu->regs[R_ESP] - frame_bytes,
+                   call_width == 2 ? (void *)frame16 : (void *)frame32, frame_bytes,
                    cpu->cpl == 3 ? MMU_USER : 0))
       return false;
   }
   if (!jump_to_code(cpu, sel, raw, offset))
     return false;
   if (call)
-    cpu->regs[R_ESP] -= 8;
+    cpu->regs[R_ESP] -= frame_bytes;
   return true;
 }
 

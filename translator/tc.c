@@ -47,6 +47,8 @@ uint32_t tc_key(const struct cpu *cpu) {
     key |= KEY_TF;
   if (cpu->eflags & FL_RF)
     key |= KEY_RF;
+  if (!(cpu->seg[SEG_CS].attr & SEGA_DB))
+    key |= KEY_CODE16;
   return key;
 }
 
@@ -670,11 +672,16 @@ int tc_init(struct tcache **out, struct cpu *cpu, struct mmu *mmu, const struct 
   if (tc->cfg.max_block_insns < 1)
     tc->cfg.max_block_insns = 1;
   ZydisDecoderInit(&tc->decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+  ZydisDecoderInit(&tc->decoder16, ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_32);
   /* The guest is a P6: F3 0F BC/BD are BSF/BSR, 0F 1E is a hint NOP, F2 is no BND prefix. */
   ZydisDecoderEnableMode(&tc->decoder, ZYDIS_DECODER_MODE_TZCNT, ZYAN_FALSE);
   ZydisDecoderEnableMode(&tc->decoder, ZYDIS_DECODER_MODE_LZCNT, ZYAN_FALSE);
   ZydisDecoderEnableMode(&tc->decoder, ZYDIS_DECODER_MODE_CET, ZYAN_FALSE);
   ZydisDecoderEnableMode(&tc->decoder, ZYDIS_DECODER_MODE_MPX, ZYAN_FALSE);
+  ZydisDecoderEnableMode(&tc->decoder16, ZYDIS_DECODER_MODE_TZCNT, ZYAN_FALSE);
+  ZydisDecoderEnableMode(&tc->decoder16, ZYDIS_DECODER_MODE_LZCNT, ZYAN_FALSE);
+  ZydisDecoderEnableMode(&tc->decoder16, ZYDIS_DECODER_MODE_CET, ZYAN_FALSE);
+  ZydisDecoderEnableMode(&tc->decoder16, ZYDIS_DECODER_MODE_MPX, ZYAN_FALSE);
 
   size_t meta_bytes = tc->cfg.code_bytes / META_FRACTION;
   /* The single-step guard and poll pages sit right below the code so that a RIP-relative

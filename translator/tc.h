@@ -68,9 +68,10 @@ struct tb {
 #define KEY_CS_BASED 0x40u   /* CS has a nonzero base or a limit below 4 GiB (tb->cs_base) */
 #define KEY_TF 0x80u         /* EFLAGS.TF: one instruction, then #DB (single-step) */
 #define KEY_RF 0x100u        /* EFLAGS.RF: one instruction past any breakpoint, then RF clear */
+#define KEY_CODE16 0x200u    /* a 16-bit code segment (CS.D = 0): re-encoded for 32 bits */
 /* Keys whose blocks the indirect-branch caches do not hold: the caches are indexed by EIP
  * and hold flat translations only, and single-stepped blocks must come back each time. */
-#define KEY_NO_JCACHE (KEY_NONFLAT | KEY_CS_BASED | KEY_TF | KEY_RF)
+#define KEY_NO_JCACHE (KEY_NONFLAT | KEY_CS_BASED | KEY_TF | KEY_RF | KEY_CODE16)
 
 /* The guest linear address of a block's first instruction. */
 static inline uint32_t tb_linear(const struct tb *tb) { return tb->cs_base + tb->eip; }
@@ -145,6 +146,7 @@ struct tcache {
   struct mmu *mmu;
   struct tc_config cfg;
   ZydisDecoder decoder;
+  ZydisDecoder decoder16;              /* for 16-bit code segments (KEY_CODE16) */
 
   uint8_t *code, *code_ptr, *code_end; /* executable area */
   uint8_t *polls;                      /* the two interrupt-poll pages below `code` */

@@ -52,6 +52,8 @@ struct xlate {
   uint32_t cs_base, cs_limit; /* CS's: EIP is an offset, code is fetched at base + EIP */
   uint32_t page[2];
   uint32_t eip, next_eip;
+  uint32_t guest_len;  /* of the instruction in guest code (bytes[] may be re-encoded) */
+  bool ip16;           /* a near branch's target wraps at 64 KiB (16-bit operand size) */
   uint8_t bytes[16];
   ZydisDecodedInstruction in;
   ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
@@ -716,10 +718,12 @@ static void translate_leave(struct xlate *x) {
 
 /* ---- control transfers ---- */
 
+/* A relative branch's target: the displacement from the guest instruction's end (in 16-bit
+ * code its re-encoding may be longer). */
 static uint32_t branch_target(struct xlate *x) {
   uint64_t target = 0;
-  ZydisCalcAbsoluteAddress(&x->in, &x->op[0], x->eip, &target);
-  if (x->in.operand_width == 16)
+  ZydisCalcAbsoluteAddress(&x->in, &x->op[0], x->next_eip - x->in.length, &target);
+  if (x->in.operand_width == 16 || x->ip16)
     target &= 0xffff;
   return (uint32_t)target;
 }
@@ -1417,6 +1421,38 @@ static void translate_insn(struct xlate *x) {
 
 /* ---- fetching guest code ---- */
 
+/* 16-bit code (CS.D = 0): decode the instruction as 16-bit code, encode the same instruction
+ * for 32-bit code with Zydis's encoder (which turns the operand- and address-size defaults
+ * into 0x66 and 0x67 prefixes: `mov ax, [bx]` is 8b 07 there and 66 67 8b 07 here) and decode
+ * that, so that the rest of the translator sees 32-bit code that does the same. guest_len
+ * keeps the guest's length, and branch_target measures from its end. An instruction the
+ * encoder cannot express stops the VM with a message that names it. */
+static ZyanStatus decode16(struct xlate *x, int got) {
+  ZydisDecodedInstruction in16;
+  ZydisDecodedOperand ops16[ZYDIS_MAX_OPERAND_COUNT];
+  ZyanStatus st = ZydisDecoderDecodeFull(&x->tc->decoder16, x->bytes, (ZyanUSize)got, &in16, ops16);
+  if (ZYAN_FAILED(st))
+    return st;
+  x->guest_len = in16.length;
+  x->ip16 = in16.operand_width == 16;
+  ZydisEncoderRequest req;
+  uint8_t b[ZYDIS_MAX_INSTRUCTION_LENGTH];
+  ZyanUSize len = sizeof(b);
+  if (ZYAN_FAILED(ZydisEncoderDecodedInstructionToEncoderRequest(&in16, ops16,
+                                                                  in16.operand_count_visible,
+                                                                  &req)) ||
+      (req.machine_mode = ZYDIS_MACHINE_MODE_LEGACY_32,
+       ZYAN_FAILED(ZydisEncoderEncodeInstruction(&req, b, &len))) ||
+      ZYAN_FAILED(ZydisDecoderDecodeFull(&x->tc->decoder, b, len, &x->in, x->op))) {
+    cpu_stop(x->cpu, SHUTDOWN_ERROR,
+             "16-bit code: %s at EIP 0x%08x cannot be translated (no 32-bit encoding of it)",
+             ZydisMnemonicGetString(in16.mnemonic), x->eip);
+    return ZYAN_STATUS_FAILED;
+  }
+  memcpy(x->bytes, b, len);
+  return ZYAN_STATUS_SUCCESS;
+}
+
 /* Read up to `want` bytes of guest code at eip; fewer at an unmapped page. Returns the number
  * of bytes read, with the physical pages touched in pages[]. */
 static int fetch(struct xlate *x, uint32_t eip, uint8_t *buf, int want, uint32_t pages[2],
@@ -1593,7 +1629,9 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
       exit_jmp(x, x->eip);
       break;
     }
-    ZyanStatus st = ZydisDecoderDecodeFull(&tc->decoder, x->bytes, (ZyanUSize)got, &x->in, x->op);
+    ZyanStatus st = (key & KEY_CODE16) ? decode16(x, got)
+                                       : ZydisDecoderDecodeFull(&tc->decoder, x->bytes,
+                                                                (ZyanUSize)got, &x->in, x->op);
     if (st == ZYDIS_STATUS_NO_MORE_DATA && got < 15) {
       /* The instruction runs onto a page we could not read. */
       if (x->n_insns > 0) {
@@ -1612,15 +1650,17 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
       x->in.length = 1;
       x->in.mnemonic = ZYDIS_MNEMONIC_INVALID;
     }
+    if (!(key & KEY_CODE16) || ZYAN_FAILED(st))
+      x->guest_len = x->in.length;
     if (x->n_insns == 0)
       x->page[0] = pages[0];
-    if (x->eip + x->in.length - 1u > x->cs_limit) {
+    if (x->eip + x->guest_len - 1u > x->cs_limit) {
       past_cs_limit(x); /* it ends past the limit: #GP(0) before it runs */
       break;
     }
-    if ((lin & (PAGE_SIZE - 1)) + x->in.length > PAGE_SIZE)
+    if ((lin & (PAGE_SIZE - 1)) + x->guest_len > PAGE_SIZE)
       x->page[1] = pages[1];
-    x->next_eip = x->eip + x->in.length;
+    x->next_eip = x->eip + x->guest_len;
     bool in_shadow = x->shadow_open;
     x->shadow_open = false;
     x->dispatch_exits = in_shadow || watched;
