@@ -1579,6 +1579,16 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
    * #DB, or to clear RF). */
   bool watched = key & (KEY_TF | KEY_RF);
   int max_insns = cached && !watched ? tc->cfg.max_block_insns : 1;
+  /* A 16-bit stack segment addresses the stack with SP; translations use ESP, which is the
+   * same while ESP is below 64 KiB and does not wrap there. Beyond that: say so. */
+  if (!(tc->cpu->seg[SEG_SS].attr & SEGA_DB) && (tc->cpu->cr0 & CR0_PE) &&
+      tc->cpu->regs[R_ESP] > 0xffff) {
+    cpu_stop(tc->cpu, SHUTDOWN_ERROR,
+             "a 16-bit stack segment (SS 0x%04x, B = 0) with ESP 0x%08x at EIP 0x%08x: stacks "
+             "addressed with SP are not supported",
+             tc->cpu->seg[SEG_SS].sel, tc->cpu->regs[R_ESP], eip);
+    return NULL;
+  }
   /* Instruction breakpoints, which RF suppresses for the instruction it is set at. */
   bool breakpoints = !(key & KEY_RF) && cpu_has_breakpoints(tc->cpu);
   if (max_insns > MAX_BLOCK_INSNS_LIMIT)
