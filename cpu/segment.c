@@ -1,6 +1,7 @@
 /* segment.c - protected-mode segmentation: descriptor fetch, segment register loads with the
  * SDM's checks (vol. 3, 5.5-5.8), far jumps, and the guest stack as the CPU pushes on it. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cpu/cpu.h"
 #include "cpu/segment.h"
@@ -155,17 +156,27 @@ bool cpu_far_jump(struct cpu *cpu, uint16_t sel, uint32_t offset) {
 }
 
 #define CALL_GATE_32 0xc
+#define CALL_GATE_16 0x4
 
 /* JMP or CALL through a 32-bit call gate (SDM vol. 3A, 5.8.3-5.8.5; vol. 2, CALL and JMP). A
  * CALL to more privileged non-conforming code switches to the stack the TSS holds for it and
  * pushes the caller's SS and ESP, the gate's count of parameter dwords copied from the
  * caller's stack, and the return CS:EIP; any other pushes CS:EIP where it is. Nothing changes
  * if a check or a push faults. */
+/* Stack slot i of `w` bytes (2 or 4) in frame. */
+static void put_slot(uint8_t *frame, uint32_t i, uint32_t value, uint32_t w) {
+  memcpy(frame + i * w, &value, w);
+}
+
+/* A far call or jump through a call gate: a 32-bit one (w 4) or a 16-bit one (w 2, whose
+ * offset is 16 bits and whose frame and parameters are words). */
 static bool call_gate(struct cpu *cpu, uint16_t gate_sel, uint64_t gate, bool call,
-                      uint16_t ret_cs, uint32_t ret_eip) {
+                      uint16_t ret_cs, uint32_t ret_eip, uint32_t w) {
   int gate_dpl = (int)(gate >> 45) & 3;
   uint16_t sel = (uint16_t)(gate >> 16);
   uint32_t offset = (uint32_t)(gate & 0xffff) | (uint32_t)(gate >> 32 & 0xffff0000u);
+  if (w == 2)
+    offset &= 0xffff;
   uint32_t params = (uint32_t)(gate >> 32) & 0x1f;
   if (gate_dpl < cpu->cpl || gate_dpl < (gate_sel & 3))
     return raise_error(cpu, EXC_GP, gate_sel & 0xfffc);
@@ -189,28 +200,30 @@ static bool call_gate(struct cpu *cpu, uint16_t gate_sel, uint64_t gate, bool ca
   uint32_t old_esp = cpu->regs[R_ESP];
   int saved_cpl = cpu->cpl;
   if (call && new_cpl < cpu->cpl) {
-    uint32_t frame[2 + 31 + 2];
-    frame[0] = ret_eip;
-    frame[1] = ret_cs;
-    if (params && !mmu_read(cpu->mmu, cpu, saved_ss.base + old_esp, &frame[2], params * 4,
+    uint8_t frame[(2 + 31 + 2) * 4];
+    put_slot(frame, 0, ret_eip, w);
+    put_slot(frame, 1, ret_cs, w);
+    if (params && !mmu_read(cpu->mmu, cpu, saved_ss.base + old_esp, frame + 2 * w, params * w,
                             cpu->cpl == 3 ? MMU_USER : 0))
       return false;
-    frame[2 + params] = old_esp;
-    frame[3 + params] = saved_ss.sel;
+    put_slot(frame, 2 + params, old_esp, w);
+    put_slot(frame, 3 + params, saved_ss.sel, w);
     uint32_t esp;
     if (!enter_tss_stack(cpu, new_cpl, &esp))
       return false;
-    uint32_t bytes = (4 + params) * 4;
+    uint32_t bytes = (4 + params) * w;
     if (!mmu_write(cpu->mmu, cpu, cpu->seg[SEG_SS].base + esp - bytes, frame, bytes,
                    new_cpl == 3 ? MMU_USER : 0))
       goto undo;
     cpu->regs[R_ESP] = esp - bytes;
   } else if (call) {
-    uint32_t frame[2] = {ret_eip, ret_cs};
-    if (!mmu_write(cpu->mmu, cpu, saved_ss.base + old_esp - 8, frame, 8,
+    uint8_t frame[8];
+    put_slot(frame, 0, ret_eip, w);
+    put_slot(frame, 1, ret_cs, w);
+    if (!mmu_write(cpu->mmu, cpu, saved_ss.base + old_esp - 2 * w, frame, 2 * w,
                    cpu->cpl == 3 ? MMU_USER : 0))
       return false;
-    cpu->regs[R_ESP] = old_esp - 8;
+    cpu->regs[R_ESP] = old_esp - 2 * w;
   }
   if (!load_code_segment(cpu, sel, raw, new_cpl))
     goto undo;
@@ -236,8 +249,8 @@ bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, int call_w
   if (!(s.attr & SEGA_S)) {
     unsigned type = s.attr & 0xf;
     int dpl = SEGA_DPL(s.attr);
-    if (type == CALL_GATE_32)
-      return call_gate(cpu, sel, raw, call, ret_cs, ret_eip);
+    if (type == CALL_GATE_32 || type == CALL_GATE_16)
+      return call_gate(cpu, sel, raw, call, ret_cs, ret_eip, type == CALL_GATE_32 ? 4 : 2);
     if (type == 0x5 || type == 0x9 || type == 0xb || type == 0x1 || type == 0x3) {
       /* A task gate or a TSS: a task switch, if CPL and RPL may use it. */
       if (dpl < cpu->cpl || dpl < (sel & 3))
@@ -249,13 +262,6 @@ bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, int call_w
         tss = (uint16_t)(raw >> 16);
       }
       return cpu_task_switch(cpu, tss, call ? TASK_CALL : TASK_JMP, ret_eip, false, 0);
-    }
-    if (type == 0x4) {
-      cpu_stop(cpu, SHUTDOWN_ERROR,
-               "far %s through a 16-bit call gate (selector 0x%04x) at EIP 0x%08x is not "
-               "supported",
-               call ? "call" : "jump", sel, cpu->eip);
-      return false;
     }
     cpu_raise(cpu, EXC_GP, true, sel & 0xfffc);
     return false;

@@ -2,13 +2,15 @@
  * operands are 16-bit and addresses 16-bit unless an 0x66 or 0x67 prefix says otherwise;
  * near calls and returns push and pop 16-bit IPs; 16-bit addressing ([bx+si+disp]) through a
  * data segment with a base; a jump table through a register; loop on CX; pushf/popf of
- * FLAGS; a 16-bit far call and return (lcallw/lretw) inside the segment; an interrupt from
+ * FLAGS; a 16-bit far call and return (lcallw/lretw) inside the segment, directly and through
+ * a 16-bit call gate; an interrupt from
  * 16-bit code through a 32-bit gate, which returns to it with iretd; and a 32-bit far return
  * (lretl) to the 32-bit caller. The same code under QEMU must leave the same registers. */
 #include "lib/guest.h"
 
 #define SEL_CODE16 (3 << 3) /* 16-bit code, base code16_start, limit 0xffff */
 #define SEL_DATA16 (4 << 3) /* data, base data16, limit 0xffff */
+#define SEL_GATE16 (5 << 3) /* a 16-bit call gate to SEL_CODE16:c16_far */
 
 uint16_t data16[64] __attribute__((aligned(16))) = {1, 2, 3, 4, 5, 6, 7, 8};
 uint32_t out[8];
@@ -42,6 +44,7 @@ __asm__(".text\n"
         "popw %di\n\t"
         "andw $0x8d5, %di\n\t"                /* the arithmetic flags after loop's last add */
         "lcallw $0x18, $(c16_far - code16_start)\n\t"
+        "lcallw $0x28, $0\n\t"               /* through the 16-bit call gate: c16_far again */
         "int $0x41\n\t"                       /* a 32-bit gate; iretd comes back here */
         "popl %ecx\n\t"
         "lretl\n"                            /* to the 32-bit caller */
@@ -78,7 +81,7 @@ __asm__(".text\n"
         ".code32\n"
         "c16_end:\n");
 
-extern char code16_start[], c16_entry[], c16_sub[], c16_more[], c16_end[];
+extern char code16_start[], c16_entry[], c16_sub[], c16_far[], c16_more[], c16_end[];
 
 void int41_handler(void);
 __asm__(".text\n"
@@ -95,6 +98,9 @@ int main(void) {
   traps_init();
   gdt_set(SEL_CODE16 >> 3, (uint32_t)code16_start, 0xffff, 0x9a, 0x0);
   gdt_set(SEL_DATA16 >> 3, (uint32_t)data16, 0xffff, 0x92, 0x0);
+  /* A call gate in segment-descriptor clothes: offset 15:0 as the limit, the selector (and
+   * no parameters) as the base, type 4 (16-bit call gate), DPL 0, present. */
+  gdt_set(SEL_GATE16 >> 3, SEL_CODE16, (uint32_t)c16_far - (uint32_t)code16_start, 0x84, 0);
   idt_gate_at(0x41, SEL_CODE, (uint32_t)int41_handler);
   static struct __attribute__((packed)) {
     uint32_t off;
@@ -112,7 +118,8 @@ int main(void) {
                    : "=a"(a), "=c"(c), "=d"(d), "=S"(si), "=D"(di), "=m"(out[0])
                    : "m"(target)
                    : "memory", "cc");
-  printf("ax %04x (0x1234, +1 in a near call, +0x100 in a far one)\n", a & 0xffff);
+  printf("ax %04x (0x1234, +1 in a near call, +0x100 in a far call and one through a 16-bit "
+         "call gate)\n", a & 0xffff);
   printf("ecx %08x (16-bit add kept the upper half)\n", c);
   printf("dx %04x (es:[bx+si+2])\n", d & 0xffff);
   printf("si %04x (loop on cx), flags after it %04x\n", si & 0xffff, di & 0xffff);
