@@ -55,17 +55,15 @@ static bool read_gate(struct cpu *cpu, int vector, bool ext, struct gate *g) {
   g->type = (uint8_t)(raw >> 40) & 0x1f;
   g->dpl = (int)(raw >> 45) & 3;
   g->present = raw >> 47 & 1;
-  if (g->type != 0x0e && g->type != 0x0f && g->type != TASK_GATE) {
-    if (g->type == 0x06 || g->type == 0x07) {
-      cpu_stop(cpu, SHUTDOWN_ERROR,
-               "IDT vector %d is a 16-bit gate; bt386 supports 32-bit interrupt, trap and task "
-               "gates",
-               vector);
-      return false;
-    }
+  /* 32-bit interrupt and trap gates (0x0e, 0x0f), their 16-bit forms (0x06, 0x07: a 16-bit
+   * offset and frame), task gates. */
+  if (g->type != 0x0e && g->type != 0x0f && g->type != 0x06 && g->type != 0x07 &&
+      g->type != TASK_GATE) {
     cpu_raise(cpu, EXC_GP, true, err);
     return false;
   }
+  if (g->type == 0x06 || g->type == 0x07)
+    g->offset &= 0xffff;
   if (!g->present) {
     cpu_raise(cpu, EXC_NP, true, err);
     return false;
@@ -136,6 +134,7 @@ static bool deliver(struct cpu *cpu, const struct pending_event *ev) {
     return false;
   }
   int new_cpl = (cs.attr & 0x4) ? cpu->cpl : dpl; /* conforming code keeps CPL */
+  unsigned w = (g.type & 0x8) ? 4 : 2; /* the frame's slots: a 16-bit gate pushes words */
   uint32_t old_eflags = cpu->eflags;
   uint16_t old_cs = cpu->seg[SEG_CS].sel, old_ss = cpu->seg[SEG_SS].sel;
   uint32_t old_esp = cpu->regs[R_ESP];
@@ -150,17 +149,17 @@ static bool deliver(struct cpu *cpu, const struct pending_event *ev) {
       return false;
     }
     cpu->regs[R_ESP] = esp;
-    if (!cpu_push32(cpu, old_ss) || !cpu_push32(cpu, old_esp))
+    if (!cpu_push(cpu, old_ss, w) || !cpu_push(cpu, old_esp, w))
       goto undo_stack;
   }
   uint32_t ret_eip = ev->software ? ev->next_eip : cpu->eip;
-  if (!cpu_push32(cpu, old_eflags) || !cpu_push32(cpu, old_cs) || !cpu_push32(cpu, ret_eip) ||
-      (ev->has_error && !cpu_push32(cpu, ev->error)))
+  if (!cpu_push(cpu, old_eflags, w) || !cpu_push(cpu, old_cs, w) || !cpu_push(cpu, ret_eip, w) ||
+      (ev->has_error && !cpu_push(cpu, ev->error, w)))
     goto undo_stack;
   if (!load_code_segment(cpu, g.sel, raw, new_cpl))
     goto undo_stack;
   cpu->eip = g.offset;
-  uint32_t clear = FL_TF | FL_NT | FL_RF | FL_VM | (g.type == 0x0e ? FL_IF : 0);
+  uint32_t clear = FL_TF | FL_NT | FL_RF | FL_VM | ((g.type & 7) == 6 ? FL_IF : 0);
   cpu->eflags &= ~clear;
   cpu->halted = false;
   return true;

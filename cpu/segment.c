@@ -283,14 +283,16 @@ bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, int call_w
   return true;
 }
 
-bool cpu_push32(struct cpu *cpu, uint32_t value) {
-  uint32_t esp = cpu->regs[R_ESP] - 4;
-  if (!mmu_write(cpu->mmu, cpu, cpu->seg[SEG_SS].base + esp, &value, 4,
+bool cpu_push(struct cpu *cpu, uint32_t value, unsigned bytes) {
+  uint32_t esp = cpu->regs[R_ESP] - bytes;
+  if (!mmu_write(cpu->mmu, cpu, cpu->seg[SEG_SS].base + esp, &value, bytes,
                  cpu->cpl == 3 ? MMU_USER : 0))
     return false;
   cpu->regs[R_ESP] = esp;
   return true;
 }
+
+bool cpu_push32(struct cpu *cpu, uint32_t value) { return cpu_push(cpu, value, 4); }
 
 bool cpu_pop32(struct cpu *cpu, uint32_t *value) {
   uint32_t esp = cpu->regs[R_ESP];

@@ -1334,8 +1334,8 @@ static void translate_insn(struct xlate *x) {
   case ZYDIS_MNEMONIC_INT3: callout_final(x, insn_int)->imm = EXC_BP; return;
   case ZYDIS_MNEMONIC_INT1: callout_final(x, insn_int)->imm = EXC_DB; return;
   case ZYDIS_MNEMONIC_INTO: callout(x, insn_into); end_after(x); return;
-  case ZYDIS_MNEMONIC_IRETD: callout_final(x, insn_iret); return;
-  case ZYDIS_MNEMONIC_IRET: unsupported(x); return;
+  case ZYDIS_MNEMONIC_IRETD:
+  case ZYDIS_MNEMONIC_IRET: callout_final(x, insn_iret); return; /* IRET: a 16-bit frame */
   case ZYDIS_MNEMONIC_UD0: case ZYDIS_MNEMONIC_UD1: case ZYDIS_MNEMONIC_UD2: raise_ud(x); return;
   case ZYDIS_MNEMONIC_CPUID: callout(x, insn_cpuid); return;
   case ZYDIS_MNEMONIC_RDTSC: translate_rdtsc(x); return;

@@ -3,7 +3,8 @@
  * near calls and returns push and pop 16-bit IPs; 16-bit addressing ([bx+si+disp]) through a
  * data segment with a base; a jump table through a register; loop on CX; pushf/popf of
  * FLAGS; a 16-bit far call and return (lcallw/lretw) inside the segment, directly and through
- * a 16-bit call gate; an interrupt from
+ * a 16-bit call gate; an interrupt through a 16-bit interrupt gate (a word frame, iretw); an
+ * interrupt from
  * 16-bit code through a 32-bit gate, which returns to it with iretd; and a 32-bit far return
  * (lretl) to the 32-bit caller. The same code under QEMU must leave the same registers. */
 #include "lib/guest.h"
@@ -46,12 +47,17 @@ __asm__(".text\n"
         "lcallw $0x18, $(c16_far - code16_start)\n\t"
         "lcallw $0x28, $0\n\t"               /* through the 16-bit call gate: c16_far again */
         "int $0x41\n\t"                       /* a 32-bit gate; iretd comes back here */
+        "int $0x42\n\t"                       /* a 16-bit gate into this segment: iretw */
         "popl %ecx\n\t"
         "lretl\n"                            /* to the 32-bit caller */
         "c16_sub:\n\t"
         "incw %ax\n\t"
         "movw (%esp), %bp\n\t"               /* the return IP on the stack (0x67: ESP) */
         "ret\n"
+        "c16_int42:\n\t"
+        "addw $0x10, %ax\n\t"
+        "movw (%esp), %bx\n\t"               /* the IP the 16-bit gate pushed */
+        "iretw\n"
         "c16_far:\n\t"
         "addw $0x100, %ax\n\t"
         "lretw\n"
@@ -81,7 +87,8 @@ __asm__(".text\n"
         ".code32\n"
         "c16_end:\n");
 
-extern char code16_start[], c16_entry[], c16_sub[], c16_far[], c16_more[], c16_end[];
+extern char code16_start[], c16_entry[], c16_sub[], c16_far[], c16_int42[], c16_more[],
+    c16_end[];
 
 void int41_handler(void);
 __asm__(".text\n"
@@ -102,6 +109,8 @@ int main(void) {
    * no parameters) as the base, type 4 (16-bit call gate), DPL 0, present. */
   gdt_set(SEL_GATE16 >> 3, SEL_CODE16, (uint32_t)c16_far - (uint32_t)code16_start, 0x84, 0);
   idt_gate_at(0x41, SEL_CODE, (uint32_t)int41_handler);
+  idt_gate_at(0x42, SEL_CODE16, (uint32_t)c16_int42 - (uint32_t)code16_start);
+  idt_gate_access(0x42, 0x86); /* a 16-bit interrupt gate */
   static struct __attribute__((packed)) {
     uint32_t off;
     uint16_t sel;
@@ -119,7 +128,7 @@ int main(void) {
                    : "m"(target)
                    : "memory", "cc");
   printf("ax %04x (0x1234, +1 in a near call, +0x100 in a far call and one through a 16-bit "
-         "call gate)\n", a & 0xffff);
+         "call gate, +0x10 in a 16-bit interrupt gate)\n", a & 0xffff);
   printf("ecx %08x (16-bit add kept the upper half)\n", c);
   printf("dx %04x (es:[bx+si+2])\n", d & 0xffff);
   printf("si %04x (loop on cx), flags after it %04x\n", si & 0xffff, di & 0xffff);

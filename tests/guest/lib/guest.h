@@ -85,6 +85,8 @@ void idt_task_gate(int vector, uint16_t tss_sel);
 void idt_gate_absent(int vector);
 /* An interrupt gate (DPL 0) to cs:offset. */
 void idt_gate_at(int vector, uint16_t cs, uint32_t offset);
+/* Set a gate's access byte (P, DPL, type: 0x86 is a 16-bit interrupt gate). */
+void idt_gate_access(int vector, uint8_t access);
 
 /* What isr.S saves: the handler may change any of it, EIP included. */
 struct trap_frame {

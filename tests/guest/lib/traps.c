@@ -78,6 +78,10 @@ void idt_gate_at(int vector, uint16_t cs, uint32_t offset) {
   idt_set(vector, (void (*)(void))offset, cs);
 }
 
+void idt_gate_access(int vector, uint8_t access) {
+  idt[vector] = (idt[vector] & ~(0xffull << 40)) | (uint64_t)access << 40;
+}
+
 void traps_init(void) {
   gdt_init();
   idt_init();
