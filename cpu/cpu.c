@@ -92,10 +92,12 @@ void cpu_flags_from_host(struct cpu *cpu) {
   cpu->eflags = ((uint32_t)cpu->rflags & FL_HOST) | cpu->vsys | cpu->vif | 0x2;
 }
 
+/* RF stays behind: it holds for the one instruction translated code is entered at (KEY_RF)
+ * and is clear once that has run, and pushf must not show it. */
 void cpu_flags_to_host(struct cpu *cpu) {
   cpu->rflags = (cpu->eflags & FL_HOST) | 0x202;
   cpu->vif = cpu->eflags & FL_IF;
-  cpu->vsys = cpu->eflags & ~(FL_HOST | FL_IF | 0x2u);
+  cpu->vsys = cpu->eflags & ~(FL_HOST | FL_IF | FL_RF | 0x2u);
 }
 
 void cpu_stop(struct cpu *cpu, int reason, const char *fmt, ...) {

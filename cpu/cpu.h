@@ -40,6 +40,7 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_COUNT };
 
 /* Debug registers (SDM vol. 3, 17.2): DR6's status bits, and the bits DR6 and DR7 always
  * read as 1 on a P6 (QEMU's DR6_FIXED_1 and DR7_FIXED_1). */
+#define SHADOW_SS 2u
 #define DR6_BS 0x4000u       /* single step */
 #define DR7_RW_SHIFT 16      /* then R/Wn (00: instruction execution) and LENn, 4 bits each */
 #define DR6_FIXED_1 0xffff0ff0u
@@ -128,7 +129,8 @@ struct cpu {
   uint32_t host_mxcsr;
   uint64_t flags_stack[2];
   uint32_t irq_armed; /* the run loop's: an interrupt waits for IF (the pending poll is armed) */
-  uint32_t shadow;
+  uint32_t shadow; /* 1: sti's interrupt shadow; SHADOW_SS: a load of SS's, which holds off
+                     debug exceptions too (SDM vol. 3, 6.8.3) */
   uint8_t xmm[8][16];
   /* ---- C-only state ---- */
   /* Where translated code runs the host's fxsave before it copies the 32-bit part of the

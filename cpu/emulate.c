@@ -15,7 +15,7 @@
 #include "cpu/insn.h"
 #include "mmu/mmu.h"
 
-static ZydisDecoder decoder;
+static ZydisDecoder decoder, decoder16; /* for 32-bit code, and for 16-bit (CS.D = 0) */
 static bool decoder_ready;
 
 static int gpr_of(ZydisRegister r) {
@@ -183,8 +183,10 @@ static int unsupported(struct cpu *cpu, const ZydisDecodedInstruction *in, uint3
 int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io) {
   if (!decoder_ready) {
     ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+    ZydisDecoderInit(&decoder16, ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_32);
     decoder_ready = true;
   }
+  bool code16 = !(cpu->seg[SEG_CS].attr & SEGA_DB);
   uint8_t bytes[15];
   unsigned user = cpu->cpl == 3 ? MMU_USER : 0;
   memset(bytes, 0, sizeof(bytes));
@@ -205,7 +207,7 @@ int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io) {
   }
   ZydisDecodedInstruction in;
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-  if (ZYAN_FAILED(ZydisDecoderDecodeFull(&decoder, bytes, got, &in, ops)))
+  if (ZYAN_FAILED(ZydisDecoderDecodeFull(code16 ? &decoder16 : &decoder, bytes, got, &in, ops)))
     return unsupported(cpu, &in, 0);
 
   const ZydisDecodedOperand *mem = NULL, *other = NULL;
@@ -291,6 +293,8 @@ int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io) {
   if (in.mnemonic == ZYDIS_MNEMONIC_XCHG)
     reg_set(cpu, other->reg.value, v);
   cpu->eip += in.length;
+  if (code16)
+    cpu->eip &= 0xffff; /* IP */
   return 0;
 }
 

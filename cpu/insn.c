@@ -476,7 +476,7 @@ int insn_sgdt_sidt(struct cpu *cpu, const struct insn_call *c) {
 /* A load that changes whether DS/ES/SS are flat changes how blocks are translated. */
 static int after_segment_load(struct cpu *cpu, const struct insn_call *c, bool was_flat, int seg) {
   if (seg == SEG_SS)
-    cpu->shadow = 1; /* no interrupt before the next instruction (SDM vol. 3, 6.8.3) */
+    cpu->shadow = SHADOW_SS; /* no interrupt or #DB before the next instruction (6.8.3) */
   if (seg == SEG_SS || was_flat != cpu_segs_flat(cpu))
     return next_via_dispatcher(cpu, c);
   return CO_NEXT;

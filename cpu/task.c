@@ -147,6 +147,10 @@ bool cpu_task_switch(struct cpu *cpu, uint16_t sel, enum task_switch reason, uin
     cpu->regs[i] = next.gpr[i];
   cpu->cpl = (int)(next.seg[1] & 3);
   cpu->halted = false;
+  if (cpu->dr[7] & 0x55) { /* the local breakpoints L0-L3 are the old task's (17.2.4) */
+    cpu->dr[7] &= ~0x55u;
+    cpu->breakpoints_changed = true;
+  }
   /* From here on a fault belongs to the new task: it is raised (cpu->pending) at the new
    * task's EIP, and the switch itself has happened. */
   if (load_ldt(cpu, (uint16_t)next.ldt) && load_segments(cpu, &next) && has_error)

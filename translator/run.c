@@ -45,8 +45,8 @@ static struct tcache *running; /* the cache bt_run is running */
  * arm the pending poll for), a kick, hlt, the refill after a page fault, an instruction to
  * emulate, the statistics' phase mark (the first ring-3 block). */
 static bool go_on_directly(struct tcache *tc, struct cpu *cpu) {
-  if (!tc->cfg.jcache || tc->stepping || cpu->shutdown || cpu->pending.valid || cpu->halted ||
-      cpu->shadow ||
+  if (!tc->cfg.jcache || tc->stepping || cpu->breakpoints_changed || cpu->shutdown ||
+      cpu->pending.valid || cpu->halted || cpu->shadow ||
       tc->one_shot_next || tc->mmio_next || tc->extra_key ||
       (tc->n_phases_done == 0 && tc->cfg.phase_mark != TC_PHASE_NONE &&
        (tc->cfg.phase_mark != TC_PHASE_RING3 || cpu->cpl == 3)) ||
@@ -123,11 +123,10 @@ static void raise_single_step(struct cpu *cpu) {
   cpu_raise(cpu, EXC_DB, false, 0);
 }
 
-/* The watched instruction (a KEY_TF or KEY_RF block's) is done: RF is cleared (SDM vol. 3,
- * 17.3.1.1), and a single step traps. */
+/* The watched instruction (a KEY_TF or KEY_RF block's) is done: a single step traps. (RF is
+ * clear by now, SDM vol. 3, 17.3.1.1: translated code does not carry it, so only an IRET or a
+ * task switch that loaded it has it set.) */
 static void watched_done(struct cpu *cpu, uint32_t watch) {
-  if (watch & KEY_RF)
-    cpu->eflags &= ~FL_RF;
   if (watch & KEY_TF)
     raise_single_step(cpu);
 }
@@ -136,6 +135,8 @@ static void watched_exit(struct tcache *tc, int why, uint32_t eip, uint32_t watc
   struct cpu *cpu = tc->cpu;
   if (cpu->shutdown || cpu->pending.valid || cpu->halted)
     return;
+  if (cpu->shadow == SHADOW_SS)
+    return; /* a load of SS: the next instruction's trap covers both (SDM vol. 3, 6.8.3) */
   if (why == EXIT_FAULT) {
     if (tc->mmio_next) {
       tc->watch_after_mmio = watch; /* done once the run loop has emulated it */

@@ -602,6 +602,8 @@ void tc_note_mmio_insn(struct tcache *tc, uint32_t pa) {
       tc->mmio_insns[i] = pa + 1;
       tc->mmio_pages[pa >> PAGE_SHIFT] = 1;
       invalidate_page(tc, pa >> PAGE_SHIFT, FOR_MMIO);
+      /* Still watched, with no blocks on it now: new code there must forget the entry. */
+      mmu_protect_code(tc->mmu, pa >> PAGE_SHIFT);
       return;
     }
   }

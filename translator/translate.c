@@ -24,6 +24,7 @@
 #include "cpu/cpu.h"
 #include "cpu/insn.h"
 #include "mmu/mmu.h"
+#include "mmu/walk.h"
 #include "translator/emit.h"
 #include "translator/tc.h"
 
@@ -1511,6 +1512,18 @@ static void past_cs_limit(struct xlate *x) {
   callout_final(x, insn_raise_gp0);
 }
 
+/* A block that is the #DB of the breakpoints `hit` at its first instruction (at linear lin):
+ * filed under lin's frame, without fetching, so that it is found again. */
+static void breakpoint_block(struct xlate *x, uint32_t lin, uint32_t hit) {
+  struct walk w = {.pa = lin};
+  if (!(x->cpu->cr0 & CR0_PG) || page_peek(x->tc->mmu, x->cpu, lin, &w))
+    if (w.pa < x->tc->mmu->ram_size)
+      x->page[0] = w.pa >> PAGE_SHIFT;
+  x->next_eip = x->eip;
+  record_insn(x);
+  callout_final(x, insn_raise_breakpoint)->imm = hit;
+}
+
 /* Emit the exit stubs and point each unchained exit at its stub. */
 static void finish_exits(struct xlate *x, struct tb *tb) {
   tb->n_exits = (uint8_t)x->n_exits;
@@ -1616,19 +1629,19 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
       x->e.overflow = true;
       break;
     }
-    if (x->eip > x->cs_limit) {
-      past_cs_limit(x);
-      break;
-    }
+    /* #DB before the instruction is fetched, before a code-limit fault (SDM vol. 3,
+     * 17.3.1.1 and 6.9). */
     uint32_t hit = breakpoints ? cpu_breakpoints_at(x->cpu, lin) : 0;
-    if (hit) { /* #DB before the instruction is fetched (SDM vol. 3, 17.3.1.1) */
+    if (hit) {
       if (x->n_insns > 0) {
         exit_jmp(x, x->eip);
         break;
       }
-      x->next_eip = x->eip;
-      record_insn(x);
-      callout_final(x, insn_raise_breakpoint)->imm = hit;
+      breakpoint_block(x, lin, hit);
+      break;
+    }
+    if (x->eip > x->cs_limit) {
+      past_cs_limit(x);
       break;
     }
     uint32_t pages[2] = {UINT32_MAX, UINT32_MAX};
