@@ -1451,6 +1451,11 @@ static ZyanStatus decode16(struct xlate *x, int got) {
     return ZYAN_STATUS_FAILED;
   }
   memcpy(x->bytes, b, len);
+  /* LGDT/LIDT/SGDT/SIDT keep a 16-bit operand size (a 24-bit base) that the encoder does not
+   * spell with 0x66: the callout reads the width from here. */
+  if (in16.mnemonic == ZYDIS_MNEMONIC_LGDT || in16.mnemonic == ZYDIS_MNEMONIC_LIDT ||
+      in16.mnemonic == ZYDIS_MNEMONIC_SGDT || in16.mnemonic == ZYDIS_MNEMONIC_SIDT)
+    x->in.operand_width = in16.operand_width;
   return ZYAN_STATUS_SUCCESS;
 }
 

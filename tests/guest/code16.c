@@ -22,6 +22,7 @@ __asm__(".text\n"
         "code16_start:\n"
         ".code16\n"
         "c16_entry:\n\t"
+        "pushw %es\n\t"                      /* the caller's (C code uses ES) */
         "movw $0x1234, %ax\n\t"
         "movl $0x89abcdef, %ecx\n\t"
         "addw %ax, %cx\n\t"                  /* 16-bit add: the upper half of ECX stays */
@@ -49,6 +50,7 @@ __asm__(".text\n"
         "int $0x41\n\t"                       /* a 32-bit gate; iretd comes back here */
         "int $0x42\n\t"                       /* a 16-bit gate into this segment: iretw */
         "popl %ecx\n\t"
+        "popw %es\n\t"
         "lretl\n"                            /* to the 32-bit caller */
         "c16_sub:\n\t"
         "incw %ax\n\t"
@@ -64,6 +66,7 @@ __asm__(".text\n"
         /* Strings through a based data segment, 16-bit multiply and divide, enter/leave. */
         "c16_more:\n\t"
         "pushw %ds\n\t"
+        "pushw %es\n\t"
         "movw $0x20, %ax\n\t"
         "movw %ax, %ds\n\t"
         "movw %ax, %es\n\t"
@@ -77,11 +80,16 @@ __asm__(".text\n"
         "mulw %bx\n\t"                     /* DX:AX = 300000 */
         "movw $7, %bx\n\t"
         "divw %bx\n\t"                     /* AX = 42857, DX = 1 */
+        "sgdtl %es:64\n\t"                  /* the GDTR, to put back */
+        "lgdtw %es:72\n\t"                  /* 16-bit operand size: a 24-bit base */
+        "sgdtl %es:80\n\t"
+        "lgdtl %es:64\n\t"
         "enter $8, $0\n\t"
         "movw %sp, %bx\n\t"
         "movw %bp, %cx\n\t"
         "subw %bx, %cx\n\t"               /* BP - SP = 8 */
         "leave\n\t"
+        "popw %es\n\t"
         "popw %ds\n\t"
         "lretl\n"
         ".code32\n"
@@ -140,6 +148,8 @@ int main(void) {
   printf("int 0x41 from 16-bit code: cs %x, eip %s\n", int_seen_cs,
          int_seen_eip < (uint32_t)c16_end - (uint32_t)code16_start ? "an offset" : "wrong");
   target.off = (uint32_t)c16_more - (uint32_t)code16_start;
+  static const uint8_t bogus_gdtr[6] = {0x34, 0x12, 0x56, 0x34, 0x12, 0xab};
+  memcpy((uint8_t *)data16 + 72, bogus_gdtr, 6);
   __asm__ volatile("pushl %%ebp\n\t"
                    "pushl %%ebx\n\t"
                    "lcall *%4\n\t"
@@ -151,5 +161,8 @@ int main(void) {
   printf("rep movsw: %u %u %u %u, di %04x\n", data16[16], data16[17], data16[18], data16[19],
          di & 0xffff);
   printf("mul/div: ax %u dx %u; enter 8: bp - sp = %u\n", a & 0xffff, d & 0xffff, c & 0xffff);
+  uint32_t base;
+  memcpy(&base, (uint8_t *)data16 + 82, 4);
+  printf("lgdtw of base 0xab123456: GDTR base %08x\n", base);
   return 0;
 }
