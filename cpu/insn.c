@@ -919,6 +919,19 @@ int insn_mov_dr(struct cpu *cpu, const struct insn_call *c) {
   return CO_NEXT;
 }
 
+/* LOOP/LOOPE/LOOPNE (imm: e2/e1/e0) whose target is past CS's limit: taken, it raises #GP(0)
+ * before ECX (CX when imm2, the address size, is 16) changes; not taken, it counts down. */
+int insn_loop_past_limit(struct cpu *cpu, const struct insn_call *c) {
+  uint32_t mask = c->imm2 == 16 ? 0xffffu : 0xffffffffu;
+  uint32_t count = (cpu->regs[R_ECX] - 1) & mask;
+  bool zf = cpu->eflags & FL_ZF;
+  bool taken = count != 0 && (c->imm == 0xe2 || (c->imm == 0xe1 && zf) || (c->imm == 0xe0 && !zf));
+  if (taken)
+    return raise_at(cpu, c, EXC_GP, true, 0);
+  cpu->regs[R_ECX] = (cpu->regs[R_ECX] & ~mask) | count;
+  return next_via_dispatcher(cpu, c);
+}
+
 int insn_raise_breakpoint(struct cpu *cpu, const struct insn_call *c) {
   cpu->dr[6] |= c->imm; /* B0-B3 of the breakpoints at this instruction */
   return raise_at(cpu, c, EXC_DB, false, 0);

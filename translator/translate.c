@@ -879,6 +879,13 @@ static void translate_loop16(struct xlate *x) {
 
 /* jecxz/loop/loope/loopne: the host's own instruction (0x67: ECX) around two exits. */
 static void translate_loop(struct xlate *x) {
+  if (x->in.opcode != 0xe3 && branch_target(x) > x->cs_limit) {
+    /* The host's loop would count down before the exit could raise #GP: decide in C. */
+    struct insn_call *c = callout_final(x, insn_loop_past_limit);
+    c->imm = x->in.opcode;
+    c->imm2 = x->in.address_width;
+    return;
+  }
   if (x->in.address_width == 16) {
     translate_loop16(x);
     return;

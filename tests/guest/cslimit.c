@@ -130,6 +130,7 @@ int main(void) {
   run_limited("ret", (uint32_t)br_ret, SEL_CODE_LIM, (uint32_t)br_ret_insn);
   printf("ret: nothing popped at the fault %s\n", esp_at_fault() == esp_before ? "yes" : "no");
   run_limited("loop taken", (uint32_t)br_loop, SEL_CODE_LIM, (uint32_t)br_loop_insn);
+  printf("loop: ecx at the fault %u (not counted down)\n", seen.ecx);
 
   /* IRET, a far return and an interrupt gate to past SEL_CODE_LIM's limit: #GP(0) at the
    * instruction, in the flat segment. */
