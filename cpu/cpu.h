@@ -229,6 +229,7 @@ bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, int call_w
 bool cpu_segs_flat(const struct cpu *cpu);
 /* Push/pop on the guest stack (SS:ESP); false if that raised an exception. */
 bool cpu_push32(struct cpu *cpu, uint32_t value);
+void cpu_load_segment_real(struct cpu *cpu, int seg, uint16_t sel); /* CR0.PE clear */
 bool cpu_push(struct cpu *cpu, uint32_t value, unsigned bytes); /* 2 or 4 bytes */
 bool cpu_pop32(struct cpu *cpu, uint32_t *value);
 /* CPUID 1 EDX: the feature flags this CPU reports (the MP table repeats them). */

@@ -102,7 +102,34 @@ bool enter_tss_stack(struct cpu *cpu, int new_cpl, uint32_t *esp) {
 }
 
 /* Deliver one event; false if delivering it raised another (now in cpu->pending). */
+/* Real mode (SDM vol. 3, 20.1.4): the vector's CS:IP from the table at IDTR.base (4 bytes
+ * each), FLAGS, CS and IP pushed as words, no error code; IF, TF and AC cleared. */
+static bool deliver_real(struct cpu *cpu, const struct pending_event *ev) {
+  uint32_t at = (uint32_t)ev->vector * 4;
+  if (at + 3 > cpu->idtr.limit) {
+    cpu_raise(cpu, EXC_GP, true, (uint32_t)ev->vector * 8 + 2);
+    return false;
+  }
+  uint16_t ivt[2];
+  if (!mmu_read(cpu->mmu, cpu, cpu->idtr.base + at, ivt, 4, 0))
+    return false;
+  uint32_t old_esp = cpu->regs[R_ESP];
+  uint32_t ret_eip = ev->software ? ev->next_eip : cpu->eip;
+  if (!cpu_push(cpu, cpu->eflags, 2) || !cpu_push(cpu, cpu->seg[SEG_CS].sel, 2) ||
+      !cpu_push(cpu, ret_eip, 2)) {
+    cpu->regs[R_ESP] = old_esp;
+    return false;
+  }
+  cpu_load_segment_real(cpu, SEG_CS, ivt[1]);
+  cpu->eip = ivt[0];
+  cpu->eflags &= ~(FL_IF | FL_TF | FL_AC | FL_RF);
+  cpu->halted = false;
+  return true;
+}
+
 static bool deliver(struct cpu *cpu, const struct pending_event *ev) {
+  if (!(cpu->cr0 & CR0_PE))
+    return deliver_real(cpu, ev);
   bool ext = !ev->software;
   struct gate g;
   if (!read_gate(cpu, ev->vector, ext, &g))

@@ -371,6 +371,15 @@ static int iret(struct cpu *cpu, const struct insn_call *c, bool deprivileged) {
   uint32_t new_eip = frame[0], new_eflags = frame[2];
   if (w == 2)
     new_eflags |= cpu->eflags & 0xffff0000u;
+  if (!(cpu->cr0 & CR0_PE)) { /* real mode: every flag but VM, RF, VIF and VIP */
+    uint32_t mask = (FL_ARITH | FL_TF | FL_IF | FL_DF | FL_IOPL | FL_NT | FL_AC | FL_ID) &
+                    (w == 2 ? 0xffffu : ~0u);
+    cpu_load_segment_real(cpu, SEG_CS, (uint16_t)frame[1]);
+    cpu->regs[R_ESP] += 3 * (uint32_t)w;
+    cpu->eflags = (cpu->eflags & ~mask) | (new_eflags & mask) | 0x2;
+    cpu->eip = new_eip;
+    return CO_EXIT;
+  }
   uint16_t new_cs = (uint16_t)frame[1];
   if (new_eflags & FL_VM) {
     cpu_stop(cpu, SHUTDOWN_ERROR, "IRET to virtual-8086 mode at EIP 0x%08x is not supported",
@@ -598,6 +607,12 @@ static int ret_far(struct cpu *cpu, const struct insn_call *c, bool deprivileged
   uint32_t sp = cpu->seg[SEG_SS].base + cpu->regs[R_ESP];
   if (!read_slots(cpu, sp, frame, 2, w))
     return fault(cpu, c);
+  if (!(cpu->cr0 & CR0_PE)) { /* real mode */
+    cpu_load_segment_real(cpu, SEG_CS, (uint16_t)frame[1]);
+    cpu->regs[R_ESP] += 2 * (uint32_t)w + c->imm;
+    cpu->eip = frame[0];
+    return CO_EXIT;
+  }
   uint16_t sel = (uint16_t)frame[1];
   if (deprivileged && cpu->cpl == 0 && (sel & 3) == DEPRIVILEGED_RING)
     sel &= 0xfffc;
@@ -659,11 +674,6 @@ int insn_mov_to_cr(struct cpu *cpu, const struct insn_call *c) {
   case 0:
     if (((v & CR0_PG) && !(v & CR0_PE)) || ((v & CR0_NW) && !(v & CR0_CD)))
       return raise_at(cpu, c, EXC_GP, true, 0);
-    if (!(v & CR0_PE)) {
-      cpu_stop(cpu, SHUTDOWN_ERROR,
-               "guest left protected mode at EIP 0x%08x; real mode is not supported", c->eip);
-      return fault(cpu, c);
-    }
     cpu->cr0 = v | CR0_ET;
     mmu_paging_changed(cpu->mmu, cpu);
     break;
@@ -930,6 +940,20 @@ int insn_loop_past_limit(struct cpu *cpu, const struct insn_call *c) {
     return raise_at(cpu, c, EXC_GP, true, 0);
   cpu->regs[R_ECX] = (cpu->regs[R_ECX] & ~mask) | count;
   return next_via_dispatcher(cpu, c);
+}
+
+/* Before a push or pop with a 16-bit stack segment (SS.B = 0): translations move ESP, which
+ * is SP as long as ESP is below 64 KiB (and SP does not wrap through 0). Real-mode and 16-bit
+ * code set SP and keep it there; a stack beyond that stops the VM with a message. */
+int insn_check_stack16(struct cpu *cpu, const struct insn_call *c) {
+  if (cpu->regs[R_ESP] <= 0xffff && cpu->regs[R_ESP] >= 16)
+    return CO_NEXT;
+  cpu_stop(cpu, SHUTDOWN_ERROR,
+           "a 16-bit stack segment (SS 0x%04x, B = 0) with ESP 0x%08x at EIP 0x%08x: stacks "
+           "addressed with SP above 64 KiB or wrapping through 0 are not supported",
+           cpu->seg[SEG_SS].sel, cpu->regs[R_ESP], c->eip);
+  cpu->eip = c->eip;
+  return CO_EXIT;
 }
 
 int insn_raise_breakpoint(struct cpu *cpu, const struct insn_call *c) {

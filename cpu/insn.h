@@ -56,6 +56,7 @@ int insn_raise_gp0(struct cpu *cpu, const struct insn_call *c); /* #GP(0) */
 /* #DB for the instruction breakpoints imm (DR6 B0-B3) at this instruction (a fault). */
 int insn_raise_breakpoint(struct cpu *cpu, const struct insn_call *c);
 int insn_loop_past_limit(struct cpu *cpu, const struct insn_call *c);
+int insn_check_stack16(struct cpu *cpu, const struct insn_call *c);
 /* An instruction that touched device memory before (cpu/emulate.c): done in C, then exit. */
 int insn_emulate_mmio(struct cpu *cpu, const struct insn_call *c);
 int insn_lgdt_lidt(struct cpu *cpu, const struct insn_call *c);

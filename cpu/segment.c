@@ -54,7 +54,21 @@ static void segment_loaded(struct cpu *cpu, int seg) {
     cpu->gs_base = cpu->seg[SEG_GS].base;
 }
 
+/* Real mode (CR0.PE clear, SDM vol. 3, 20.1): a segment register load sets the selector and
+ * a base of selector * 16, and nothing else; the limit and attributes stay what they were
+ * (so a 16-bit code segment loaded before PE was cleared stays 16-bit, and "unreal mode"
+ * keeps its 4 GiB limits), as on a 386 and in QEMU. */
+void cpu_load_segment_real(struct cpu *cpu, int seg, uint16_t sel) {
+  cpu->seg[seg].sel = sel;
+  cpu->seg[seg].base = (uint32_t)sel << 4;
+  segment_loaded(cpu, seg);
+}
+
 bool cpu_load_segment(struct cpu *cpu, int seg, uint16_t sel) {
+  if (!(cpu->cr0 & CR0_PE)) {
+    cpu_load_segment_real(cpu, seg, sel);
+    return true;
+  }
   /* --virt=trap-and-emulate: the guest kernel really runs at ring 1, where a selector with
    * RPL 1 (what mov r,ss shows there) names its own privilege: check it as RPL 0. A data
    * segment register keeps the selector as loaded. */
@@ -241,6 +255,17 @@ undo:
 bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, int call_width,
                       uint16_t ret_cs, uint32_t ret_eip) {
   bool call = call_width != 0;
+  if (!(cpu->cr0 & CR0_PE)) { /* real mode: no descriptor, CS's base is sel * 16 */
+    if (call && !cpu_push(cpu, ret_cs, (unsigned)call_width))
+      return false;
+    if (call && !cpu_push(cpu, ret_eip, (unsigned)call_width)) {
+      cpu->regs[R_ESP] += (uint32_t)call_width;
+      return false;
+    }
+    cpu_load_segment_real(cpu, SEG_CS, sel);
+    cpu->eip = offset;
+    return true;
+  }
   uint64_t raw;
   if (!far_descriptor(cpu, sel, &raw))
     return false;

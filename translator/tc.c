@@ -49,6 +49,8 @@ uint32_t tc_key(const struct cpu *cpu) {
     key |= KEY_RF;
   if (!(cpu->seg[SEG_CS].attr & SEGA_DB))
     key |= KEY_CODE16;
+  if (!(cpu->seg[SEG_SS].attr & SEGA_DB))
+    key |= KEY_STACK16;
   return key;
 }
 

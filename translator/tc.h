@@ -69,6 +69,7 @@ struct tb {
 #define KEY_TF 0x80u         /* EFLAGS.TF: one instruction, then #DB (single-step) */
 #define KEY_RF 0x100u        /* EFLAGS.RF: one instruction past any breakpoint, then RF clear */
 #define KEY_CODE16 0x200u    /* a 16-bit code segment (CS.D = 0): re-encoded for 32 bits */
+#define KEY_STACK16 0x400u   /* a 16-bit stack segment (SS.B = 0): pushes and pops use SP */
 /* Keys whose blocks the indirect-branch caches do not hold: the caches are indexed by EIP
  * and hold flat translations only, and single-stepped blocks must come back each time. */
 #define KEY_NO_JCACHE (KEY_NONFLAT | KEY_CS_BASED | KEY_TF | KEY_RF | KEY_CODE16)

@@ -1524,6 +1524,21 @@ static void past_cs_limit(struct xlate *x) {
   callout_final(x, insn_raise_gp0);
 }
 
+/* Does the instruction push or pop (an implicit use of the stack pointer)? */
+static bool uses_stack(const struct xlate *x) {
+  for (int i = 0; i < x->in.operand_count; i++) {
+    const ZydisDecodedOperand *o = &x->op[i];
+    if (o->visibility == ZYDIS_OPERAND_VISIBILITY_EXPLICIT)
+      continue;
+    ZydisRegister r = o->type == ZYDIS_OPERAND_TYPE_REGISTER ? o->reg.value
+                      : o->type == ZYDIS_OPERAND_TYPE_MEMORY ? o->mem.base
+                                                              : ZYDIS_REGISTER_NONE;
+    if (r == ZYDIS_REGISTER_ESP || r == ZYDIS_REGISTER_SP)
+      return true;
+  }
+  return false;
+}
+
 /* A block that is the #DB of the breakpoints `hit` at its first instruction (at linear lin):
  * filed under lin's frame, without fetching, so that it is found again. */
 static void breakpoint_block(struct xlate *x, uint32_t lin, uint32_t hit) {
@@ -1604,16 +1619,6 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
    * #DB, or to clear RF). */
   bool watched = key & (KEY_TF | KEY_RF);
   int max_insns = cached && !watched ? tc->cfg.max_block_insns : 1;
-  /* A 16-bit stack segment addresses the stack with SP; translations use ESP, which is the
-   * same while ESP is below 64 KiB and does not wrap there. Beyond that: say so. */
-  if (!(tc->cpu->seg[SEG_SS].attr & SEGA_DB) && (tc->cpu->cr0 & CR0_PE) &&
-      tc->cpu->regs[R_ESP] > 0xffff) {
-    cpu_stop(tc->cpu, SHUTDOWN_ERROR,
-             "a 16-bit stack segment (SS 0x%04x, B = 0) with ESP 0x%08x at EIP 0x%08x: stacks "
-             "addressed with SP are not supported",
-             tc->cpu->seg[SEG_SS].sel, tc->cpu->regs[R_ESP], eip);
-    return NULL;
-  }
   /* Instruction breakpoints, which RF suppresses for the instruction it is set at. */
   bool breakpoints = !(key & KEY_RF) && cpu_has_breakpoints(tc->cpu);
   if (max_insns > MAX_BLOCK_INSNS_LIMIT)
@@ -1700,6 +1705,8 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
     x->shadow_open = false;
     x->dispatch_exits = in_shadow || watched;
     record_insn(x);
+    if ((key & KEY_STACK16) && uses_stack(x))
+      callout(x, insn_check_stack16); /* SP is ESP here: see insn_check_stack16 */
     if (tc_is_mmio_insn(tc, pages[0] << PAGE_SHIFT | (lin & (PAGE_SIZE - 1))))
       callout_final(x, insn_emulate_mmio); /* it touched device memory before */
     else
