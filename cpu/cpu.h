@@ -231,6 +231,10 @@ bool cpu_segs_flat(const struct cpu *cpu);
 bool cpu_push32(struct cpu *cpu, uint32_t value);
 void cpu_load_segment_real(struct cpu *cpu, int seg, uint16_t sel); /* CR0.PE clear */
 bool cpu_push(struct cpu *cpu, uint32_t value, unsigned bytes); /* 2 or 4 bytes */
+/* The linear address of the stack top + offset, and moving the stack pointer: SS:ESP, or SS:SP
+ * with a 16-bit stack segment (SS.B = 0). */
+uint32_t cpu_stack_addr(const struct cpu *cpu, int32_t offset);
+void cpu_stack_move(struct cpu *cpu, int32_t by);
 bool cpu_pop32(struct cpu *cpu, uint32_t *value);
 /* CPUID 1 EDX: the feature flags this CPU reports (the MP table repeats them). */
 uint32_t cpu_features_edx(const struct cpu *cpu);

@@ -113,13 +113,6 @@ static bool deliver_real(struct cpu *cpu, const struct pending_event *ev) {
   uint16_t ivt[2];
   if (!mmu_read(cpu->mmu, cpu, cpu->idtr.base + at, ivt, 4, 0))
     return false;
-  if (!(cpu->seg[SEG_SS].attr & SEGA_DB) && (cpu->regs[R_ESP] > 0xffff || cpu->regs[R_ESP] < 6)) {
-    cpu_stop(cpu, SHUTDOWN_ERROR, /* SP is ESP only below 64 KiB (insn_check_stack16) */
-             "a 16-bit stack segment (SS 0x%04x, B = 0) with ESP 0x%08x for interrupt %d at "
-             "EIP 0x%08x: stacks addressed with SP above 64 KiB or wrapping are not supported",
-             cpu->seg[SEG_SS].sel, cpu->regs[R_ESP], ev->vector, cpu->eip);
-    return false;
-  }
   uint32_t old_esp = cpu->regs[R_ESP];
   uint32_t ret_eip = ev->software ? ev->next_eip : cpu->eip;
   if (!cpu_push(cpu, cpu->eflags, 2) || !cpu_push(cpu, cpu->seg[SEG_CS].sel, 2) ||

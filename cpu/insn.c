@@ -356,7 +356,7 @@ static uint32_t writable_flags(const struct cpu *cpu, bool is_iret) {
  * return to RPL 0 faults there and the monitor emulates it; any other runs on the CPU, which
  * leaves IF and IOPL alone (CPL > IOPL 0), and RPL 1 is the guest kernel's own ring. */
 static int iret(struct cpu *cpu, const struct insn_call *c, bool deprivileged) {
-  if (cpu->eflags & FL_NT) { /* a return to the task whose selector is this TSS's link */
+  if ((cpu->eflags & FL_NT) && (cpu->cr0 & CR0_PE)) { /* a return to the task in the link */
     uint16_t link;
     if (!mmu_read(cpu->mmu, cpu, cpu->tr.base, &link, 2, 0) ||
         !cpu_task_switch(cpu, link, TASK_IRET, c->next_eip, false, 0))
@@ -365,7 +365,7 @@ static int iret(struct cpu *cpu, const struct insn_call *c, bool deprivileged) {
   }
   uint32_t frame[3];
   int w = c->width == 2 ? 2 : 4; /* 16-bit: IP, CS and FLAGS; EFLAGS' upper half stays */
-  uint32_t sp = cpu->seg[SEG_SS].base + cpu->regs[R_ESP];
+  uint32_t sp = cpu_stack_addr(cpu, 0);
   if (!read_slots(cpu, sp, frame, 3, w))
     return fault(cpu, c);
   uint32_t new_eip = frame[0], new_eflags = frame[2];
@@ -375,7 +375,7 @@ static int iret(struct cpu *cpu, const struct insn_call *c, bool deprivileged) {
     uint32_t mask = (FL_ARITH | FL_TF | FL_IF | FL_DF | FL_IOPL | FL_NT | FL_AC | FL_ID) &
                     (w == 2 ? 0xffffu : ~0u);
     cpu_load_segment_real(cpu, SEG_CS, (uint16_t)frame[1]);
-    cpu->regs[R_ESP] += 3 * (uint32_t)w;
+    cpu_stack_move(cpu, 3 * w);
     cpu->eflags = (cpu->eflags & ~mask) | (new_eflags & mask) | 0x2;
     cpu->eip = new_eip;
     return CO_EXIT;
@@ -414,7 +414,7 @@ static int iret(struct cpu *cpu, const struct insn_call *c, bool deprivileged) {
   if (rpl == cpu->cpl) {
     if (!load_code_segment(cpu, new_cs, raw, rpl))
       return fault(cpu, c);
-    cpu->regs[R_ESP] += 3 * (uint32_t)w;
+    cpu_stack_move(cpu, 3 * w);
   } else {
     uint32_t outer[2];
     if (!read_slots(cpu, sp + 3 * (uint32_t)w, outer, 2, w))
@@ -518,22 +518,19 @@ int insn_mov_from_seg(struct cpu *cpu, const struct insn_call *c) {
 }
 
 int insn_push_seg(struct cpu *cpu, const struct insn_call *c) {
-  uint32_t esp = cpu->regs[R_ESP] - c->width;
-  uint32_t v = cpu->seg[c->seg].sel;
-  if (!mem_write(cpu, cpu->seg[SEG_SS].base + esp, &v, c->width))
+  if (!cpu_push(cpu, cpu->seg[c->seg].sel, c->width))
     return fault(cpu, c);
-  cpu->regs[R_ESP] = esp;
   return CO_NEXT;
 }
 
 int insn_pop_seg(struct cpu *cpu, const struct insn_call *c) {
   uint32_t v = 0;
-  if (!mem_read(cpu, cpu->seg[SEG_SS].base + cpu->regs[R_ESP], &v, c->width))
+  if (!mem_read(cpu, cpu_stack_addr(cpu, 0), &v, c->width))
     return fault(cpu, c);
   bool flat = cpu_segs_flat(cpu);
   if (!cpu_load_segment(cpu, c->seg, (uint16_t)v))
     return fault(cpu, c);
-  cpu->regs[R_ESP] += c->width;
+  cpu_stack_move(cpu, c->width);
   return after_segment_load(cpu, c, flat, c->seg);
 }
 
@@ -604,12 +601,12 @@ int insn_call_far_deprivileged(struct cpu *cpu, const struct insn_call *c) {
 static int ret_far(struct cpu *cpu, const struct insn_call *c, bool deprivileged) {
   uint32_t frame[2];
   int w = c->width == 2 ? 2 : 4;
-  uint32_t sp = cpu->seg[SEG_SS].base + cpu->regs[R_ESP];
+  uint32_t sp = cpu_stack_addr(cpu, 0);
   if (!read_slots(cpu, sp, frame, 2, w))
     return fault(cpu, c);
   if (!(cpu->cr0 & CR0_PE)) { /* real mode */
     cpu_load_segment_real(cpu, SEG_CS, (uint16_t)frame[1]);
-    cpu->regs[R_ESP] += 2 * (uint32_t)w + c->imm;
+    cpu_stack_move(cpu, 2 * w + (int32_t)c->imm);
     cpu->eip = frame[0];
     return CO_EXIT;
   }
@@ -635,7 +632,7 @@ static int ret_far(struct cpu *cpu, const struct insn_call *c, bool deprivileged
   if (rpl == cpu->cpl) {
     if (!load_code_segment(cpu, sel, raw, rpl))
       return fault(cpu, c);
-    cpu->regs[R_ESP] += 2 * (uint32_t)w + c->imm;
+    cpu_stack_move(cpu, 2 * w + (int32_t)c->imm);
   } else {
     uint32_t outer[2];
     if (!read_slots(cpu, sp + 2 * (uint32_t)w + c->imm, outer, 2, w))
@@ -944,9 +941,10 @@ int insn_loop_past_limit(struct cpu *cpu, const struct insn_call *c) {
 
 /* Before a push or pop with a 16-bit stack segment (SS.B = 0): translations move ESP, which
  * is SP as long as ESP is below 64 KiB (and SP does not wrap through 0). Real-mode and 16-bit
- * code set SP and keep it there; a stack beyond that stops the VM with a message. */
+ * code set SP and keep it there; a stack beyond that stops the VM with a message. (Pushes
+ * and pops done in C, interrupt frames included, use SP itself: cpu_stack_addr.) */
 int insn_check_stack16(struct cpu *cpu, const struct insn_call *c) {
-  if (cpu->regs[R_ESP] <= 0xffff && cpu->regs[R_ESP] >= 16)
+  if (cpu->regs[R_ESP] <= 0xffff && cpu->regs[R_ESP] >= 32) /* (pushad moves 32 bytes) */
     return CO_NEXT;
   cpu_stop(cpu, SHUTDOWN_ERROR,
            "a 16-bit stack segment (SS 0x%04x, B = 0) with ESP 0x%08x at EIP 0x%08x: stacks "
@@ -954,6 +952,16 @@ int insn_check_stack16(struct cpu *cpu, const struct insn_call *c) {
            cpu->seg[SEG_SS].sel, cpu->regs[R_ESP], c->eip);
   cpu->eip = c->eip;
   return CO_EXIT;
+}
+
+/* LEAVE with a 16-bit stack segment: SP from BP, then BP (or EBP) popped from SS:SP. */
+int insn_leave_stack16(struct cpu *cpu, const struct insn_call *c) {
+  uint32_t v = 0, bp = cpu->regs[R_EBP] & 0xffff;
+  if (!mem_read(cpu, cpu->seg[SEG_SS].base + bp, &v, c->width))
+    return fault(cpu, c);
+  cpu->regs[R_ESP] = (cpu->regs[R_ESP] & 0xffff0000u) | ((bp + c->width) & 0xffff);
+  cpu->regs[R_EBP] = c->width == 2 ? (cpu->regs[R_EBP] & 0xffff0000u) | v : v;
+  return CO_NEXT;
 }
 
 int insn_raise_breakpoint(struct cpu *cpu, const struct insn_call *c) {
@@ -985,9 +993,9 @@ int insn_nop_privileged(struct cpu *cpu, const struct insn_call *c) {
 
 int insn_popf(struct cpu *cpu, const struct insn_call *c) {
   uint32_t v = 0;
-  if (!mem_read(cpu, cpu->seg[SEG_SS].base + cpu->regs[R_ESP], &v, c->width))
+  if (!mem_read(cpu, cpu_stack_addr(cpu, 0), &v, c->width))
     return fault(cpu, c);
-  cpu->regs[R_ESP] += c->width;
+  cpu_stack_move(cpu, c->width);
   uint32_t mask = writable_flags(cpu, false);
   if (c->width == 2)
     mask &= 0xffff;

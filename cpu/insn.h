@@ -57,6 +57,7 @@ int insn_raise_gp0(struct cpu *cpu, const struct insn_call *c); /* #GP(0) */
 int insn_raise_breakpoint(struct cpu *cpu, const struct insn_call *c);
 int insn_loop_past_limit(struct cpu *cpu, const struct insn_call *c);
 int insn_check_stack16(struct cpu *cpu, const struct insn_call *c);
+int insn_leave_stack16(struct cpu *cpu, const struct insn_call *c);
 /* An instruction that touched device memory before (cpu/emulate.c): done in C, then exit. */
 int insn_emulate_mmio(struct cpu *cpu, const struct insn_call *c);
 int insn_lgdt_lidt(struct cpu *cpu, const struct insn_call *c);

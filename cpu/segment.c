@@ -259,7 +259,7 @@ bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, int call_w
     if (call && !cpu_push(cpu, ret_cs, (unsigned)call_width))
       return false;
     if (call && !cpu_push(cpu, ret_eip, (unsigned)call_width)) {
-      cpu->regs[R_ESP] += (uint32_t)call_width;
+      cpu_stack_move(cpu, call_width);
       return false;
     }
     cpu_load_segment_real(cpu, SEG_CS, sel);
@@ -308,22 +308,35 @@ bool cpu_far_transfer(struct cpu *cpu, uint16_t sel, uint32_t offset, int call_w
   return true;
 }
 
+/* The stack pointer is ESP, or SP with a 16-bit stack segment (SS.B = 0), whose moves leave
+ * ESP's upper half alone (SDM vol. 1, 6.2.3). */
+uint32_t cpu_stack_addr(const struct cpu *cpu, int32_t offset) {
+  uint32_t sp = cpu->regs[R_ESP] + (uint32_t)offset;
+  if (!(cpu->seg[SEG_SS].attr & SEGA_DB))
+    sp &= 0xffff;
+  return cpu->seg[SEG_SS].base + sp;
+}
+
+void cpu_stack_move(struct cpu *cpu, int32_t by) {
+  uint32_t esp = cpu->regs[R_ESP] + (uint32_t)by;
+  if (!(cpu->seg[SEG_SS].attr & SEGA_DB))
+    esp = (cpu->regs[R_ESP] & 0xffff0000u) | (esp & 0xffff);
+  cpu->regs[R_ESP] = esp;
+}
+
 bool cpu_push(struct cpu *cpu, uint32_t value, unsigned bytes) {
-  uint32_t esp = cpu->regs[R_ESP] - bytes;
-  if (!mmu_write(cpu->mmu, cpu, cpu->seg[SEG_SS].base + esp, &value, bytes,
+  if (!mmu_write(cpu->mmu, cpu, cpu_stack_addr(cpu, -(int32_t)bytes), &value, bytes,
                  cpu->cpl == 3 ? MMU_USER : 0))
     return false;
-  cpu->regs[R_ESP] = esp;
+  cpu_stack_move(cpu, -(int32_t)bytes);
   return true;
 }
 
 bool cpu_push32(struct cpu *cpu, uint32_t value) { return cpu_push(cpu, value, 4); }
 
 bool cpu_pop32(struct cpu *cpu, uint32_t *value) {
-  uint32_t esp = cpu->regs[R_ESP];
-  if (!mmu_read(cpu->mmu, cpu, cpu->seg[SEG_SS].base + esp, value, 4,
-                cpu->cpl == 3 ? MMU_USER : 0))
+  if (!mmu_read(cpu->mmu, cpu, cpu_stack_addr(cpu, 0), value, 4, cpu->cpl == 3 ? MMU_USER : 0))
     return false;
-  cpu->regs[R_ESP] = esp + 4;
+  cpu_stack_move(cpu, 4);
   return true;
 }

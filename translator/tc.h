@@ -72,7 +72,7 @@ struct tb {
 #define KEY_STACK16 0x400u   /* a 16-bit stack segment (SS.B = 0): pushes and pops use SP */
 /* Keys whose blocks the indirect-branch caches do not hold: the caches are indexed by EIP
  * and hold flat translations only, and single-stepped blocks must come back each time. */
-#define KEY_NO_JCACHE (KEY_NONFLAT | KEY_CS_BASED | KEY_TF | KEY_RF | KEY_CODE16)
+#define KEY_NO_JCACHE (KEY_NONFLAT | KEY_CS_BASED | KEY_TF | KEY_RF | KEY_CODE16 | KEY_STACK16)
 
 /* The guest linear address of a block's first instruction. */
 static inline uint32_t tb_linear(const struct tb *tb) { return tb->cs_base + tb->eip; }

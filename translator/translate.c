@@ -702,6 +702,10 @@ static void translate_enter(struct xlate *x) {
 }
 
 static void translate_leave(struct xlate *x) {
+  if (x->key & KEY_STACK16) { /* SP and BP, not ESP and EBP */
+    callout(x, insn_leave_stack16);
+    return;
+  }
   int w = width_bytes(x);
   struct mem m = {R_EBP, HR_NONE, 1, 0, x->kernel, true};
   int sb = seg_base_reg(x, SEG_SS);

@@ -2,7 +2,9 @@
  * jump to a 16-bit code segment, CR0.PE cleared there, a far jump that loads CS as in real
  * mode (base = selector * 16), real-mode segment loads, a software interrupt through the
  * interrupt vector table (FLAGS, CS and IP pushed as words) and IRET back, a far call and
- * return, then CR0.PE set again and a far jump to the 32-bit code segment. The real-mode code
+ * return, LEAVE on the 16-bit stack (SP from BP, whatever EBP's upper half), IRET with NT set
+ * (ignored in real mode), then CR0.PE set again and a far jump to the 32-bit code segment.
+ * The real-mode code
  * is copied below 1 MiB (0x8000) first, where a real-mode CS reaches it. */
 #include "lib/guest.h"
 
@@ -37,6 +39,17 @@ __asm__(".text\n"
         "movw $0x0900, %ax\n\t"
         "movw %ax, %es\n\t"                         /* ES:0 = RESULTS */
         "movw %cs, %es:0\n\t"                       /* CS as real mode loaded it */
+        "movl $0x00010000, %ebp\n\t"               /* EBP's upper half is not BP's */
+        "pushw %bp\n\t"
+        "movw %sp, %bp\n\t"
+        "subw $4, %sp\n\t"
+        "leave\n\t"                                /* SP <- BP with a 16-bit stack */
+        "movw %sp, %es:10\n\t"
+        "pushfw\n\t"
+        "popw %ax\n\t"
+        "orw $0x4000, %ax\n\t"
+        "pushw %ax\n\t"
+        "popfw\n\t"                                /* NT set: real-mode IRET ignores it */
         "movw $(rm_int - rm_start), 0x140\n\t"      /* vector 0x50 in the IVT at 0 */
         "movw $0x0800, 0x142\n\t"
         "lidtw %cs:(rm_idt - rm_start)\n\t"
@@ -97,7 +110,7 @@ int main(void) {
                    "call enter_real_mode" ::: "memory");
   volatile uint16_t *r = (volatile uint16_t *)RESULTS;
   printf("real-mode CS %04x, int 0x50: bx %u, pushed CS %04x; far call: bx %u; flags %04x\n",
-         r[0], r[1], r[3], r[2], r[4] & 0x0fd5);
-  printf("back in protected mode\n");
+         r[0], r[1], r[3], r[2], r[4] & 0x4fd5);
+  printf("back in protected mode, sp after leave %04x\n", r[5]);
   return 0;
 }
