@@ -728,6 +728,8 @@ static int store_selector(struct cpu *cpu, const struct insn_call *c, uint16_t s
 }
 
 int insn_sldt_str(struct cpu *cpu, const struct insn_call *c) {
+  if (!(cpu->cr0 & CR0_PE))
+    return raise_at(cpu, c, EXC_UD, false, 0); /* not in real mode */
   bool is_str = c->mnemonic == ZYDIS_MNEMONIC_STR;
   return store_selector(cpu, c, is_str ? cpu->tr.sel : cpu->ldtr.sel);
 }
@@ -740,6 +742,8 @@ static bool read_selector_operand(struct cpu *cpu, const struct insn_call *c, ui
 }
 
 int insn_lldt_ltr(struct cpu *cpu, const struct insn_call *c) {
+  if (!(cpu->cr0 & CR0_PE))
+    return raise_at(cpu, c, EXC_UD, false, 0); /* not in real mode */
   REQUIRE_CPL0(cpu, c);
   bool is_ltr = c->mnemonic == ZYDIS_MNEMONIC_LTR;
   uint16_t sel;
@@ -829,6 +833,8 @@ static int check_descriptor(struct cpu *cpu, const struct insn_call *c, int cpl,
 }
 
 int insn_check_descriptor(struct cpu *cpu, const struct insn_call *c) {
+  if (!(cpu->cr0 & CR0_PE))
+    return raise_at(cpu, c, EXC_UD, false, 0); /* not in real mode */
   return check_descriptor(cpu, c, cpu->cpl, false);
 }
 
@@ -844,6 +850,8 @@ static void flat_segment(struct segment *s, uint16_t sel, uint16_t type, int dpl
 }
 
 int insn_sysenter(struct cpu *cpu, const struct insn_call *c) {
+  if (!(cpu->cr0 & CR0_PE))
+    return raise_at(cpu, c, EXC_GP, true, 0); /* not in real mode */
   uint16_t cs = (uint16_t)cpu->sysenter_cs;
   if ((cs & 0xfffc) == 0)
     return raise_at(cpu, c, EXC_GP, true, 0);
@@ -857,6 +865,8 @@ int insn_sysenter(struct cpu *cpu, const struct insn_call *c) {
 }
 
 int insn_sysexit(struct cpu *cpu, const struct insn_call *c) {
+  if (!(cpu->cr0 & CR0_PE))
+    return raise_at(cpu, c, EXC_GP, true, 0); /* not in real mode */
   uint16_t cs = (uint16_t)cpu->sysenter_cs;
   if (cpu->cpl != 0 || (cs & 0xfffc) == 0)
     return raise_at(cpu, c, EXC_GP, true, 0);
@@ -1217,6 +1227,8 @@ int insn_bound(struct cpu *cpu, const struct insn_call *c) {
 }
 
 int insn_arpl(struct cpu *cpu, const struct insn_call *c) {
+  if (!(cpu->cr0 & CR0_PE))
+    return raise_at(cpu, c, EXC_UD, false, 0); /* not in real mode */
   uint16_t dst;
   if (c->mem) {
     if (!mem_read(cpu, (uint32_t)cpu->exit_r8, &dst, 2))
