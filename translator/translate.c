@@ -1693,6 +1693,7 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
     if (ZYAN_FAILED(st)) {
       x->in.length = 1;
       x->in.mnemonic = ZYDIS_MNEMONIC_INVALID;
+      x->in.operand_count = 0; /* (not the previous instruction's operands) */
     }
     if (!(key & KEY_CODE16) || ZYAN_FAILED(st))
       x->guest_len = x->in.length;
