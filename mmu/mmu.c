@@ -238,6 +238,14 @@ bool page_peek(const struct mmu *m, const struct cpu *cpu, uint32_t lin, struct 
   return true;
 }
 
+bool mmu_peek_phys(const struct mmu *m, const struct cpu *cpu, uint32_t lin, uint32_t *pa) {
+  struct walk w = {.pa = lin};
+  if ((cpu->cr0 & CR0_PG) && !page_peek(m, cpu, lin, &w))
+    return false;
+  *pa = w.pa;
+  return true;
+}
+
 bool mmu_translate(struct mmu *m, struct cpu *cpu, uint32_t lin, unsigned access, uint32_t *pa) {
   if (!(cpu->cr0 & CR0_PG)) {
     *pa = lin;

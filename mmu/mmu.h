@@ -155,6 +155,9 @@ static inline uint8_t *mmu_phys_ptr(struct mmu *m, uint64_t pa, uint64_t len) {
 #define MMU_USER 2u
 #define MMU_FETCH 4u
 bool mmu_translate(struct mmu *m, struct cpu *cpu, uint32_t lin, unsigned access, uint32_t *pa);
+/* ... as the tables say now, checking nothing, changing nothing, raising nothing: false if
+ * lin is not mapped. */
+bool mmu_peek_phys(const struct mmu *m, const struct cpu *cpu, uint32_t lin, uint32_t *pa);
 
 /* The CPU's accesses to guest linear memory (descriptor tables, exception frames, callouts).
  * They raise #PF (or stop the VM on unassigned memory) and return false on failure. */

@@ -24,7 +24,6 @@
 #include "cpu/emulate.h"
 #include "cpu/insn.h"
 #include "mmu/mmu.h"
-#include "mmu/walk.h"
 #include "translator/tc.h"
 
 #define ALTSTACK_SIZE (256 * 1024)
@@ -104,11 +103,8 @@ static struct tb_exit *exit_at(struct tcache *tc, const uint8_t *field) {
  * becomes a callout to the emulator (tc_note_mmio_insn) instead of a host fault each time. */
 static void emulate_and_remember(struct tcache *tc, const struct mmio_ops *ops) {
   struct cpu *cpu = tc->cpu;
-  uint32_t eip = cpu->eip, pa;
-  struct walk w = {.pa = cpu->seg[SEG_CS].base + eip};
-  bool paged = cpu->cr0 & CR0_PG;
-  bool known = !paged || page_peek(tc->mmu, cpu, cpu->seg[SEG_CS].base + eip, &w);
-  pa = w.pa;
+  uint32_t eip = cpu->eip, pa = 0;
+  bool known = mmu_peek_phys(tc->mmu, cpu, cpu->seg[SEG_CS].base + eip, &pa);
   cpu_emulate_mmio(cpu, ops);
   if (known && !cpu->pending.valid && !cpu->shutdown && cpu->eip != eip && pa < tc->mmu->ram_size)
     tc_note_mmio_insn(tc, pa);
@@ -123,15 +119,10 @@ static void raise_single_step(struct cpu *cpu) {
   cpu_raise(cpu, EXC_DB, false, 0);
 }
 
-/* The watched instruction (a KEY_TF or KEY_RF block's) is done: a single step traps. (RF is
- * clear by now, SDM vol. 3, 17.3.1.1: translated code does not carry it, so only an IRET or a
- * task switch that loaded it has it set.) */
-static void watched_done(struct cpu *cpu, uint32_t watch) {
-  if (watch & KEY_TF)
-    raise_single_step(cpu);
-}
-
-static void watched_exit(struct tcache *tc, int why, uint32_t eip, uint32_t watch) {
+/* A single-stepped block (KEY_TF) left translated code with its instruction at eip. (A KEY_RF
+ * block needs nothing after it: RF is clear by then, SDM vol. 3, 17.3.1.1, as translated code
+ * does not carry it; only an IRET or a task switch that loaded it has it set.) */
+static void single_step_done(struct tcache *tc, int why, uint32_t eip) {
   struct cpu *cpu = tc->cpu;
   if (cpu->shutdown || cpu->pending.valid || cpu->halted)
     return;
@@ -139,13 +130,13 @@ static void watched_exit(struct tcache *tc, int why, uint32_t eip, uint32_t watc
     return; /* a load of SS: the next instruction's trap covers both (SDM vol. 3, 6.8.3) */
   if (why == EXIT_FAULT) {
     if (tc->mmio_next) {
-      tc->watch_after_mmio = watch; /* done once the run loop has emulated it */
+      tc->step_after_mmio = true; /* done once the run loop has emulated it */
       return;
     }
     if (cpu->eip == eip || tc->one_shot_next || tc->extra_key)
       return;
   }
-  watched_done(cpu, watch);
+  raise_single_step(cpu);
 }
 
 static int setup_altstack(stack_t *old) {
@@ -282,9 +273,9 @@ int bt_run(struct tcache *tc) {
       struct mmio_ops ops = {cpu->env.opaque, cpu->env.mmio_read, cpu->env.mmio_write};
       if (ops.read && ops.write)
         emulate_and_remember(tc, &ops);
-      if (tc->watch_after_mmio && !cpu->pending.valid && !cpu->shutdown)
-        watched_done(cpu, tc->watch_after_mmio);
-      tc->watch_after_mmio = 0;
+      if (tc->step_after_mmio && !cpu->pending.valid && !cpu->shutdown)
+        raise_single_step(cpu);
+      tc->step_after_mmio = false;
       if (!ops.read || !ops.write)
         cpu_stop(cpu, SHUTDOWN_ERROR, "device memory access without devices at EIP 0x%08x",
                  cpu->eip);
@@ -335,9 +326,9 @@ int bt_run(struct tcache *tc) {
       tc_stats_dispatch(tc, tb);
     tc->stats.entries++;
 
-    uint32_t watch = tb->key & (KEY_TF | KEY_RF);
-    uint32_t watched_eip = tb->eip;
-    tc->stepping = watch != 0;
+    bool stepped = tb->key & KEY_TF;
+    uint32_t stepped_eip = tb->eip;
+    tc->stepping = tb->key & (KEY_TF | KEY_RF);
 
     int why = bt_enter(cpu);
 
@@ -368,10 +359,9 @@ int bt_run(struct tcache *tc) {
       cpu_stop(cpu, SHUTDOWN_ERROR, "internal error: unknown exit %d from translated code", why);
       break;
     }
-    if (watch) {
-      watched_exit(tc, why, watched_eip, watch);
-      tc->stepping = false;
-    }
+    if (stepped)
+      single_step_done(tc, why, stepped_eip);
+    tc->stepping = false;
   }
   tc->stats.run_seconds +=
       now_seconds() - t0 - (tc->stats.translate_seconds - translate0);

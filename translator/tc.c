@@ -580,35 +580,33 @@ void tc_invalidate_page(struct tcache *tc, uint32_t page) { invalidate_page(tc, 
  * it. Once one has done that, it is remembered by physical address and translated as a
  * callout to the same emulator (insn_emulate_mmio) instead. A small open-addressed set; when
  * it is full the rest keep faulting. */
-static uint32_t mmio_slot(uint32_t pa) { return (pa * 0x9e3779b1u) >> 24; }
+/* The slot that holds pa, or the empty one it would go in; -1 if the set is full. */
+static int mmio_slot(const struct tcache *tc, uint32_t pa) {
+  for (uint32_t i = (pa * 0x9e3779b1u) >> 24, n = 0; n < TC_MMIO_INSNS;
+       i = (i + 1) % TC_MMIO_INSNS, n++)
+    if (tc->mmio_insns[i] == pa + 1 || tc->mmio_insns[i] == 0)
+      return (int)i;
+  return -1;
+}
 
 bool tc_is_mmio_insn(const struct tcache *tc, uint32_t pa) {
   if (!tc->mmio_pages[pa >> PAGE_SHIFT])
     return false;
-  for (uint32_t i = mmio_slot(pa), n = 0; n < TC_MMIO_INSNS; i = (i + 1) % TC_MMIO_INSNS, n++) {
-    if (tc->mmio_insns[i] == pa + 1)
-      return true;
-    if (tc->mmio_insns[i] == 0)
-      return false;
-  }
-  return false;
+  int i = mmio_slot(tc, pa);
+  return i >= 0 && tc->mmio_insns[i] == pa + 1;
 }
 
 /* Remember the instruction at pa and drop the translations of its page, so that it is
  * translated again as a callout. */
 void tc_note_mmio_insn(struct tcache *tc, uint32_t pa) {
-  for (uint32_t i = mmio_slot(pa), n = 0; n < TC_MMIO_INSNS; i = (i + 1) % TC_MMIO_INSNS, n++) {
-    if (tc->mmio_insns[i] == pa + 1)
-      return;
-    if (tc->mmio_insns[i] == 0) {
-      tc->mmio_insns[i] = pa + 1;
-      tc->mmio_pages[pa >> PAGE_SHIFT] = 1;
-      invalidate_page(tc, pa >> PAGE_SHIFT, FOR_MMIO);
-      /* Still watched, with no blocks on it now: new code there must forget the entry. */
-      mmu_protect_code(tc->mmu, pa >> PAGE_SHIFT);
-      return;
-    }
-  }
+  int i = mmio_slot(tc, pa);
+  if (i < 0 || tc->mmio_insns[i] == pa + 1)
+    return;
+  tc->mmio_insns[i] = pa + 1;
+  tc->mmio_pages[pa >> PAGE_SHIFT] = 1;
+  invalidate_page(tc, pa >> PAGE_SHIFT, FOR_MMIO);
+  /* Still watched, with no blocks on it now: new code there must forget the entry. */
+  mmu_protect_code(tc->mmu, pa >> PAGE_SHIFT);
 }
 
 /* The code on a page changed: what was there touched device memory, not what is there now. */
@@ -620,11 +618,7 @@ static void forget_mmio_insns(struct tcache *tc, uint32_t page) {
   memset(tc->mmio_insns, 0, sizeof(tc->mmio_insns));
   tc->mmio_pages[page] = 0;
   for (uint32_t i = 0; i < n; i++)
-    for (uint32_t j = mmio_slot(keep[i]);; j = (j + 1) % TC_MMIO_INSNS)
-      if (tc->mmio_insns[j] == 0) {
-        tc->mmio_insns[j] = keep[i] + 1;
-        break;
-      }
+    tc->mmio_insns[mmio_slot(tc, keep[i])] = keep[i] + 1; /* (fewer than before: a slot) */
 }
 
 void tc_invalidate_phys(struct tcache *tc, uint64_t pa, uint64_t len) {

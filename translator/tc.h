@@ -176,7 +176,7 @@ struct tcache {
   bool one_shot_next;   /* translate the next block uncached, without protecting its page */
   bool mmio_next;       /* the instruction at cpu->eip touches device memory: emulate it */
   bool stepping;        /* in a block of one watched instruction (KEY_TF, KEY_RF) */
-  uint32_t watch_after_mmio; /* ... whose instruction the run loop emulates: its KEY_TF/RF */
+  bool step_after_mmio; /* a single-stepped one whose instruction the run loop emulates */
   uint32_t extra_key;   /* key bits forced for the next translation (KEY_SLOW_STRING) */
   struct tc_stats stats;
   uint64_t live_blocks;                /* cached, valid blocks */

@@ -24,7 +24,6 @@
 #include "cpu/cpu.h"
 #include "cpu/insn.h"
 #include "mmu/mmu.h"
-#include "mmu/walk.h"
 #include "translator/emit.h"
 #include "translator/tc.h"
 
@@ -224,13 +223,20 @@ static void poll_pending_before(struct xlate *x, uint32_t next_eip) {
  * in r9. In an sti's shadow (unless_irq_armed) it also falls through when an interrupt waits
  * for IF (cpu->irq_armed), so that the dispatcher takes it right after this instruction; the
  * target block's entry poll only sees kicks. */
+/* Guest flags kept in AH/AL (EAX in r9) around a compare, and put back. */
+static const uint8_t save_flags[] = {
+    0x49, 0x89, 0xc1, /* mov r9, rax */
+    0x9f,             /* lahf */
+    0x0f, 0x90, 0xc0, /* seto al */
+};
+static const uint8_t restore_flags[] = {
+    0x04, 0x7f,       /* add al, 0x7f (restores OF) */
+    0x9e,             /* sahf */
+    0x4c, 0x89, 0xc8, /* mov rax, r9 */
+};
+
 static void emit_jcache_probe(struct xlate *x, bool unless_irq_armed) {
   struct emitter *e = &x->e;
-  static const uint8_t save[] = {
-      0x49, 0x89, 0xc1,                         /* mov r9, rax */
-      0x9f,                                     /* lahf */
-      0x0f, 0x90, 0xc0,                         /* seto al */
-  };
   uint8_t armed[] = {
       0x41, 0x80, 0xbf, CPU_IRQ_ARMED, 0, 0, 0, 0x00, /* cmp byte [r15 + CPU_IRQ_ARMED], 0 */
       0x75, 0,                                        /* jne miss */
@@ -251,7 +257,7 @@ static void emit_jcache_probe(struct xlate *x, bool unless_irq_armed) {
       0x4c, 0x89, 0xc8,                         /* mov rax, r9 */
   };
   armed[9] = (uint8_t)(sizeof(probe) - 6); /* miss: the last 6 bytes */
-  emit_bytes(e, save, sizeof(save));
+  emit_bytes(e, save_flags, sizeof(save_flags));
   if (unless_irq_armed)
     emit_bytes(e, armed, sizeof(armed));
   uint8_t *at = e->p;
@@ -775,20 +781,16 @@ static void check_target_limit(struct xlate *x) {
   if (x->cs_limit == UINT32_MAX)
     return;
   struct emitter *e = &x->e;
-  static const uint8_t save[] = {0x49, 0x89, 0xc1, 0x9f, 0x0f, 0x90, 0xc0}; /* mov r9, rax;
-                                                                  lahf; seto al */
-  static const uint8_t restore[] = {0x04, 0x7f, 0x9e, 0x4c, 0x89, 0xc8}; /* add al, 0x7f; sahf;
-                                                                  mov rax, r9 */
-  emit_bytes(e, save, sizeof(save));
+  emit_bytes(e, save_flags, sizeof(save_flags));
   emit_u8(e, 0x41), emit_u8(e, 0x81), emit_u8(e, 0xf8), emit_u32(e, x->cs_limit); /* cmp r8d */
   emit_u8(e, 0x76); /* jbe within */
   uint8_t *rel = e->p;
   emit_u8(e, 0);
-  emit_bytes(e, restore, sizeof(restore));
+  emit_bytes(e, restore_flags, sizeof(restore_flags));
   callout(x, insn_raise_gp0); /* does not come back */
   if (!e->overflow)
     *rel = (uint8_t)(e->p - rel - 1);
-  emit_bytes(e, restore, sizeof(restore));
+  emit_bytes(e, restore_flags, sizeof(restore_flags));
 }
 
 static void translate_jmp(struct xlate *x) {
@@ -1516,6 +1518,13 @@ static void record_position(struct xlate *x, uint32_t eip) {
   m->reg = 0;
 }
 
+/* The first and only instruction of the block is the exception fn raises at x->eip. */
+static struct insn_call *raise_block(struct xlate *x, insn_fn fn) {
+  x->next_eip = x->eip;
+  record_insn(x);
+  return callout_final(x, fn);
+}
+
 /* The instruction at x->eip lies (partly) past CS's limit: it raises #GP(0) instead of
  * running (SDM vol. 3, 6.15), before its bytes there are fetched. */
 static void past_cs_limit(struct xlate *x) {
@@ -1523,9 +1532,7 @@ static void past_cs_limit(struct xlate *x) {
     exit_jmp(x, x->eip); /* the block ends with the instructions before it */
     return;
   }
-  x->next_eip = x->eip;
-  record_insn(x);
-  callout_final(x, insn_raise_gp0);
+  raise_block(x, insn_raise_gp0);
 }
 
 /* Does the instruction push or pop (an implicit use of the stack pointer)? */
@@ -1546,13 +1553,10 @@ static bool uses_stack(const struct xlate *x) {
 /* A block that is the #DB of the breakpoints `hit` at its first instruction (at linear lin):
  * filed under lin's frame, without fetching, so that it is found again. */
 static void breakpoint_block(struct xlate *x, uint32_t lin, uint32_t hit) {
-  struct walk w = {.pa = lin};
-  if (!(x->cpu->cr0 & CR0_PG) || page_peek(x->tc->mmu, x->cpu, lin, &w))
-    if (w.pa < x->tc->mmu->ram_size)
-      x->page[0] = w.pa >> PAGE_SHIFT;
-  x->next_eip = x->eip;
-  record_insn(x);
-  callout_final(x, insn_raise_breakpoint)->imm = hit;
+  uint32_t pa;
+  if (mmu_peek_phys(x->tc->mmu, x->cpu, lin, &pa) && pa < x->tc->mmu->ram_size)
+    x->page[0] = pa >> PAGE_SHIFT;
+  raise_block(x, insn_raise_breakpoint)->imm = hit;
 }
 
 /* Emit the exit stubs and point each unchained exit at its stub. */
