@@ -31,9 +31,7 @@ static void on_debug(struct trap_frame *f) {
     printf("unexpected vector %u at %08x\n", f->vector, f->eip);
     guest_exit(1);
   }
-  uint32_t dr6;
-  __asm__ volatile("mov %%dr6, %0" : "=r"(dr6));
-  __asm__ volatile("mov %0, %%dr6" ::"r"(0));
+  uint32_t dr6 = dr6_take();
   hit_eip[hits] = f->eip;
   hit_dr6[hits] = dr6;
   hits++;

@@ -56,18 +56,6 @@ __asm__(".text\n"
 extern char based_entry[], based_pc[], based_pc2[], based_ud2[], based_handler[], based_smc[];
 extern char lim_end[];
 
-struct __attribute__((packed)) far_ptr {
-  uint32_t off;
-  uint16_t sel;
-};
-
-static void far_call(uint32_t off, uint16_t sel) {
-  static struct far_ptr target;
-  target.off = off;
-  target.sel = sel;
-  __asm__ volatile("lcall *%0" : : "m"(target) : "eax", "memory");
-}
-
 static struct trap_frame seen;
 
 /* #UD in the based segment: note the frame, go on after the ud2 (2 bytes). */

@@ -54,18 +54,6 @@ extern char lim_ret[], lim_ret_pop[], lim_fall[], lim_end[], lim_straddle[], lim
 extern char br_jmp[], br_jcc[], br_jcc_insn[], br_call[], br_call_insn[], br_ind[],
     br_ind_insn[], br_ret[], br_ret_insn[], br_loop[], br_loop_insn[], lim_far_target[];
 
-struct __attribute__((packed)) far_ptr {
-  uint32_t off;
-  uint16_t sel;
-};
-
-static void far_call(uint32_t off, uint16_t sel) {
-  static struct far_ptr target;
-  target.off = off;
-  target.sel = sel;
-  __asm__ volatile("lcall *%0" : : "m"(target) : "eax", "ecx", "memory");
-}
-
 static struct trap_frame seen;
 static uint32_t resume_at; /* lim_ret, or lim_ret_pop */
 

@@ -18,9 +18,7 @@ static int steps;
 static uint32_t step_eip[16];
 static void on_debug(struct trap_frame *f) {
   if (f->vector != 1) { printf("vec %u\n", f->vector); guest_exit(1); }
-  uint32_t dr6;
-  __asm__ volatile("mov %%dr6, %0" : "=r"(dr6));
-  __asm__ volatile("mov %0, %%dr6" ::"r"(0));
+  uint32_t dr6 = dr6_take();
   if (dr6 & 0x4000) {
     if (steps < 16) step_eip[steps] = f->eip;
     steps++;

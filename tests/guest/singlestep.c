@@ -22,9 +22,7 @@ static void on_trap(struct trap_frame *f) {
     printf("unexpected vector %u at %08x\n", f->vector, f->eip);
     guest_exit(1);
   }
-  uint32_t dr6;
-  __asm__ volatile("mov %%dr6, %0" : "=r"(dr6));
-  __asm__ volatile("mov %0, %%dr6" ::"r"(0));
+  uint32_t dr6 = dr6_take();
   step_eip[steps] = f->eip;
   step_dr6[steps] = dr6;
   steps++;

@@ -88,6 +88,16 @@ void idt_gate_at(int vector, uint16_t cs, uint32_t offset);
 /* Set a gate's access byte (P, DPL, type: 0x86 is a 16-bit interrupt gate). */
 void idt_gate_access(int vector, uint8_t access);
 
+/* A far pointer in memory (m16:32), and a far call through one to sel:offset (the callee
+ * returns with lret; it may change EAX, ECX and EDX, as any call may). */
+struct __attribute__((packed)) far_ptr {
+  uint32_t off;
+  uint16_t sel;
+};
+void far_call(uint32_t offset, uint16_t sel);
+/* DR6, which is then cleared (a #DB handler's first step). */
+uint32_t dr6_take(void);
+
 /* What isr.S saves: the handler may change any of it, EIP included. */
 struct trap_frame {
   uint32_t es, ds;

@@ -82,6 +82,18 @@ void idt_gate_access(int vector, uint8_t access) {
   idt[vector] = (idt[vector] & ~(0xffull << 40)) | (uint64_t)access << 40;
 }
 
+void far_call(uint32_t offset, uint16_t sel) {
+  struct far_ptr target = {offset, sel};
+  __asm__ volatile("lcall *%0" : : "m"(target) : "eax", "ecx", "edx", "memory", "cc");
+}
+
+uint32_t dr6_take(void) {
+  uint32_t dr6;
+  __asm__ volatile("mov %%dr6, %0" : "=r"(dr6));
+  __asm__ volatile("mov %0, %%dr6" ::"r"(0));
+  return dr6;
+}
+
 void traps_init(void) {
   gdt_init();
   idt_init();
