@@ -74,6 +74,13 @@ static bool privileged_ok(struct cpu *cpu) { return cpu->cpl == 0; }
       return raise_at(cpu, c, EXC_GP, true, 0);                                                \
   } while (0)
 
+/* Instructions about descriptors and selectors raise #UD in real mode (SDM vol. 2). */
+#define REQUIRE_PROTECTED_MODE(cpu, c)                                                        \
+  do {                                                                                         \
+    if (!((cpu)->cr0 & CR0_PE))                                                                \
+      return raise_at(cpu, c, EXC_UD, false, 0);                                               \
+  } while (0)
+
 static int iopl(const struct cpu *cpu) { return (int)(cpu->eflags >> 12) & 3; }
 
 /* May the current privilege access `len` ports from `port`? (SDM vol. 1, 19.5) */
@@ -728,8 +735,7 @@ static int store_selector(struct cpu *cpu, const struct insn_call *c, uint16_t s
 }
 
 int insn_sldt_str(struct cpu *cpu, const struct insn_call *c) {
-  if (!(cpu->cr0 & CR0_PE))
-    return raise_at(cpu, c, EXC_UD, false, 0); /* not in real mode */
+  REQUIRE_PROTECTED_MODE(cpu, c);
   bool is_str = c->mnemonic == ZYDIS_MNEMONIC_STR;
   return store_selector(cpu, c, is_str ? cpu->tr.sel : cpu->ldtr.sel);
 }
@@ -742,8 +748,7 @@ static bool read_selector_operand(struct cpu *cpu, const struct insn_call *c, ui
 }
 
 int insn_lldt_ltr(struct cpu *cpu, const struct insn_call *c) {
-  if (!(cpu->cr0 & CR0_PE))
-    return raise_at(cpu, c, EXC_UD, false, 0); /* not in real mode */
+  REQUIRE_PROTECTED_MODE(cpu, c);
   REQUIRE_CPL0(cpu, c);
   bool is_ltr = c->mnemonic == ZYDIS_MNEMONIC_LTR;
   uint16_t sel;
@@ -833,8 +838,7 @@ static int check_descriptor(struct cpu *cpu, const struct insn_call *c, int cpl,
 }
 
 int insn_check_descriptor(struct cpu *cpu, const struct insn_call *c) {
-  if (!(cpu->cr0 & CR0_PE))
-    return raise_at(cpu, c, EXC_UD, false, 0); /* not in real mode */
+  REQUIRE_PROTECTED_MODE(cpu, c);
   return check_descriptor(cpu, c, cpu->cpl, false);
 }
 
@@ -1227,8 +1231,7 @@ int insn_bound(struct cpu *cpu, const struct insn_call *c) {
 }
 
 int insn_arpl(struct cpu *cpu, const struct insn_call *c) {
-  if (!(cpu->cr0 & CR0_PE))
-    return raise_at(cpu, c, EXC_UD, false, 0); /* not in real mode */
+  REQUIRE_PROTECTED_MODE(cpu, c);
   uint16_t dst;
   if (c->mem) {
     if (!mem_read(cpu, (uint32_t)cpu->exit_r8, &dst, 2))
