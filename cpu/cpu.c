@@ -114,6 +114,7 @@ void cpu_stop(struct cpu *cpu, int reason, const char *fmt, ...) {
 #define CPUID_FPU (1u << 0)
 #define CPUID_PSE (1u << 3)
 #define CPUID_TSC (1u << 4)
+#define CPUID_PAE (1u << 6)
 #define CPUID_MSR (1u << 5)
 #define CPUID_CX8 (1u << 8)
 #define CPUID_APIC (1u << 9)
@@ -128,7 +129,7 @@ void cpu_stop(struct cpu *cpu, int reason, const char *fmt, ...) {
 #define CPU_MICROCODE_REVISION 0
 
 #define CPUID_FEATURES_EDX                                                                   \
-  (CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_CX8 | CPUID_SEP | CPUID_PGE |        \
+  (CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_PAE | CPUID_CX8 | CPUID_SEP | CPUID_PGE |        \
    CPUID_CMOV | CPUID_MMX | CPUID_FXSR | CPUID_SSE | CPUID_SSE2)
 
 static void cpuid_string(uint32_t *out, const char *s, int words) {
@@ -179,9 +180,11 @@ static void tsc_crystal_ratio(struct cpu *cpu, uint32_t *den, uint32_t *num) {
 
 /* Leaves 15H (TSC and crystal clock) and 16H (processor frequency) spare a kernel its
  * calibration loops against the PIT, which take real time (Linux's local APIC timer
- * calibration alone waits 100 ms): they state what bt386 knows. Leaves 3 to 14H are zero:
- * nothing there is supported (no cache descriptors, MONITOR, thermal, structured extended
- * features, performance monitoring or topology leaves). */
+ * calibration alone waits 100 ms): they state what bt386 knows. Leaf 7 has only
+ * IA32_ARCH_CAPABILITIES (cpu.h says why). The other leaves from 3 to 14H are zero: nothing
+ * there is supported (no cache descriptors, MONITOR, thermal, performance monitoring or
+ * topology leaves). */
+#define CPUID7_EDX_ARCH_CAPABILITIES (1u << 29)
 #define MAX_BASIC_LEAF 0x16u
 
 #define MAX_EXTENDED_LEAF 0x80000004u
@@ -209,6 +212,10 @@ static void cpuid_leaf(struct cpu *cpu, uint32_t leaf, uint32_t r[4]) {
     break;
   case 2:
     r[0] = 0x00000001; /* one iteration, no descriptors */
+    break;
+  case 7: /* structured extended features: subleaf 0 only, IA32_ARCH_CAPABILITIES alone */
+    if (cpu->regs[R_ECX] == 0)
+      r[3] = CPUID7_EDX_ARCH_CAPABILITIES;
     break;
   case 0x15:
     if (cpu->crystal_hz) {

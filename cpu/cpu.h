@@ -140,6 +140,9 @@ struct cpu {
   struct dtable gdtr, idtr;
   struct segment ldtr, tr;
   uint32_t cr0, cr2, cr3, cr4;
+  /* PAE paging: the four page-directory-pointer entries loaded with CR3 (SDM vol. 3, 4.4.1);
+   * walks use these, not the table in memory, until CR3 is loaded again. */
+  uint64_t pdpte[4];
   uint32_t dr[8]; /* DR4/DR5 unused: they alias DR6/DR7 */
   int cpl;
   uint64_t tsc_offset;
@@ -167,6 +170,15 @@ struct cpu {
   struct mmu *mmu;
 };
 
+/* IA32_ARCH_CAPABILITIES (MSR 10AH, enumerated by CPUID.7.0:EDX[29]): RDCL_NO, "not
+ * susceptible to rogue data cache load" (Meltdown). True of this CPU by construction: guest
+ * user code runs with the user view only, in which no supervisor page is mapped at all, so
+ * there is no kernel mapping for a speculative load to read past a permission check (nor, for
+ * L1TF, a guest PTE that reaches host memory). It spares a PAE kernel page-table isolation:
+ * two CR3 loads and a TLB flush per system call and interrupt, each a view switch here. */
+#define MSR_ARCH_CAPABILITIES 0x10au
+#define ARCH_CAP_RDCL_NO 0x1ull
+
 #define CR0_PE 0x00000001u
 #define CR0_MP 0x00000002u
 #define CR0_EM 0x00000004u
@@ -178,6 +190,9 @@ struct cpu {
 #define CR0_NW 0x20000000u
 #define CR0_CD 0x40000000u
 #define CR0_PG 0x80000000u
+#define CR4_PSE 0x00000010u
+#define CR4_PAE 0x00000020u
+#define CR4_PGE 0x00000080u
 #define CR4_OSFXSR 0x00000200u
 
 enum {

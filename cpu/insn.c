@@ -666,17 +666,27 @@ int insn_ret_far_deprivileged(struct cpu *cpu, const struct insn_call *c) {
 
 /* ---- control registers and system state ---- */
 
-#define CR4_KNOWN (0x10u | 0x80u | 0x4u | 0x8u | 0x200u | 0x400u) /* PSE PGE TSD DE OSFXSR OSXMMEXCPT */
+/* PSE PAE PGE TSD DE OSFXSR OSXMMEXCPT */
+#define CR4_KNOWN (CR4_PSE | CR4_PAE | CR4_PGE | 0x4u | 0x8u | 0x200u | 0x400u)
 
-#define CR4_PSE 0x10u
-#define CR4_PGE 0x80u
+static bool pae_paging(uint32_t cr0, uint32_t cr4) { return (cr0 & CR0_PG) && (cr4 & CR4_PAE); }
+
+/* With PAE paging, loading CR3, and changing CR0.PG/CD/NW or CR4.PAE/PGE/PSE, loads the
+ * PDPTEs (SDM vol. 3, 4.4.1); one with reserved bits set makes the instruction raise #GP(0),
+ * changing nothing. */
+static bool pdptes_load_as_needed(struct cpu *cpu, uint32_t cr0, uint32_t cr3, uint32_t cr4,
+                                  bool reload) {
+  return !reload || !pae_paging(cr0, cr4) || mmu_load_pdptes(cpu->mmu, cpu, cr3);
+}
 
 int insn_mov_to_cr(struct cpu *cpu, const struct insn_call *c) {
   REQUIRE_CPL0(cpu, c);
   uint32_t v = cpu->regs[c->reg];
   switch (c->imm) {
   case 0:
-    if (((v & CR0_PG) && !(v & CR0_PE)) || ((v & CR0_NW) && !(v & CR0_CD)))
+    if (((v & CR0_PG) && !(v & CR0_PE)) || ((v & CR0_NW) && !(v & CR0_CD)) ||
+        !pdptes_load_as_needed(cpu, v, cpu->cr3, cpu->cr4,
+                               (v ^ cpu->cr0) & (CR0_PG | CR0_CD | CR0_NW)))
       return raise_at(cpu, c, EXC_GP, true, 0);
     cpu->cr0 = v | CR0_ET;
     mmu_paging_changed(cpu->mmu, cpu);
@@ -685,11 +695,15 @@ int insn_mov_to_cr(struct cpu *cpu, const struct insn_call *c) {
     cpu->cr2 = v;
     break;
   case 3:
+    if (!pdptes_load_as_needed(cpu, cpu->cr0, v, cpu->cr4, true))
+      return raise_at(cpu, c, EXC_GP, true, 0);
     cpu->cr3 = v;
     mmu_cr3_written(cpu->mmu, cpu);
     break;
   case 4:
-    if (v & ~CR4_KNOWN)
+    if ((v & ~CR4_KNOWN) ||
+        !pdptes_load_as_needed(cpu, cpu->cr0, cpu->cr3, v,
+                               (v ^ cpu->cr4) & (CR4_PAE | CR4_PGE | CR4_PSE)))
       return raise_at(cpu, c, EXC_GP, true, 0);
     cpu->cr4 = v;
     mmu_paging_changed(cpu->mmu, cpu);
@@ -1060,6 +1074,7 @@ int insn_rdmsr(struct cpu *cpu, const struct insn_call *c) {
   case MSR_PLATFORM_ID: v = 0; break;
   case MSR_BIOS_SIGN_ID: v = cpu->bios_sign_id; break;
   case MSR_MISC_ENABLE: v = cpu->misc_enable; break;
+  case MSR_ARCH_CAPABILITIES: v = ARCH_CAP_RDCL_NO; break; /* read-only: writes raise #GP */
   case MSR_SYSENTER_CS: case MSR_SYSENTER_ESP: case MSR_SYSENTER_EIP:
     v = *sysenter_msr(cpu, msr);
     break;

@@ -137,8 +137,11 @@ bool cpu_task_switch(struct cpu *cpu, uint16_t sel, enum task_switch reason, uin
   tss.attr |= DESC_BUSY_BIT;
   cpu->tr = tss;
   cpu->cr0 |= CR0_TS;
+  bool pdptes_ok = true;
   if (cpu->cr0 & CR0_PG) {
     cpu->cr3 = next.cr3;
+    if (cpu->cr4 & CR4_PAE)
+      pdptes_ok = mmu_load_pdptes(cpu->mmu, cpu, cpu->cr3);
     mmu_cr3_written(cpu->mmu, cpu);
   }
   cpu_set_eflags(cpu, next.eflags | 0x2);
@@ -153,7 +156,9 @@ bool cpu_task_switch(struct cpu *cpu, uint16_t sel, enum task_switch reason, uin
   }
   /* From here on a fault belongs to the new task: it is raised (cpu->pending) at the new
    * task's EIP, and the switch itself has happened. */
-  if (load_ldt(cpu, (uint16_t)next.ldt) && load_segments(cpu, &next) && has_error)
+  if (!pdptes_ok) /* PDPTEs with reserved bits set: #GP(0) in the new task (7.3, step 12) */
+    cpu_raise(cpu, EXC_GP, true, 0);
+  else if (load_ldt(cpu, (uint16_t)next.ldt) && load_segments(cpu, &next) && has_error)
     cpu_push32(cpu, error);
   return true;
 }

@@ -144,7 +144,7 @@ void mmu_exit(struct mmu *m) {
   m->ones_fd = -1;
 }
 
-/* ---- page walks (SDM vol. 3, 4.3: 32-bit paging) ---- */
+/* ---- page walks (SDM vol. 3, 4.3: 32-bit paging; 4.4: PAE paging) ---- */
 
 #define PTE_P 0x001u
 #define PTE_W 0x002u
@@ -153,88 +153,151 @@ void mmu_exit(struct mmu *m) {
 #define PTE_D 0x040u
 #define PTE_PS 0x080u
 #define PTE_G 0x100u
-#define CR4_PSE 0x10u
+
+/* PAE entries: the frame is bits 35:12 (MAXPHYADDR is 36: CPUID has PAE and no leaf
+ * 80000008H). Bits 62:36 are reserved, and so is bit 63 (XD) since this CPU has no NX. */
+#define PAE_FRAME 0x0000000ffffff000ull
+#define PAE_RESERVED 0xfffffff000000000ull
+#define PAE_LARGE_RESERVED (PAE_RESERVED | 0x1fe000ull) /* a 2 MiB page: bits 20:13 too */
+/* A PDPTE has no R/W, U/S, A or D; bits 2:1 and 8:5 are reserved (4.4.1). */
+#define PDPTE_RESERVED (PAE_RESERVED | 0x1e6ull)
+
+/* bt386's physical address space ends at 4 GiB (RAM, then device memory). A PAE entry may
+ * name a frame above it; such a frame reads as unassigned memory, which the last page below
+ * 4 GiB is. */
+static uint32_t phys32(uint64_t pa) {
+  return pa >> 32 ? 0xfffff000u | (uint32_t)(pa & 0xfffu) : (uint32_t)pa;
+}
 
 /* The error code of SDM vol. 3, 4.7. The I/D bit is reported only with NX or SMEP enabled,
  * which this CPU has neither of. */
-static void raise_pf(struct cpu *cpu, uint32_t lin, unsigned access, bool present) {
-  uint32_t err = (present ? 1u : 0u) | (access & MMU_WRITE ? 2u : 0u) |
-                 (access & MMU_USER ? 4u : 0u);
+enum walk_status { WALK_OK, WALK_NOT_PRESENT, WALK_DENIED, WALK_RESERVED };
+
+static void raise_pf(struct cpu *cpu, uint32_t lin, unsigned access, enum walk_status why) {
+  uint32_t err = (why != WALK_NOT_PRESENT ? 1u : 0u) | (access & MMU_WRITE ? 2u : 0u) |
+                 (access & MMU_USER ? 4u : 0u) | (why == WALK_RESERVED ? 8u : 0u);
   cpu->cr2 = lin;
   cpu_raise(cpu, EXC_PF, true, err);
 }
 
-static uint32_t *pte_ptr(struct mmu *m, uint32_t pa) {
-  return (uint32_t *)mmu_phys_ptr(m, pa & ~3u, 4);
+/* An entry in guest RAM (a table outside RAM reads as not present). PAE entries are read as
+ * their low dword, which holds every flag a walk sets, and their high dword. */
+static uint32_t *entry_ptr(struct mmu *m, uint64_t pa, unsigned size) {
+  if (pa >> 32)
+    return NULL;
+  return (uint32_t *)mmu_phys_ptr(m, pa & ~(uint64_t)(size - 1), size);
+}
+
+static uint64_t entry_value(const uint32_t *e, bool pae) {
+  return pae ? (uint64_t)e[1] << 32 | e[0] : e[0];
+}
+
+/* The entries a walk went through: where to set A and D, and what they grant. */
+struct walk_path {
+  uint32_t *dir;   /* the page directory entry, when it is not itself the leaf */
+  uint32_t *leaf;  /* the entry that maps the page */
+  uint32_t rights; /* W and U as every level grants them */
+};
+
+static enum walk_status walk_32bit(struct mmu *m, const struct cpu *cpu, uint32_t lin,
+                                   struct walk *w, struct walk_path *p) {
+  uint32_t *pde = entry_ptr(m, (cpu->cr3 & ~0xfffu) + (lin >> 22) * 4, 4);
+  if (!pde || !(*pde & PTE_P))
+    return WALK_NOT_PRESENT;
+  uint32_t d = *pde;
+  w->large = (d & PTE_PS) && (cpu->cr4 & CR4_PSE);
+  if (w->large) {
+    *p = (struct walk_path){NULL, pde, d};
+    w->pa = (d & 0xffc00000u) | (lin & 0x3fffffu);
+    return WALK_OK;
+  }
+  uint32_t *pte = entry_ptr(m, (d & ~0xfffu) + ((lin >> 12) & 0x3ff) * 4, 4);
+  if (!pte || !(*pte & PTE_P))
+    return WALK_NOT_PRESENT;
+  *p = (struct walk_path){pde, pte, d & *pte}; /* U and W must be granted at both levels */
+  w->pa = (*pte & ~0xfffu) | (lin & 0xfffu);
+  return WALK_OK;
+}
+
+/* PAE paging: the PDPTEs are the four the CPU loaded with CR3 (cpu->pdpte), not memory. */
+static enum walk_status walk_pae(struct mmu *m, const struct cpu *cpu, uint32_t lin,
+                                 struct walk *w, struct walk_path *p) {
+  uint64_t pdpte = cpu->pdpte[lin >> 30];
+  if (!(pdpte & PTE_P))
+    return WALK_NOT_PRESENT;
+  uint32_t *pde = entry_ptr(m, (pdpte & PAE_FRAME) + ((lin >> 21) & 0x1ff) * 8, 8);
+  if (!pde || !(*pde & PTE_P))
+    return WALK_NOT_PRESENT;
+  uint64_t d = entry_value(pde, true);
+  w->large = d & PTE_PS; /* 2 MiB pages need no CR4.PSE */
+  if (d & (w->large ? PAE_LARGE_RESERVED : PAE_RESERVED))
+    return WALK_RESERVED;
+  if (w->large) {
+    *p = (struct walk_path){NULL, pde, (uint32_t)d};
+    w->pa = phys32((d & PAE_FRAME & ~0x1fffffull) | (lin & 0x1fffffu));
+    return WALK_OK;
+  }
+  uint32_t *pte = entry_ptr(m, (d & PAE_FRAME) + ((lin >> 12) & 0x1ff) * 8, 8);
+  if (!pte || !(*pte & PTE_P))
+    return WALK_NOT_PRESENT;
+  uint64_t t = entry_value(pte, true);
+  if (t & PAE_RESERVED)
+    return WALK_RESERVED;
+  *p = (struct walk_path){pde, pte, (uint32_t)d & (uint32_t)t};
+  w->pa = phys32((t & PAE_FRAME) | (lin & 0xfffu));
+  return WALK_OK;
+}
+
+static enum walk_status find_page(struct mmu *m, const struct cpu *cpu, uint32_t lin,
+                                  struct walk *w, struct walk_path *p) {
+  return (cpu->cr4 & CR4_PAE) ? walk_pae(m, cpu, lin, w, p) : walk_32bit(m, cpu, lin, w, p);
+}
+
+static void describe(struct walk *w, const struct walk_path *p) {
+  w->writable = p->rights & PTE_W;
+  w->user = p->rights & PTE_U;
+  w->global = *p->leaf & PTE_G;
+  w->dirty = *p->leaf & PTE_D;
 }
 
 bool page_walk(struct mmu *m, struct cpu *cpu, uint32_t lin, unsigned access, struct walk *w) {
   bool user = access & MMU_USER, write = access & MMU_WRITE;
   bool wp = cpu->cr0 & CR0_WP;
-  uint32_t *pde = pte_ptr(m, (cpu->cr3 & ~0xfffu) + (lin >> 22) * 4);
-  if (!pde || !(*pde & PTE_P)) {
-    raise_pf(cpu, lin, access, false);
+  struct walk_path p;
+  enum walk_status s = find_page(m, cpu, lin, w, &p);
+  if (s == WALK_OK &&
+      !((!user || (p.rights & PTE_U)) && (!write || (p.rights & PTE_W) || (!user && !wp))))
+    s = WALK_DENIED;
+  if (s != WALK_OK) {
+    raise_pf(cpu, lin, access, s);
     return false;
   }
-  uint32_t d = *pde;
-  uint32_t rights, leaf;
-  uint32_t *leaf_ptr;
-  bool large = (d & PTE_PS) && (cpu->cr4 & CR4_PSE);
-  if (large) {
-    rights = d;
-    leaf = d;
-    leaf_ptr = pde;
-    w->pa = (d & 0xffc00000u) | (lin & 0x3fffffu);
-  } else {
-    uint32_t *pte = pte_ptr(m, (d & ~0xfffu) + ((lin >> 12) & 0x3ff) * 4);
-    if (!pte || !(*pte & PTE_P)) {
-      raise_pf(cpu, lin, access, false);
-      return false;
-    }
-    rights = d & *pte; /* U and W must be granted at both levels */
-    leaf = *pte;
-    leaf_ptr = pte;
-    w->pa = (leaf & ~0xfffu) | (lin & 0xfffu);
-  }
-  bool ok = (!user || (rights & PTE_U)) && (!write || (rights & PTE_W) || (!user && !wp));
-  if (!ok) {
-    raise_pf(cpu, lin, access, true);
-    return false;
-  }
-  if (!large)
-    *pde = d | PTE_A;
-  *leaf_ptr = leaf | PTE_A | (write ? PTE_D : 0);
-  w->writable = rights & PTE_W;
-  w->user = rights & PTE_U;
-  w->global = leaf & PTE_G;
-  w->large = large;
-  w->dirty = *leaf_ptr & PTE_D;
+  if (p.dir)
+    *p.dir |= PTE_A;
+  *p.leaf |= PTE_A | (write ? PTE_D : 0);
+  describe(w, &p);
   w->accessed = true;
   return true;
 }
 
 bool page_peek(const struct mmu *m, const struct cpu *cpu, uint32_t lin, struct walk *w) {
-  const uint32_t *pde = pte_ptr((struct mmu *)m, (cpu->cr3 & ~0xfffu) + (lin >> 22) * 4);
-  if (!pde || !(*pde & PTE_P))
+  struct walk_path p;
+  if (find_page((struct mmu *)m, cpu, lin, w, &p) != WALK_OK)
     return false;
-  uint32_t d = *pde, rights, leaf;
-  w->large = (d & PTE_PS) && (cpu->cr4 & CR4_PSE);
-  if (w->large) {
-    rights = leaf = d;
-    w->pa = (d & 0xffc00000u) | (lin & 0x3fffffu);
-  } else {
-    const uint32_t *pte = pte_ptr((struct mmu *)m, (d & ~0xfffu) + ((lin >> 12) & 0x3ff) * 4);
-    if (!pte || !(*pte & PTE_P))
+  describe(w, &p);
+  w->accessed = (*p.leaf & PTE_A) && (!p.dir || (*p.dir & PTE_A));
+  return true;
+}
+
+bool mmu_load_pdptes(struct mmu *m, struct cpu *cpu, uint32_t cr3) {
+  uint64_t e[4];
+  for (int i = 0; i < 4; i++) {
+    const uint32_t *p = entry_ptr(m, (cr3 & ~0x1fu) + i * 8u, 8);
+    e[i] = p ? entry_value(p, true) : ~0ull; /* outside RAM: all ones, reserved bits set */
+    if ((e[i] & PTE_P) && (e[i] & PDPTE_RESERVED))
       return false;
-    rights = d & *pte;
-    leaf = *pte;
-    w->pa = (leaf & ~0xfffu) | (lin & 0xfffu);
   }
-  w->writable = rights & PTE_W;
-  w->user = rights & PTE_U;
-  w->global = leaf & PTE_G;
-  w->dirty = leaf & PTE_D;
-  w->accessed = (leaf & PTE_A) && (w->large || (d & PTE_A));
+  memcpy(cpu->pdpte, e, sizeof e);
   return true;
 }
 

@@ -35,7 +35,7 @@ enum { VIEW_KERNEL, VIEW_USER, VIEW_COUNT };
 #define VE_MAPPED 0x1u  /* mapped (read-only unless VE_WRITE and the page holds no code) */
 #define VE_WRITE 0x2u   /* the guest allows writes and the page is dirty */
 #define VE_GLOBAL 0x4u  /* a global page: survives mov cr3 while CR4.PGE is set */
-#define VE_LARGE 0x8u   /* part of a 4 MiB page, mapped and unmapped as a whole */
+#define VE_LARGE 0x8u   /* part of a large page, mapped and unmapped as a whole */
 #define VE_ONES 0x10u   /* unassigned physical memory: a private all-ones page */
 struct view {
   int mode;           /* VIEW_KERNEL or VIEW_USER: whose accesses it serves */
@@ -93,7 +93,8 @@ struct mmu {
 
   /* Paging: the views as a TLB (views.c). */
   bool paging;      /* the views hold CR0.PG translations, not the identity */
-  bool wp, pge, pse;
+  bool wp, pge, pse, pae;
+  uint32_t large_pages; /* 4 KiB pages in a large page: 1024 (4 MiB), 512 with PAE (2 MiB) */
   struct view *views[VIEW_COUNT]; /* the active kernel view and the user view */
   struct view kernel_views[MMU_KERNEL_VIEWS];
   struct view user_view;
@@ -178,8 +179,13 @@ void mmu_unprotect_code(struct mmu *m, uint32_t phys_page);
  * PC's open bus reads; writes go nowhere the guest can see again. */
 int mmu_map_unassigned(struct mmu *m, void *host, uint32_t pa, bool write);
 
+/* PAE paging: load the four PDPTEs at cr3 into the CPU, as a load of CR3 does (and a change of
+ * CR0.PG/CD/NW or CR4.PAE/PGE/PSE with PAE paging on). False, loading nothing, if a present
+ * one has reserved bits set: the instruction raises #GP(0). */
+bool mmu_load_pdptes(struct mmu *m, struct cpu *cpu, uint32_t cr3);
+
 /* views.c: the CPU changed CR0/CR3/CR4 or executed invlpg. */
-void mmu_paging_changed(struct mmu *m, const struct cpu *cpu); /* CR0.PG/WP, CR4.PGE/PSE */
+void mmu_paging_changed(struct mmu *m, const struct cpu *cpu); /* CR0.PG/WP, CR4.PGE/PSE/PAE */
 void mmu_cr3_written(struct mmu *m, const struct cpu *cpu);     /* re-verify non-global entries */
 void mmu_invlpg(struct mmu *m, struct cpu *cpu, uint32_t lin);
 /* Before resuming guest code at cpu->eip: map the page a #PF was raised for, if the guest

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # mkguest.sh: build the default guest from Debian 12's own i386 packages: Debian's 686 kernel
-# (a bzImage, non-PAE) and an initramfs with a static busybox, the modules the PIIX IDE disk and
+# (a bzImage, non-PAE; or its 686-pae kernel) and an initramfs with a static busybox, the modules the PIIX IDE disk and
 # ext4 need, and an /init that starts a shell on the serial console.
 #
-#   tools/mkguest.sh [--out DIR] [--refresh] [--force]
+#   tools/mkguest.sh [--out DIR] [--flavour 686|686-pae] [--refresh] [--force]
 #
 #   --out DIR   where the guest goes (default: $BT386_GUEST_DIR, or build/guest)
+#   --flavour F the kernel: 686 (default) or 686-pae (PAE paging; e.g. --out build/guest-pae)
 #   --refresh   look for a newer kernel in the archive even if one was downloaded before
 #   --force     rebuild the initramfs even if it is up to date
 #
@@ -20,15 +21,21 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 out=${BT386_GUEST_DIR:-$repo/build/guest}
 refresh=0
 force=0
+flavour=686
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=${2:?--out needs a folder}; shift 2 ;;
+    --flavour) flavour=${2:?--flavour needs 686 or 686-pae}; shift 2 ;;
     --refresh) refresh=1; shift ;;
     --force) force=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "mkguest: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
+case "$flavour" in
+  686|686-pae) ;;
+  *) echo "mkguest: unknown kernel flavour $flavour (686 or 686-pae)" >&2; exit 2 ;;
+esac
 
 # The modules the guest loads at boot; modules.dep supplies what they depend on.
 # crc32c_generic is ext4's and jbd2's soft dependency (checksums), which modules.dep omits.
@@ -80,9 +87,9 @@ ensure_i386() {
   fi
 }
 
-# The newest linux-image-6.1.0-N-686 (not -pae, -dbg or -unsigned) in the package lists.
+# The newest linux-image-6.1.0-N-FLAVOUR (not -dbg or -unsigned) in the package lists.
 find_kernel_package() {
-  apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-686$' 2>/dev/null |
+  apt-cache search --names-only "^linux-image-6\\.1\\.0-[0-9]+-$flavour\$" 2>/dev/null |
     awk '{print $1}' | sort -V | tail -n 1
 }
 
@@ -103,8 +110,8 @@ download() { # package:arch
 }
 
 # ---- 1. the packages ----
-progress "packages: Debian's 686 kernel and busybox-static (i386)"
-kernel_deb=$(newest_deb 'linux-image-6.1.0-*-686_*_i386.deb')
+progress "packages: Debian's $flavour kernel and busybox-static (i386)"
+kernel_deb=$(newest_deb "linux-image-6.1.0-*-${flavour}_*_i386.deb")
 busybox_deb=$(newest_deb 'busybox-static_*_i386.deb')
 if [ -z "$kernel_deb" ] || [ -z "$busybox_deb" ] || [ "$refresh" -eq 1 ]; then
   command -v apt-get >/dev/null || die "apt-get not found: mkguest.sh needs Debian 12 (or a Debian-based system)"
@@ -115,7 +122,7 @@ if [ -z "$kernel_deb" ] || [ -z "$busybox_deb" ] || [ "$refresh" -eq 1 ]; then
     apt_update
     pkg=$(find_kernel_package)
   fi
-  [ -n "$pkg" ] || die "package not found: no linux-image-6.1.0-*-686 in the i386 package lists (is this Debian 12 with bookworm in the apt sources?)"
+  [ -n "$pkg" ] || die "package not found: no linux-image-6.1.0-*-$flavour in the i386 package lists (is this Debian 12 with bookworm in the apt sources?)"
   if [ -z "$(newest_deb "${pkg}_*_i386.deb")" ]; then
     echo "mkguest:   downloading $pkg:i386 (about 50 MB)"
     download "$pkg:i386" || { apt_update; download "$pkg:i386"; } ||

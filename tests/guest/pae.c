@@ -1,0 +1,369 @@
+/* pae.c - PAE paging as the SDM describes it (vol. 3, 4.4): four PDPTEs, 64-bit directory and
+ * table entries, 2 MiB pages, accessed and dirty bits set in the low dword and nothing else
+ * changed, page-fault error codes (the RSVD bit for reserved bits: bit 63 without NX, bits
+ * 62:36 above MAXPHYADDR, bits 20:13 of a 2 MiB page), CR0.WP, invlpg, CR3 switches, global
+ * pages and their flush by toggling CR4.PGE, and a switch from PAE to 32-bit paging and back
+ * with paging off in between.
+ *
+ * Built with -DSDM_ONLY it tests what QEMU 7.2 does differently from the SDM, against
+ * pae_sdm.expected: the error code of a reserved-bit fault (QEMU leaves out P, which the SDM
+ * says is always set with RSVD, as Linux's "error_code(0x0009) - reserved bit violation"
+ * reports show), PDPTEs never getting an A bit (QEMU sets bit 5, reserved there), PDPTEs with
+ * reserved bits making mov cr3 raise #GP(0), and the PDPTEs being the ones loaded with CR3. */
+#include "lib/guest.h"
+
+#define P 0x001ull
+#define W 0x002ull
+#define U 0x004ull
+#define A 0x020ull
+#define D 0x040ull
+#define PS 0x080ull
+#define G 0x100ull
+#define AVL 0xe00ull /* bits 11:9, the software's own */
+#define XD (1ull << 63)
+
+#define CR0_WP 0x10000u
+#define CR0_PG 0x80000000u
+#define CR4_PSE 0x10u
+#define CR4_PAE 0x20u
+#define CR4_PGE 0x80u
+
+#define FRAMES 0x00800000u     /* physical frames for the tests: 8 MiB up */
+#define TEST_BASE 0x40000000u  /* 4 KiB pages: PDPTE 1, its directory's entry 0 */
+#define BIG_BASE 0x80000000u   /* 2 MiB pages: PDPTE 2 */
+
+static uint64_t pdpt[4] __attribute__((aligned(32)));
+static uint64_t pdpt_b[4] __attribute__((aligned(32)));
+static uint64_t low_pd[512] __attribute__((aligned(4096)));
+static uint64_t low_pt[512] __attribute__((aligned(4096)));
+static uint64_t test_pd[512] __attribute__((aligned(4096)));
+static uint64_t test_pt[512] __attribute__((aligned(4096)));
+static uint64_t big_pd[512] __attribute__((aligned(4096)));
+static uint32_t next_frame = FRAMES;
+
+static uint32_t frame(void) {
+  uint32_t f = next_frame;
+  next_frame += 4096;
+  memset((void *)f, 0, 4096); /* identity-mapped below 16 MiB */
+  return f;
+}
+
+static uint64_t *pte_of(uint32_t lin) { return &test_pt[(lin >> 12) & 0x1ff]; }
+
+/* Table writes reach memory before the accesses they govern, and the CPU's A and D updates
+ * are read after the accesses that made them: the compiler does not know the MMU. */
+static void set_entry(uint64_t *e, uint64_t v) {
+  ((volatile uint32_t *)e)[1] = (uint32_t)(v >> 32);
+  ((volatile uint32_t *)e)[0] = (uint32_t)v;
+  __asm__ volatile("" ::: "memory");
+}
+
+static uint64_t get_entry(const uint64_t *e) {
+  __asm__ volatile("" ::: "memory");
+  return (uint64_t)((volatile const uint32_t *)e)[1] << 32 | ((volatile const uint32_t *)e)[0];
+}
+
+static void print_entry(const char *what, const uint64_t *e) {
+  uint64_t v = get_entry(e);
+  printf("%s: %08x_%08x (%s %s)\n", what, (uint32_t)(v >> 32), (uint32_t)v, v & A ? "A" : "-",
+         v & D ? "D" : "-");
+}
+
+static void invlpg(uint32_t lin) { __asm__ volatile("invlpg (%0)" ::"r"(lin) : "memory"); }
+static void write_cr0(uint32_t v) { __asm__ volatile("mov %0, %%cr0" ::"r"(v) : "memory"); }
+static void write_cr3(uint32_t v) { __asm__ volatile("mov %0, %%cr3" ::"r"(v) : "memory"); }
+static void write_cr4(uint32_t v) { __asm__ volatile("mov %0, %%cr4" ::"r"(v) : "memory"); }
+static uint32_t read_cr3(void) {
+  uint32_t v;
+  __asm__ volatile("mov %%cr3, %0" : "=r"(v));
+  return v;
+}
+
+static uint32_t cpuid1_edx(void) {
+  uint32_t a = 1, b, c = 0, d;
+  __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+  return d;
+}
+
+/* The first 2 MiB in 4 KiB pages, 2-16 MiB in 2 MiB pages: the test's code and data, the
+ * tables and the frames, all at their physical addresses. */
+static void enable_pae_paging(void) {
+  for (uint32_t i = 0; i < 512; i++)
+    low_pt[i] = (uint64_t)i << 12 | P | W;
+  low_pd[0] = (uint32_t)low_pt | P | W;
+  for (uint32_t i = 1; i < 8; i++)
+    low_pd[i] = (uint64_t)i << 21 | P | W | PS;
+  test_pd[0] = (uint32_t)test_pt | P | W;
+  pdpt[0] = (uint32_t)low_pd | P;
+  pdpt[1] = (uint32_t)test_pd | P;
+  pdpt[2] = (uint32_t)big_pd | P;
+  write_cr3((uint32_t)pdpt);
+  write_cr4(CR4_PAE);
+  write_cr0(read_cr0() | CR0_PG);
+  printf("CPUID.1:EDX.PAE %u, PAE paging on\n", (cpuid1_edx() >> 6) & 1);
+  print_entry("pde of the low 2 MiB", &low_pd[0]);
+  print_entry("pde of a 2 MiB page in use", &low_pd[1]);
+}
+
+#ifdef SDM_ONLY
+/* What the last exception was, and whether it came from the instruction at expected. */
+static void print_fault(const char *what, uint32_t expected) {
+  if (trap_count == 0)
+    printf("%s: no exception\n", what);
+  else
+    printf("%s: vector %u error %x, at the faulting instruction %s\n", what, last_trap.vector,
+           last_trap.error, last_trap.eip == expected ? "yes" : "no");
+  trap_count = 0;
+  trap_resume = 0;
+}
+
+/* A present entry with a reserved bit set faults with P and RSVD in the error code, for a read
+ * or a write, and gets no A bit; a not-present one is not looked at further. */
+static void reserved_bits(void) {
+  uint32_t lin = TEST_BASE + 0x3000, f = frame();
+  struct site s;
+  const struct {
+    const char *what;
+    uint64_t pte;
+  } cases[] = {
+      {"pte with bit 63 (XD, no NX)", f | P | W | XD},
+      {"pte with bit 40 (above MAXPHYADDR)", f | P | W | 1ull << 40},
+      {"pte with bit 36", f | P | W | 1ull << 36},
+      {"not-present pte with bit 63", f | XD},
+  };
+  char what[80];
+  for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    set_entry(pte_of(lin), cases[i].pte);
+    invlpg(lin);
+    FAULTING(s, "movl (%[p]), %%eax", : [p] "r"(lin) : "eax", "memory");
+    snprintf(what, sizeof what, "%s, read", cases[i].what);
+    print_fault(what, s.start);
+    FAULTING(s, "movl $1, (%[p])", : [p] "r"(lin) : "memory");
+    snprintf(what, sizeof what, "%s, write", cases[i].what);
+    print_fault(what, s.start);
+    printf("cr2=%08x\n", read_cr2());
+    print_entry("  entry afterwards", pte_of(lin));
+  }
+  set_entry(&big_pd[3], (FRAMES + 0x600000) | P | W | PS | 1u << 13);
+  FAULTING(s, "movl (%[p]), %%eax", : [p] "r"(BIG_BASE + 0x600000) : "eax", "memory");
+  print_fault("2 MiB pde with bit 13 set, read", s.start);
+  printf("cr2=%08x\n", read_cr2());
+  set_entry(&big_pd[3], 0);
+  set_entry(pte_of(lin), f | P | W);
+  invlpg(lin);
+}
+
+/* A PDPTE with a reserved bit set makes the mov to CR3 that would load it raise #GP(0), and
+ * CR3 keeps its value; a PDPTE changed in memory is not used until CR3 is loaded again. */
+static void pdptes(void) {
+  print_entry("pdpte 0 after use", &pdpt[0]);
+  memcpy(pdpt_b, pdpt, sizeof pdpt);
+  struct site s;
+  const uint64_t bad[] = {1ull << 1, 1ull << 5, 1ull << 8, 1ull << 36, XD};
+  for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    pdpt_b[3] = (uint32_t)big_pd | P | bad[i];
+    FAULTING(s, "mov %[v], %%cr3", : [v] "r"((uint32_t)pdpt_b) : "memory");
+    char what[80];
+    snprintf(what, sizeof what, "mov cr3, pdpte 3 with bit %u", 63 - __builtin_clzll(bad[i]));
+    print_fault(what, s.start);
+    printf("cr3 is the old one: %s\n", read_cr3() == (uint32_t)pdpt ? "yes" : "no");
+  }
+  pdpt_b[3] = (uint32_t)big_pd; /* not present: its reserved bits are not looked at */
+  pdpt_b[3] |= 1ull << 5;
+  write_cr3((uint32_t)pdpt_b);
+  printf("a not-present pdpte with bit 5 set loads: cr3 %s\n",
+         read_cr3() == (uint32_t)pdpt_b ? "changed" : "unchanged");
+  /* pdpt_b[2] maps BIG_BASE; take it away in memory only. */
+  uint32_t probe = BIG_BASE + 0x1234;
+  set_entry(&big_pd[0], (FRAMES + 0x200000) | P | W | PS);
+  *(volatile uint32_t *)(FRAMES + 0x200000 + 0x1234) = 0x2b2b2b2b;
+  set_entry(&pdpt_b[2], 0);
+  invlpg(probe);
+  struct site t;
+  uint32_t v = 0;
+  FAULTING(t, "movl (%[p]), %[v]", , [v] "=r"(v) : [p] "r"(probe) : "memory");
+  print_fault("pdpte 2 cleared in memory, page flushed, read", t.start);
+  printf("read %08x\n", v);
+  write_cr3((uint32_t)pdpt_b);
+  FAULTING(t, "movl (%[p]), %[v]", , [v] "=r"(v) : [p] "r"(probe) : "memory");
+  print_fault("after mov cr3, read", t.start);
+  printf("cr2=%08x\n", read_cr2());
+  write_cr3((uint32_t)pdpt);
+}
+
+#else
+static uint64_t test_pd_b[512] __attribute__((aligned(4096)));
+static uint64_t test_pt_b[512] __attribute__((aligned(4096)));
+static uint32_t legacy_pd[1024] __attribute__((aligned(4096)));
+
+static void accessed_dirty(void) {
+  uint32_t lin = TEST_BASE;
+  set_entry(pte_of(lin), frame() | P | W | AVL);
+  print_entry("fresh pte", pte_of(lin));
+  volatile uint32_t *p = (volatile uint32_t *)lin;
+  (void)*p;
+  print_entry("after a read", pte_of(lin));
+  *p = 7;
+  print_entry("after a write", pte_of(lin));
+  print_entry("its pde", &test_pd[0]);
+  set_entry(pte_of(lin), get_entry(pte_of(lin)) & ~(A | D));
+  invlpg(lin);
+  *p = 8;
+  print_entry("cleared, flushed, written", pte_of(lin));
+}
+
+/* Demand paging: the #PF handler maps a fresh frame and the access is retried. */
+static int demand_faults;
+static void demand_pager(struct trap_frame *f) {
+  if (f->vector != 14) {
+    printf("unexpected vector %u at %08x\n", f->vector, f->eip);
+    guest_exit(1);
+  }
+  uint32_t cr2 = read_cr2();
+  printf("#PF cr2=%08x error=%x -> map a frame\n", cr2, f->error);
+  set_entry(pte_of(cr2), frame() | P | W);
+  demand_faults++;
+}
+
+static void demand_paging(void) {
+  trap_hook = demand_pager;
+  volatile uint32_t *w = (volatile uint32_t *)(TEST_BASE + 0x1000);
+  volatile uint32_t *r = (volatile uint32_t *)(TEST_BASE + 0x1ff000);
+  *w = 0x12345678;
+  uint32_t v = *r;
+  printf("demand: wrote %08x, read fresh %08x, faults %d\n", *w, v, demand_faults);
+  trap_hook = 0;
+}
+
+static void write_protect(void) {
+  uint32_t lin = TEST_BASE + 0x2000;
+  set_entry(pte_of(lin), frame() | P); /* read-only */
+  volatile uint32_t *p = (volatile uint32_t *)lin;
+  *p = 1; /* CR0.WP clear: supervisor writes ignore R/W */
+  printf("WP=0 write to a read-only page: %u\n", *p);
+  write_cr0(read_cr0() | CR0_WP);
+  struct site s;
+  FAULTING(s, "movl $2, (%[p])", : [p] "r"(p) : "memory");
+  print_trap("WP=1 write to a read-only page", s.start);
+  printf("cr2=%08x value still %u\n", read_cr2(), *p);
+  write_cr0(read_cr0() & ~CR0_WP);
+}
+
+static void large_pages(void) {
+  uint32_t big = BIG_BASE;
+  *(volatile uint32_t *)(FRAMES + 0x200000 + 0x1234) = 0x2b2b2b2b;
+  set_entry(&big_pd[0], (FRAMES + 0x200000) | P | W | PS);
+  volatile uint32_t *p = (volatile uint32_t *)(big + 0x1234);
+  uint32_t seen = *p;
+  printf("2 MiB page reads %08x\n", seen);
+  print_entry("its pde", &big_pd[0]);
+  *p = 0x4444;
+  print_entry("after a write", &big_pd[0]);
+  printf("the frame holds %08x; the page's last word is at %08x\n",
+         *(volatile uint32_t *)(FRAMES + 0x200000 + 0x1234),
+         (uint32_t)(uintptr_t)(big + 0x1ffffc));
+  /* Another 2 MiB page next to it, and a 4 KiB table behind the third. */
+  set_entry(&big_pd[1], (FRAMES + 0x400000) | P | W | PS);
+  *(volatile uint32_t *)(big + 0x200000) = 0x5555;
+  printf("second 2 MiB page: frame holds %08x\n", *(volatile uint32_t *)(FRAMES + 0x400000));
+}
+
+static void address_spaces(void) {
+  uint32_t lin = TEST_BASE + 0x6000;
+  uint32_t f1 = frame(), f2 = frame();
+  *(volatile uint32_t *)f1 = 0x11111111;
+  *(volatile uint32_t *)f2 = 0x22222222;
+  memcpy(pdpt_b, pdpt, sizeof pdpt);
+  memcpy(test_pd_b, test_pd, sizeof test_pd);
+  memcpy(test_pt_b, test_pt, sizeof test_pt);
+  pdpt_b[1] = (uint32_t)test_pd_b | P;
+  test_pd_b[0] = (uint32_t)test_pt_b | P | W;
+  set_entry(pte_of(lin), f1 | P | W);
+  set_entry(&test_pt_b[(lin >> 12) & 0x1ff], f2 | P | W);
+  write_cr3((uint32_t)pdpt);
+  uint32_t in1 = *(volatile uint32_t *)lin;
+  write_cr3((uint32_t)pdpt_b);
+  uint32_t in2 = *(volatile uint32_t *)lin;
+  *(volatile uint32_t *)lin = 0x33333333;
+  write_cr3((uint32_t)pdpt);
+  printf("address space 1 sees %08x, 2 sees %08x, 1 again %08x, frame 2 now %08x\n", in1, in2,
+         *(volatile uint32_t *)lin, *(volatile uint32_t *)f2);
+}
+
+static void remap_and_invlpg(void) {
+  uint32_t a = TEST_BASE + 0x4000, b = TEST_BASE + 0x5000;
+  uint32_t f1 = frame(), f2 = frame();
+  set_entry(pte_of(a), f1 | P | W);
+  set_entry(pte_of(b), f1 | P | W);
+  *(volatile uint32_t *)a = 0xaaaa5555;
+  printf("alias reads %08x\n", *(volatile uint32_t *)b);
+  *(volatile uint32_t *)f2 = 0x22222222;
+  set_entry(pte_of(b), f2 | P | W);
+  invlpg(b);
+  printf("after remap and invlpg: %08x (other alias %08x)\n", *(volatile uint32_t *)b,
+         *(volatile uint32_t *)a);
+}
+
+/* A global 4 KiB page and a global 2 MiB page remapped without invlpg survive a CR3 load and
+ * go with a toggle of CR4.PGE. */
+static void global_pages(void) {
+  uint32_t g = TEST_BASE + 0x7000, big = BIG_BASE + 0x400000;
+  uint32_t g1 = frame(), g2 = frame();
+  *(volatile uint32_t *)g1 = 0x71717171;
+  *(volatile uint32_t *)g2 = 0x72727272;
+  *(volatile uint32_t *)(FRAMES + 0x600000) = 0x81818181;
+  write_cr4(CR4_PAE | CR4_PGE);
+  set_entry(pte_of(g), g1 | P | W | G);
+  set_entry(&big_pd[2], FRAMES | P | W | PS | G);
+  *(volatile uint32_t *)FRAMES = 0x80808080;
+  uint32_t before = *(volatile uint32_t *)g, big_before = *(volatile uint32_t *)big;
+  set_entry(pte_of(g), g2 | P | W | G);
+  set_entry(&big_pd[2], (FRAMES + 0x600000) | P | W | PS | G);
+  write_cr4(CR4_PAE);
+  write_cr4(CR4_PAE | CR4_PGE);
+  printf("global pages: %08x -> %08x, 2 MiB %08x -> %08x\n", before, *(volatile uint32_t *)g,
+         big_before, *(volatile uint32_t *)big);
+  write_cr4(CR4_PAE);
+}
+
+/* Paging off, CR4.PAE clear, a 32-bit page directory (4 MiB pages, identity), paging on; then
+ * back to PAE paging the same way: what was mapped with PAE is mapped again. */
+static void switch_modes(void) {
+  for (uint32_t i = 0; i < 4; i++)
+    legacy_pd[i] = i << 22 | P | W | PS;
+  legacy_pd[TEST_BASE >> 22] = (FRAMES + 0x400000) | P | W | PS;
+  write_cr0(read_cr0() & ~CR0_PG);
+  write_cr4(CR4_PSE);
+  write_cr3((uint32_t)legacy_pd);
+  write_cr0(read_cr0() | CR0_PG);
+  printf("32-bit paging: test base reads %08x (the second 2 MiB page's frame)\n",
+         *(volatile uint32_t *)TEST_BASE);
+  write_cr0(read_cr0() & ~CR0_PG);
+  write_cr4(CR4_PAE);
+  write_cr3((uint32_t)pdpt);
+  write_cr0(read_cr0() | CR0_PG);
+  printf("PAE paging again: test base reads %08x, cr3 %08x\n", *(volatile uint32_t *)TEST_BASE,
+         read_cr3());
+}
+
+#endif
+
+int main(void) {
+  traps_init();
+  enable_pae_paging();
+#ifdef SDM_ONLY
+  reserved_bits();
+  pdptes();
+#else
+  accessed_dirty();
+  demand_paging();
+  write_protect();
+  large_pages();
+  address_spaces();
+  remap_and_invlpg();
+  global_pages();
+  switch_modes();
+#endif
+  printf("done\n");
+  return 0;
+}
