@@ -115,6 +115,11 @@ def main():
     for command in args.commands:
         ok, out = s.run(command, args.timeout)
         sys.stdout.write(out.decode(errors="replace"))
+        if not ok and s.proc.poll() is not None:
+            print("\n[the VM ended during %r, exit status %d]" % (command, s.proc.returncode))
+            if s.proc.returncode != 0:
+                status = 1
+            break
         if not ok:
             print("\n[%r did not finish within %.0f s]" % (command, args.timeout))
             status = 1

@@ -3,10 +3,11 @@
 # (a bzImage, non-PAE; or its 686-pae kernel) and an initramfs with a static busybox, the modules the PIIX IDE disk and
 # ext4 need, and an /init that starts a shell on the serial console.
 #
-#   tools/mkguest.sh [--out DIR] [--flavour 686|686-pae] [--refresh] [--force]
+#   tools/mkguest.sh [--out DIR] [--flavour F] [--refresh] [--force]
 #
 #   --out DIR   where the guest goes (default: $BT386_GUEST_DIR, or build/guest)
-#   --flavour F the kernel: 686 (default) or 686-pae (PAE paging; e.g. --out build/guest-pae)
+#   --flavour F the kernel: 686 (default), 686-pae (PAE paging; e.g. --out build/guest-pae)
+#               or rt-686-pae (PAE with PREEMPT_RT)
 #   --refresh   look for a newer kernel in the archive even if one was downloaded before
 #   --force     rebuild the initramfs even if it is up to date
 #
@@ -28,13 +29,13 @@ while [ $# -gt 0 ]; do
     --flavour) flavour=${2:?--flavour needs 686 or 686-pae}; shift 2 ;;
     --refresh) refresh=1; shift ;;
     --force) force=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "mkguest: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
 case "$flavour" in
-  686|686-pae) ;;
-  *) echo "mkguest: unknown kernel flavour $flavour (686 or 686-pae)" >&2; exit 2 ;;
+  686|686-pae|rt-686-pae) ;;
+  *) echo "mkguest: unknown kernel flavour $flavour (686, 686-pae or rt-686-pae)" >&2; exit 2 ;;
 esac
 
 # The modules the guest loads at boot; modules.dep supplies what they depend on.
