@@ -35,6 +35,10 @@ static const char usage[] =
     "  -no-acpi            no ACPI tables or power management block (no ACPI\n"
     "                      power-off: the guest then halts instead)\n"
     "  -nographic          accepted for QEMU compatibility (there is no display)\n"
+    "  -display none, -monitor none, -smp 1\n"
+    "                      accepted for QEMU compatibility (no display, no monitor,\n"
+    "                      one CPU: other values are refused)\n"
+    "  -nodefaults         no COM1 unless -serial asks for one, as in QEMU\n"
     "  -no-reboot          end bt386 when the guest reboots instead of restarting it\n"
     "  -debugcon stdio     port 0xE9 output to standard output (the default; also\n"
     "                      file:PATH)\n"
@@ -159,6 +163,7 @@ struct options {
   bool stats;
   bool stats_no_inline;
   bool perf_map;
+  bool nodefaults, serial_given;
 };
 
 /* --stats-phase ring3 | insns=N | time=S | none */
@@ -205,6 +210,18 @@ static int add_drive(struct machine_config *cfg, const char *opt, const char *v)
       return bad_usage("%s: two disks at the same IDE position", opt);
   cfg->n_drives++;
   return 0;
+}
+
+/* The options that take a value (the ones parse_args looks at after its !v check). */
+static bool takes_value(const char *a) {
+  static const char *const with_value[] = {
+      "-hda", "-hdb", "-hdc", "-hdd", "-drive", "-kernel", "-initrd", "-append", "-m", "-d",
+      "-D", "-display", "-monitor", "-smp", "-serial", "-debugcon", "-device", "--stats-json",
+      "--stats-phase", "--tc-size", "--block-insns"};
+  for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++)
+    if (!strcmp(a, with_value[i]))
+      return true;
+  return false;
 }
 
 static int parse_args(int argc, char **argv, struct options *o, struct machine_config *cfg) {
@@ -255,8 +272,14 @@ static int parse_args(int argc, char **argv, struct options *o, struct machine_c
       takes = false;
     } else if (!strcmp(a, "-nographic")) {
       takes = false; /* bt386 has no display: the serial console is always on stdio */
+    } else if (!strcmp(a, "-nodefaults")) {
+      o->nodefaults = true;
+      takes = false;
     } else if (!v) {
-      return bad_usage(a[0] == '-' ? "option %s needs a value" : "unexpected argument %s", a);
+      return bad_usage(a[0] != '-'            ? "unexpected argument %s"
+                       : takes_value(a)       ? "option %s needs a value"
+                                              : "unknown option %s",
+                       a);
     } else if (!strcmp(a, "-hda") || !strcmp(a, "-hdb") || !strcmp(a, "-hdc") ||
                !strcmp(a, "-hdd") || !strcmp(a, "-drive")) {
       int err = add_drive(cfg, a, v);
@@ -276,7 +299,16 @@ static int parse_args(int argc, char **argv, struct options *o, struct machine_c
         return bad_usage("-d %s: unknown log category (known: unimp, in_asm, out_asm)", v);
     } else if (!strcmp(a, "-D")) {
       o->log_file = v;
+    } else if (!strcmp(a, "-display") || !strcmp(a, "-monitor")) {
+      if (strcmp(v, "none"))
+        return bad_usage(a[1] == 'd' ? "-display %s: bt386 has no display (only -display none)"
+                                     : "-monitor %s: bt386 has no monitor (only -monitor none)",
+                         v);
+    } else if (!strcmp(a, "-smp")) {
+      if (strcmp(v, "1") && strcmp(v, "cpus=1"))
+        return bad_usage("-smp %s: bt386 runs one virtual CPU (use -smp 1, or leave it out)", v);
     } else if (!strcmp(a, "-serial")) {
+      o->serial_given = true;
       char why[200];
       if (chardev_parse(v, &cfg->serial, why, sizeof(why)) < 0)
         return bad_usage("%s", why);
@@ -316,6 +348,10 @@ static int parse_args(int argc, char **argv, struct options *o, struct machine_c
   }
   if (!o->kernel)
     return bad_usage("%s", "no guest given: use -kernel FILE");
+  if (o->nodefaults && !o->serial_given) {
+    char why[200];
+    chardev_parse("none", &cfg->serial, why, sizeof(why));
+  }
   return 0;
 }
 

@@ -19,7 +19,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
 if [ -n "$expected" ]; then
-  timeout 60 "$bt386" -kernel "$kernel" -m 128 -no-reboot >"$dir/bt386.out" 2>"$dir/bt386.err"
+  timeout 60 "$bt386" -kernel "$kernel" -m 128 -no-reboot -nodefaults >"$dir/bt386.out" 2>"$dir/bt386.err"
   bt_status=$?
   if ! cmp -s "$expected" "$dir/bt386.out" || [ "$bt_status" -ne 1 ]; then
     echo "$name: output differs from $(basename "$expected") (--- the SDM, +++ bt386), or" \
@@ -44,7 +44,7 @@ timeout 60 "$qemu" -kernel "$kernel" -debugcon "file:$dir/qemu.out" \
   -device isa-debug-exit,iobase=0xf4,iosize=4 -display none -nodefaults -no-reboot \
   -m 128 >/dev/null 2>"$dir/qemu.err"
 qemu_status=$?
-timeout 60 "$bt386" -kernel "$kernel" -m 128 -no-reboot >"$dir/bt386.out" 2>"$dir/bt386.err"
+timeout 60 "$bt386" -kernel "$kernel" -m 128 -no-reboot -nodefaults >"$dir/bt386.out" 2>"$dir/bt386.err"
 bt_status=$?
 
 if [ "$qemu_status" -eq 124 ]; then
