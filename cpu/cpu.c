@@ -71,6 +71,7 @@ void cpu_reset_protected_flat(struct cpu *cpu) {
   cpu->tsc_ref_tsc = __rdtsc();
   cpu->bios_sign_id = 0;
   cpu->misc_enable = MISC_ENABLE_RESET;
+  cpu->efer = 0;
   cpu->cpl = 0;
   cpu->fs_base = cpu->gs_base = 0;
   cpu->mxcsr = 0x1f80;
@@ -188,6 +189,7 @@ static void tsc_crystal_ratio(struct cpu *cpu, uint32_t *den, uint32_t *num) {
 #define MAX_BASIC_LEAF 0x16u
 
 #define MAX_EXTENDED_LEAF 0x80000004u
+#define CPUID_EXT_NX (1u << 20)
 
 static void cpuid_leaf(struct cpu *cpu, uint32_t leaf, uint32_t r[4]) {
   static const char brand[48] = "bt386 virtual i686 CPU";
@@ -231,6 +233,9 @@ static void cpuid_leaf(struct cpu *cpu, uint32_t leaf, uint32_t r[4]) {
     break;
   case 0x80000000:
     r[0] = MAX_EXTENDED_LEAF;
+    break;
+  case 0x80000001: /* execute disable (IA32_EFER.NXE, PAE paging); no 64-bit mode */
+    r[3] = CPUID_EXT_NX;
     break;
   case 0x80000002:
   case 0x80000003:

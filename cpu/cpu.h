@@ -153,6 +153,7 @@ struct cpu {
   uint64_t tsc_hz, tsc_ref_tsc, tsc_ref_ns;
   uint64_t bios_sign_id; /* IA32_BIOS_SIGN_ID (MSR 0x8B): the microcode revision after CPUID 1 */
   uint64_t misc_enable;  /* IA32_MISC_ENABLE (MSR 0x1A0) */
+  uint64_t efer;         /* IA32_EFER (MSR 0xC0000080): NXE is all this CPU has */
   uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
   struct pending_event pending;
   bool halted;
@@ -176,6 +177,9 @@ struct cpu {
  * there is no kernel mapping for a speculative load to read past a permission check (nor, for
  * L1TF, a guest PTE that reaches host memory). It spares a PAE kernel page-table isolation:
  * two CR3 loads and a TLB flush per system call and interrupt, each a view switch here. */
+#define MSR_EFER 0xc0000080u
+#define EFER_NXE 0x800ull /* execute-disable (XD) in PAE entries */
+
 #define MSR_ARCH_CAPABILITIES 0x10au
 #define ARCH_CAP_RDCL_NO 0x1ull
 

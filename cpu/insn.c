@@ -1075,6 +1075,7 @@ int insn_rdmsr(struct cpu *cpu, const struct insn_call *c) {
   case MSR_BIOS_SIGN_ID: v = cpu->bios_sign_id; break;
   case MSR_MISC_ENABLE: v = cpu->misc_enable; break;
   case MSR_ARCH_CAPABILITIES: v = ARCH_CAP_RDCL_NO; break; /* read-only: writes raise #GP */
+  case MSR_EFER: v = cpu->efer; break;
   case MSR_SYSENTER_CS: case MSR_SYSENTER_ESP: case MSR_SYSENTER_EIP:
     v = *sysenter_msr(cpu, msr);
     break;
@@ -1095,6 +1096,12 @@ int insn_wrmsr(struct cpu *cpu, const struct insn_call *c) {
   switch (msr) {
   case MSR_TSC: cpu->tsc_offset = v - (cpu_rdtsc(cpu) - cpu->tsc_offset); break;
   case MSR_BIOS_SIGN_ID: cpu->bios_sign_id = v; break;
+  case MSR_EFER: /* NXE alone: no SYSCALL or 64-bit mode here, so their bits are reserved */
+    if (v & ~EFER_NXE)
+      return raise_at(cpu, c, EXC_GP, true, 0);
+    cpu->efer = v;
+    mmu_paging_changed(cpu->mmu, cpu); /* what may be fetched changes */
+    return next_via_dispatcher(cpu, c);
   case MSR_MISC_ENABLE: /* the rest is read-only (status) or not modelled, and kept */
     cpu->misc_enable = (cpu->misc_enable & ~MISC_ENABLE_WRITABLE) | (v & MISC_ENABLE_WRITABLE);
     break;

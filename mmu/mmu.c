@@ -155,12 +155,13 @@ void mmu_exit(struct mmu *m) {
 #define PTE_G 0x100u
 
 /* PAE entries: the frame is bits 35:12 (MAXPHYADDR is 36: CPUID has PAE and no leaf
- * 80000008H). Bits 62:36 are reserved, and so is bit 63 (XD) since this CPU has no NX. */
+ * 80000008H). Bits 62:36 are reserved, and so is bit 63 (XD) unless IA32_EFER.NXE is set. */
 #define PAE_FRAME 0x0000000ffffff000ull
-#define PAE_RESERVED 0xfffffff000000000ull
+#define PAE_XD (1ull << 63)
+#define PAE_RESERVED 0x7ffffff000000000ull
 #define PAE_LARGE_RESERVED (PAE_RESERVED | 0x1fe000ull) /* a 2 MiB page: bits 20:13 too */
-/* A PDPTE has no R/W, U/S, A or D; bits 2:1 and 8:5 are reserved (4.4.1). */
-#define PDPTE_RESERVED (PAE_RESERVED | 0x1e6ull)
+/* A PDPTE has no R/W, U/S, A, D or XD; bits 2:1 and 8:5 are reserved (4.4.1). */
+#define PDPTE_RESERVED (PAE_RESERVED | PAE_XD | 0x1e6ull)
 
 /* bt386's physical address space ends at 4 GiB (RAM, then device memory). A PAE entry may
  * name a frame above it; such a frame reads as unassigned memory, which the last page below
@@ -169,13 +170,19 @@ static uint32_t phys32(uint64_t pa) {
   return pa >> 32 ? 0xfffff000u | (uint32_t)(pa & 0xfffu) : (uint32_t)pa;
 }
 
-/* The error code of SDM vol. 3, 4.7. The I/D bit is reported only with NX or SMEP enabled,
- * which this CPU has neither of. */
+/* Execute-disable applies: PAE paging with IA32_EFER.NXE (4.6). */
+static bool nx_enabled(const struct cpu *cpu) {
+  return (cpu->cr4 & CR4_PAE) && (cpu->efer & EFER_NXE);
+}
+
+/* The error code of SDM vol. 3, 4.7. The I/D bit says an instruction fetch faulted, whatever
+ * the reason, but only where execute-disable applies (this CPU has no SMEP). */
 enum walk_status { WALK_OK, WALK_NOT_PRESENT, WALK_DENIED, WALK_RESERVED };
 
 static void raise_pf(struct cpu *cpu, uint32_t lin, unsigned access, enum walk_status why) {
   uint32_t err = (why != WALK_NOT_PRESENT ? 1u : 0u) | (access & MMU_WRITE ? 2u : 0u) |
-                 (access & MMU_USER ? 4u : 0u) | (why == WALK_RESERVED ? 8u : 0u);
+                 (access & MMU_USER ? 4u : 0u) | (why == WALK_RESERVED ? 8u : 0u) |
+                 ((access & MMU_FETCH) && nx_enabled(cpu) ? 0x10u : 0u);
   cpu->cr2 = lin;
   cpu_raise(cpu, EXC_PF, true, err);
 }
@@ -197,6 +204,7 @@ struct walk_path {
   uint32_t *dir;   /* the page directory entry, when it is not itself the leaf */
   uint32_t *leaf;  /* the entry that maps the page */
   uint32_t rights; /* W and U as every level grants them */
+  bool xd;         /* execute-disable at some level */
 };
 
 static enum walk_status walk_32bit(struct mmu *m, const struct cpu *cpu, uint32_t lin,
@@ -207,14 +215,14 @@ static enum walk_status walk_32bit(struct mmu *m, const struct cpu *cpu, uint32_
   uint32_t d = *pde;
   w->large = (d & PTE_PS) && (cpu->cr4 & CR4_PSE);
   if (w->large) {
-    *p = (struct walk_path){NULL, pde, d};
+    *p = (struct walk_path){NULL, pde, d, false};
     w->pa = (d & 0xffc00000u) | (lin & 0x3fffffu);
     return WALK_OK;
   }
   uint32_t *pte = entry_ptr(m, (d & ~0xfffu) + ((lin >> 12) & 0x3ff) * 4, 4);
   if (!pte || !(*pte & PTE_P))
     return WALK_NOT_PRESENT;
-  *p = (struct walk_path){pde, pte, d & *pte}; /* U and W must be granted at both levels */
+  *p = (struct walk_path){pde, pte, d & *pte, false}; /* U and W granted at both levels */
   w->pa = (*pte & ~0xfffu) | (lin & 0xfffu);
   return WALK_OK;
 }
@@ -229,11 +237,12 @@ static enum walk_status walk_pae(struct mmu *m, const struct cpu *cpu, uint32_t 
   if (!pde || !(*pde & PTE_P))
     return WALK_NOT_PRESENT;
   uint64_t d = entry_value(pde, true);
+  uint64_t reserved = PAE_RESERVED | (nx_enabled(cpu) ? 0 : PAE_XD);
   w->large = d & PTE_PS; /* 2 MiB pages need no CR4.PSE */
-  if (d & (w->large ? PAE_LARGE_RESERVED : PAE_RESERVED))
+  if (d & (w->large ? reserved | PAE_LARGE_RESERVED : reserved))
     return WALK_RESERVED;
   if (w->large) {
-    *p = (struct walk_path){NULL, pde, (uint32_t)d};
+    *p = (struct walk_path){NULL, pde, (uint32_t)d, d & PAE_XD};
     w->pa = phys32((d & PAE_FRAME & ~0x1fffffull) | (lin & 0x1fffffu));
     return WALK_OK;
   }
@@ -241,9 +250,9 @@ static enum walk_status walk_pae(struct mmu *m, const struct cpu *cpu, uint32_t 
   if (!pte || !(*pte & PTE_P))
     return WALK_NOT_PRESENT;
   uint64_t t = entry_value(pte, true);
-  if (t & PAE_RESERVED)
+  if (t & reserved)
     return WALK_RESERVED;
-  *p = (struct walk_path){pde, pte, (uint32_t)d & (uint32_t)t};
+  *p = (struct walk_path){pde, pte, (uint32_t)d & (uint32_t)t, (d | t) & PAE_XD};
   w->pa = phys32((t & PAE_FRAME) | (lin & 0xfffu));
   return WALK_OK;
 }
@@ -258,6 +267,7 @@ static void describe(struct walk *w, const struct walk_path *p) {
   w->user = p->rights & PTE_U;
   w->global = *p->leaf & PTE_G;
   w->dirty = *p->leaf & PTE_D;
+  w->executable = !p->xd;
 }
 
 bool page_walk(struct mmu *m, struct cpu *cpu, uint32_t lin, unsigned access, struct walk *w) {
@@ -266,7 +276,8 @@ bool page_walk(struct mmu *m, struct cpu *cpu, uint32_t lin, unsigned access, st
   struct walk_path p;
   enum walk_status s = find_page(m, cpu, lin, w, &p);
   if (s == WALK_OK &&
-      !((!user || (p.rights & PTE_U)) && (!write || (p.rights & PTE_W) || (!user && !wp))))
+      (!((!user || (p.rights & PTE_U)) && (!write || (p.rights & PTE_W) || (!user && !wp))) ||
+       ((access & MMU_FETCH) && p.xd)))
     s = WALK_DENIED;
   if (s != WALK_OK) {
     raise_pf(cpu, lin, access, s);

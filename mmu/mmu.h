@@ -93,7 +93,7 @@ struct mmu {
 
   /* Paging: the views as a TLB (views.c). */
   bool paging;      /* the views hold CR0.PG translations, not the identity */
-  bool wp, pge, pse, pae;
+  bool wp, pge, pse, pae, nxe;
   uint32_t large_pages; /* 4 KiB pages in a large page: 1024 (4 MiB), 512 with PAE (2 MiB) */
   struct view *views[VIEW_COUNT]; /* the active kernel view and the user view */
   struct view kernel_views[MMU_KERNEL_VIEWS];

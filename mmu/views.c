@@ -282,9 +282,11 @@ static void revalidate_every_entry(struct mmu *m, const struct cpu *cpu, struct 
 void mmu_paging_changed(struct mmu *m, const struct cpu *cpu) {
   bool paging = cpu->cr0 & CR0_PG;
   bool wp = cpu->cr0 & CR0_WP, pge = cpu->cr4 & CR4_PGE, pse = cpu->cr4 & CR4_PSE;
-  bool pae = cpu->cr4 & CR4_PAE;
-  if (paging == m->paging && wp == m->wp && pge == m->pge && pse == m->pse && pae == m->pae)
+  bool pae = cpu->cr4 & CR4_PAE, nxe = cpu->efer & EFER_NXE;
+  if (paging == m->paging && wp == m->wp && pge == m->pge && pse == m->pse && pae == m->pae &&
+      nxe == m->nxe)
     return;
+  m->nxe = nxe;
   bool large_changed = pse != m->pse || pae != m->pae;
   m->wp = wp;
   m->pge = pge;

@@ -12,6 +12,7 @@ struct walk {
   bool writable; /* W at every level */
   bool user;     /* U at every level */
   bool global;
+  bool executable; /* no XD at any level (XD needs PAE paging and IA32_EFER.NXE) */
   bool large;    /* a 4 MiB page (2 MiB with PAE) */
   bool dirty;    /* D is set (after this walk) */
   bool accessed; /* A is set (page_peek: before any access) */

@@ -115,6 +115,11 @@ def main():
     for command in args.commands:
         ok, out = s.run(command, args.timeout)
         sys.stdout.write(out.decode(errors="replace"))
+        if not ok:
+            try:  # the console closes as the VM ends: let it finish
+                s.proc.wait(2)
+            except subprocess.TimeoutExpired:
+                pass
         if not ok and s.proc.poll() is not None:
             print("\n[the VM ended during %r, exit status %d]" % (command, s.proc.returncode))
             if s.proc.returncode != 0:

@@ -185,7 +185,7 @@ static bool jc_revalidate(struct tcache *tc, int slot) {
   for (uint32_t i = 0; i < jp->n;) {
     struct walk w;
     if (page_peek(tc->mmu, tc->cpu, jp->lin[i] << PAGE_SHIFT, &w) &&
-        (w.pa >> PAGE_SHIFT) == jp->ppn[i] && (!user || w.user)) {
+        (w.pa >> PAGE_SHIFT) == jp->ppn[i] && (!user || w.user) && w.executable) {
       i++;
       continue;
     }

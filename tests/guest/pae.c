@@ -101,7 +101,7 @@ static void enable_pae_paging(void) {
   write_cr4(CR4_PAE);
   write_cr0(read_cr0() | CR0_PG);
   printf("CPUID.1:EDX.PAE %u, PAE paging on\n", (cpuid1_edx() >> 6) & 1);
-  print_entry("pde of the low 2 MiB", &low_pd[0]);
+  printf("pde of the low 2 MiB: flags %03x\n", (uint32_t)get_entry(&low_pd[0]) & 0xfff);
   print_entry("pde of a 2 MiB page in use", &low_pd[1]);
 }
 
@@ -156,7 +156,7 @@ static void reserved_bits(void) {
 /* A PDPTE with a reserved bit set makes the mov to CR3 that would load it raise #GP(0), and
  * CR3 keeps its value; a PDPTE changed in memory is not used until CR3 is loaded again. */
 static void pdptes(void) {
-  print_entry("pdpte 0 after use", &pdpt[0]);
+  printf("pdpte 0 after use: flags %03x\n", (uint32_t)get_entry(&pdpt[0]) & 0xfff);
   memcpy(pdpt_b, pdpt, sizeof pdpt);
   struct site s;
   const uint64_t bad[] = {1ull << 1, 1ull << 5, 1ull << 8, 1ull << 36, XD};
@@ -189,6 +189,110 @@ static void pdptes(void) {
   print_fault("after mov cr3, read", t.start);
   printf("cr2=%08x\n", read_cr2());
   write_cr3((uint32_t)pdpt);
+}
+
+static void wrmsr(uint32_t msr, uint64_t v) {
+  __asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+static uint64_t rdmsr(uint32_t msr) {
+  uint32_t lo, hi;
+  __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+  return (uint64_t)hi << 32 | lo;
+}
+
+/* mov $imm, %eax; ret */
+static void put_function(uint32_t frame_pa, uint32_t value) {
+  volatile uint8_t *at = (volatile uint8_t *)frame_pa;
+  at[0] = 0xb8;
+  for (int i = 0; i < 4; i++)
+    at[1 + i] = (uint8_t)(value >> (8 * i));
+  at[5] = 0xc3;
+}
+
+/* Call the function at lin, the same indirect call site each time (bt386 caches its targets). */
+static uint32_t call_at(uint32_t lin) {
+  uint32_t (*volatile fn)(void) = (uint32_t(*)(void))lin;
+  return fn();
+}
+
+/* A fetch fault at the target comes after the call has pushed its return address (the fault
+ * is at the target's EIP), so ESP is put back after the call either way. */
+static void call_and_report(const char *what, uint32_t lin) {
+  uint32_t got = 0;
+  __asm__ volatile("movl $1f, trap_resume\n\t"
+                   "movl %%esp, %%esi\n\t"
+                   "call *%[lin]\n"
+                   "1: movl %%esi, %%esp"
+                   : "=a"(got)
+                   : [lin] "r"(lin)
+                   : "ecx", "edx", "esi", "memory");
+  if (trap_count)
+    print_fault(what, lin);
+  else
+    printf("%s: returned %x\n", what, got);
+  trap_count = 0;
+  trap_resume = 0;
+}
+
+/* Execute-disable (4.6): with IA32_EFER.NXE, bit 63 of a PAE entry at either level forbids
+ * instruction fetches from the page (#PF with P and I/D), not reads; every fetch fault then
+ * has I/D in its error code. Translations made while a page could be executed do not outlive
+ * an XD bit and its invlpg. */
+static void execute_disable(void) {
+  uint32_t e = 0, d = 0, b, c;
+  e = 0x80000001;
+  __asm__ volatile("cpuid" : "+a"(e), "=b"(b), "=c"(c), "=d"(d));
+  printf("CPUID.80000001H:EDX.NX %u\n", (d >> 20) & 1);
+  uint32_t code = TEST_BASE + 0x8000, f = frame();
+  put_function(f, 0x1234);
+  set_entry(pte_of(code), f | P | W);
+  invlpg(code);
+  call_and_report("NXE clear, XD clear: call", code);
+  set_entry(pte_of(code), f | P | W | XD);
+  invlpg(code);
+  call_and_report("NXE clear, XD set: call", code);
+  printf("cr2=%08x\n", read_cr2());
+  wrmsr(0xc0000080, 0x800);
+  printf("EFER after setting NXE: %x\n", (uint32_t)rdmsr(0xc0000080));
+  call_and_report("NXE set, XD set: call", code);
+  printf("cr2=%08x, a read of the page: %08x\n", read_cr2(), *(volatile uint32_t *)code);
+  set_entry(pte_of(code), f | P | W);
+  invlpg(code);
+  call_and_report("XD cleared, invlpg: call", code);
+  call_and_report("and again", code);
+  set_entry(pte_of(code), f | P | W | XD);
+  invlpg(code);
+  call_and_report("XD set again, invlpg: call", code);
+  set_entry(pte_of(code), f | W);
+  invlpg(code);
+  call_and_report("not present: call", code);
+  set_entry(pte_of(code), f | P | W);
+  invlpg(code);
+  /* XD in the directory entry covers the 2 MiB its table maps. */
+  set_entry(&test_pd[0], get_entry(&test_pd[0]) | XD);
+  write_cr3((uint32_t)pdpt);
+  call_and_report("XD in the pde: call", code);
+  set_entry(&test_pd[0], get_entry(&test_pd[0]) & ~XD);
+  write_cr3((uint32_t)pdpt);
+  call_and_report("pde XD cleared, mov cr3: call", code);
+  printf("call through a pointer: %x\n", call_at(code));
+  /* A 2 MiB page with XD. */
+  put_function(FRAMES + 0x600000 + 0x40, 0x5678);
+  set_entry(&big_pd[3], (FRAMES + 0x600000) | P | W | PS | XD);
+  invlpg(BIG_BASE + 0x600000);
+  call_and_report("2 MiB page with XD: call", BIG_BASE + 0x600040);
+  struct site s;
+  FAULTING(s, "wrmsr", : "c"(0xc0000080), "a"(0x801), "d"(0));
+  print_fault("wrmsr EFER with SCE (no SYSCALL here)", s.start);
+  wrmsr(0xc0000080, 0);
+  set_entry(pte_of(code), f | P | W | XD);
+  invlpg(code);
+  uint32_t v = 0;
+  FAULTING(s, "movl (%[p]), %[v]", , [v] "=r"(v) : [p] "r"(code) : "memory");
+  print_fault("NXE clear again: a read of a page with XD", s.start);
+  set_entry(pte_of(code), f | P | W);
+  invlpg(code);
 }
 
 #else
@@ -354,6 +458,7 @@ int main(void) {
 #ifdef SDM_ONLY
   reserved_bits();
   pdptes();
+  execute_disable();
 #else
   accessed_dirty();
   demand_paging();
