@@ -72,6 +72,7 @@ void cpu_reset_protected_flat(struct cpu *cpu) {
   cpu->bios_sign_id = 0;
   cpu->misc_enable = MISC_ENABLE_RESET;
   cpu->efer = 0;
+  cpu->pat = PAT_RESET;
   cpu->cpl = 0;
   cpu->fs_base = cpu->gs_base = 0;
   cpu->mxcsr = 0x1f80;
@@ -115,13 +116,14 @@ void cpu_stop(struct cpu *cpu, int reason, const char *fmt, ...) {
 #define CPUID_FPU (1u << 0)
 #define CPUID_PSE (1u << 3)
 #define CPUID_TSC (1u << 4)
-#define CPUID_PAE (1u << 6)
 #define CPUID_MSR (1u << 5)
+#define CPUID_PAE (1u << 6)
 #define CPUID_CX8 (1u << 8)
 #define CPUID_APIC (1u << 9)
 #define CPUID_SEP (1u << 11)
 #define CPUID_PGE (1u << 13)
 #define CPUID_CMOV (1u << 15)
+#define CPUID_PAT (1u << 16)
 #define CPUID_MMX (1u << 23)
 #define CPUID_FXSR (1u << 24)
 #define CPUID_SSE (1u << 25)
@@ -131,7 +133,7 @@ void cpu_stop(struct cpu *cpu, int reason, const char *fmt, ...) {
 
 #define CPUID_FEATURES_EDX                                                                   \
   (CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_PAE | CPUID_CX8 | CPUID_SEP | CPUID_PGE |        \
-   CPUID_CMOV | CPUID_MMX | CPUID_FXSR | CPUID_SSE | CPUID_SSE2)
+   CPUID_CMOV | CPUID_PAT | CPUID_MMX | CPUID_FXSR | CPUID_SSE | CPUID_SSE2)
 
 static void cpuid_string(uint32_t *out, const char *s, int words) {
   memcpy(out, s, (size_t)words * 4);

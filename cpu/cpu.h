@@ -154,6 +154,7 @@ struct cpu {
   uint64_t bios_sign_id; /* IA32_BIOS_SIGN_ID (MSR 0x8B): the microcode revision after CPUID 1 */
   uint64_t misc_enable;  /* IA32_MISC_ENABLE (MSR 0x1A0) */
   uint64_t efer;         /* IA32_EFER (MSR 0xC0000080): NXE is all this CPU has */
+  uint64_t pat;          /* IA32_PAT (MSR 0x277): kept, not used (guest RAM is all WB) */
   uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
   struct pending_event pending;
   bool halted;
@@ -177,6 +178,11 @@ struct cpu {
  * there is no kernel mapping for a speculative load to read past a permission check (nor, for
  * L1TF, a guest PTE that reaches host memory). It spares a PAE kernel page-table isolation:
  * two CR3 loads and a TLB flush per system call and interrupt, each a view switch here. */
+/* IA32_PAT (SDM vol. 3, 12.12): eight memory types; with PAT, bit 7 of a 4 KiB PTE and bit 12
+ * of a large page's entry select one instead of being reserved. */
+#define MSR_PAT 0x277u
+#define PAT_RESET 0x0007040600070406ull
+
 #define MSR_EFER 0xc0000080u
 #define EFER_NXE 0x800ull /* execute-disable (XD) in PAE entries */
 

@@ -1076,6 +1076,7 @@ int insn_rdmsr(struct cpu *cpu, const struct insn_call *c) {
   case MSR_MISC_ENABLE: v = cpu->misc_enable; break;
   case MSR_ARCH_CAPABILITIES: v = ARCH_CAP_RDCL_NO; break; /* read-only: writes raise #GP */
   case MSR_EFER: v = cpu->efer; break;
+  case MSR_PAT: v = cpu->pat; break;
   case MSR_SYSENTER_CS: case MSR_SYSENTER_ESP: case MSR_SYSENTER_EIP:
     v = *sysenter_msr(cpu, msr);
     break;
@@ -1087,6 +1088,17 @@ int insn_rdmsr(struct cpu *cpu, const struct insn_call *c) {
   cpu->regs[R_EAX] = (uint32_t)v;
   cpu->regs[R_EDX] = (uint32_t)(v >> 32);
   return CO_NEXT;
+}
+
+/* Each PAT entry a memory type: UC, WC, WT, WP, WB or UC- (0, 1, 4, 5, 6, 7); 2, 3 and 8 up
+ * are reserved and make WRMSR raise #GP. */
+static bool pat_valid(uint64_t v) {
+  for (int i = 0; i < 8; i++) {
+    unsigned t = (unsigned)(v >> (8 * i)) & 0xff;
+    if (t == 2 || t == 3 || t > 7)
+      return false;
+  }
+  return true;
 }
 
 int insn_wrmsr(struct cpu *cpu, const struct insn_call *c) {
@@ -1102,6 +1114,11 @@ int insn_wrmsr(struct cpu *cpu, const struct insn_call *c) {
     cpu->efer = v;
     mmu_paging_changed(cpu->mmu, cpu); /* what may be fetched changes */
     return next_via_dispatcher(cpu, c);
+  case MSR_PAT:
+    if (!pat_valid(v))
+      return raise_at(cpu, c, EXC_GP, true, 0);
+    cpu->pat = v;
+    break;
   case MSR_MISC_ENABLE: /* the rest is read-only (status) or not modelled, and kept */
     cpu->misc_enable = (cpu->misc_enable & ~MISC_ENABLE_WRITABLE) | (v & MISC_ENABLE_WRITABLE);
     break;

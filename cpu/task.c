@@ -2,6 +2,8 @@
  * or a task gate, an interrupt or exception through a task gate, and IRET with NT set. Only
  * 32-bit TSSs; a 16-bit one stops the VM with a message. Linux uses a task switch for its
  * double-fault handler alone; older systems and small kernels switch tasks this way. */
+#include <string.h>
+
 #include "cpu/cpu.h"
 #include "cpu/segment.h"
 #include "mmu/mmu.h"
@@ -105,11 +107,16 @@ bool cpu_task_switch(struct cpu *cpu, uint16_t sel, enum task_switch reason, uin
   if (tss.limit < TSS_MIN_LIMIT || cpu->tr.limit < TSS_MIN_LIMIT)
     return raise_error(cpu, EXC_TS, (tss.limit < TSS_MIN_LIMIT ? sel : cpu->tr.sel) & 0xfffc);
 
-  /* Everything that can fault before the switch commits: the new task's state, the old
-   * task's save area, the busy bits. */
+  /* Everything that can fault before the switch commits: the new task's state, its PDPTEs
+   * (PAE paging loads them when the switch changes CR3, SDM vol. 3, 4.4.1), the old task's
+   * save area, the busy bits. */
   struct tss32 next;
   if (!mmu_read(cpu->mmu, cpu, tss.base, &next, sizeof(next), 0))
     return false;
+  uint64_t pdptes[4];
+  bool new_pdptes = (cpu->cr0 & CR0_PG) && (cpu->cr4 & CR4_PAE) && next.cr3 != cpu->cr3;
+  if (new_pdptes && !mmu_read_pdptes(cpu->mmu, next.cr3, pdptes))
+    return raise_error(cpu, EXC_GP, 0);
   uint32_t eflags = cpu_get_eflags(cpu);
   if (iret)
     eflags &= ~FL_NT;
@@ -137,11 +144,10 @@ bool cpu_task_switch(struct cpu *cpu, uint16_t sel, enum task_switch reason, uin
   tss.attr |= DESC_BUSY_BIT;
   cpu->tr = tss;
   cpu->cr0 |= CR0_TS;
-  bool pdptes_ok = true;
   if (cpu->cr0 & CR0_PG) {
     cpu->cr3 = next.cr3;
-    if (cpu->cr4 & CR4_PAE)
-      pdptes_ok = mmu_load_pdptes(cpu->mmu, cpu, cpu->cr3);
+    if (new_pdptes)
+      memcpy(cpu->pdpte, pdptes, sizeof(pdptes));
     mmu_cr3_written(cpu->mmu, cpu);
   }
   cpu_set_eflags(cpu, next.eflags | 0x2);
@@ -156,9 +162,7 @@ bool cpu_task_switch(struct cpu *cpu, uint16_t sel, enum task_switch reason, uin
   }
   /* From here on a fault belongs to the new task: it is raised (cpu->pending) at the new
    * task's EIP, and the switch itself has happened. */
-  if (!pdptes_ok) /* PDPTEs with reserved bits set: #GP(0) in the new task (7.3, step 12) */
-    cpu_raise(cpu, EXC_GP, true, 0);
-  else if (load_ldt(cpu, (uint16_t)next.ldt) && load_segments(cpu, &next) && has_error)
+  if (load_ldt(cpu, (uint16_t)next.ldt) && load_segments(cpu, &next) && has_error)
     cpu_push32(cpu, error);
   return true;
 }

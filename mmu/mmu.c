@@ -233,8 +233,11 @@ static enum walk_status walk_pae(struct mmu *m, const struct cpu *cpu, uint32_t 
   uint64_t pdpte = cpu->pdpte[lin >> 30];
   if (!(pdpte & PTE_P))
     return WALK_NOT_PRESENT;
+  /* A table outside RAM reads as all ones: present, with reserved bits set. */
   uint32_t *pde = entry_ptr(m, (pdpte & PAE_FRAME) + ((lin >> 21) & 0x1ff) * 8, 8);
-  if (!pde || !(*pde & PTE_P))
+  if (!pde)
+    return WALK_RESERVED;
+  if (!(*pde & PTE_P))
     return WALK_NOT_PRESENT;
   uint64_t d = entry_value(pde, true);
   uint64_t reserved = PAE_RESERVED | (nx_enabled(cpu) ? 0 : PAE_XD);
@@ -247,7 +250,9 @@ static enum walk_status walk_pae(struct mmu *m, const struct cpu *cpu, uint32_t 
     return WALK_OK;
   }
   uint32_t *pte = entry_ptr(m, (d & PAE_FRAME) + ((lin >> 12) & 0x1ff) * 8, 8);
-  if (!pte || !(*pte & PTE_P))
+  if (!pte)
+    return WALK_RESERVED;
+  if (!(*pte & PTE_P))
     return WALK_NOT_PRESENT;
   uint64_t t = entry_value(pte, true);
   if (t & reserved)
@@ -300,14 +305,20 @@ bool page_peek(const struct mmu *m, const struct cpu *cpu, uint32_t lin, struct 
   return true;
 }
 
-bool mmu_load_pdptes(struct mmu *m, struct cpu *cpu, uint32_t cr3) {
-  uint64_t e[4];
+bool mmu_read_pdptes(struct mmu *m, uint32_t cr3, uint64_t out[4]) {
   for (int i = 0; i < 4; i++) {
     const uint32_t *p = entry_ptr(m, (cr3 & ~0x1fu) + i * 8u, 8);
-    e[i] = p ? entry_value(p, true) : ~0ull; /* outside RAM: all ones, reserved bits set */
-    if ((e[i] & PTE_P) && (e[i] & PDPTE_RESERVED))
+    out[i] = p ? entry_value(p, true) : ~0ull; /* outside RAM: all ones, reserved bits set */
+    if ((out[i] & PTE_P) && (out[i] & PDPTE_RESERVED))
       return false;
   }
+  return true;
+}
+
+bool mmu_load_pdptes(struct mmu *m, struct cpu *cpu, uint32_t cr3) {
+  uint64_t e[4];
+  if (!mmu_read_pdptes(m, cr3, e))
+    return false;
   memcpy(cpu->pdpte, e, sizeof e);
   return true;
 }
@@ -342,9 +353,9 @@ static void note_unassigned(struct mmu *m, uint32_t pa, bool write, uint32_t eip
           write ? "wrote" : "read", pa, eip);
 }
 
-int mmu_map_unassigned(struct mmu *m, void *host, uint32_t pa, bool write) {
-  (void)pa, (void)write;
-  void *p = mmap(host, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, m->ones_fd, 0);
+int mmu_map_unassigned(struct mmu *m, void *host, bool writable) {
+  int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
+  void *p = mmap(host, PAGE_SIZE, prot, MAP_PRIVATE | MAP_FIXED, m->ones_fd, 0);
   return p == MAP_FAILED ? -errno : 0;
 }
 
@@ -500,7 +511,7 @@ enum mmu_fault_result mmu_handle_fault(struct mmu *m, struct cpu *cpu, uint32_t 
     return MMU_FAULT_MMIO;
   if (pa >= m->ram_size) {
     note_unassigned(m, pa, write, cpu->eip);
-    if (mmu_map_unassigned(m, m->kview + (pa & ~(PAGE_SIZE - 1)), pa, write) < 0) {
+    if (mmu_map_unassigned(m, m->kview + (pa & ~(PAGE_SIZE - 1)), true) < 0) {
       cpu_stop(cpu, SHUTDOWN_ERROR, "cannot map unassigned memory at 0x%08x", pa);
       return MMU_FAULT_UNASSIGNED;
     }

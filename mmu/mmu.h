@@ -176,13 +176,15 @@ void mmu_protect_code(struct mmu *m, uint32_t phys_page);
 void mmu_unprotect_code(struct mmu *m, uint32_t phys_page);
 
 /* Back an unassigned physical page at a host address with a private page of all ones, as a
- * PC's open bus reads; writes go nowhere the guest can see again. */
-int mmu_map_unassigned(struct mmu *m, void *host, uint32_t pa, bool write);
+ * PC's open bus reads; writes (if writable) go nowhere the guest can see again. */
+int mmu_map_unassigned(struct mmu *m, void *host, bool writable);
 
 /* PAE paging: load the four PDPTEs at cr3 into the CPU, as a load of CR3 does (and a change of
  * CR0.PG/CD/NW or CR4.PAE/PGE/PSE with PAE paging on). False, loading nothing, if a present
  * one has reserved bits set: the instruction raises #GP(0). */
 bool mmu_load_pdptes(struct mmu *m, struct cpu *cpu, uint32_t cr3);
+/* The same check without the load: the four PDPTEs at cr3 into out. */
+bool mmu_read_pdptes(struct mmu *m, uint32_t cr3, uint64_t out[4]);
 
 /* views.c: the CPU changed CR0/CR3/CR4 or executed invlpg. */
 void mmu_paging_changed(struct mmu *m, const struct cpu *cpu); /* CR0.PG/WP, CR4.PGE/PSE/PAE */

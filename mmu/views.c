@@ -333,7 +333,7 @@ void mmu_paging_changed(struct mmu *m, const struct cpu *cpu) {
 }
 
 /* The entry a view should hold for lin_page now, if the one it holds (e) is still a TLB entry
- * the tables produce: the same frame (a 4 MiB page still one), rights the mapping does not
+ * the tables produce: the same frame (a large page still one), rights the mapping does not
  * exceed, A and, for a writable mapping, D set. Global or not as CR4.PGE and the page now
  * say; 0 if the entry has to go. */
 static uint32_t entry_now(const struct mmu *m, const struct cpu *cpu, int view, uint32_t lin_page,
@@ -353,7 +353,7 @@ static uint32_t entry_now(const struct mmu *m, const struct cpu *cpu, int view, 
 /* Would a TLB entry the new tables produce be the one this view holds? Only if it maps the
  * same frame with rights the mapping does not exceed, and the guest's A bit (and D, for a
  * writable mapping) is already set, so that keeping it hides no A/D update. A mov cr3 drops
- * 4 MiB entries that are not global (the view keeps global ones without asking). */
+ * large entries that are not global (the view keeps global ones without asking). */
 static bool still_valid(const struct mmu *m, const struct cpu *cpu, int view, uint32_t lin_page,
                         uint32_t e) {
   return !(e & VE_LARGE) && entry_now(m, cpu, view, lin_page, e) == e;
@@ -430,7 +430,7 @@ static void set_global(struct view *w, uint32_t lin_page, bool global) {
 /* CR4.PGE or CR0.WP changed with paging on: a flush of every TLB entry, global ones too (Linux
  * flushes its global pages by toggling PGE, 82 times in the Debian boot). As at mov cr3, a view
  * keeps the entries the tables still give unchanged (the kernel's 4 MiB direct map above all,
- * judged once per 4 MiB page), now global or not as PGE says, and the rest go back to reserved
+ * judged once per large page), now global or not as PGE says, and the rest go back to reserved
  * memory. Dropping everything instead cost every view a host fault per 4 MiB page and a first
  * touch per 4 KiB page afterwards (~10 us each here). A view not in use is judged by the
  * current tables too: what it keeps is either global (the same in every address space) or
@@ -442,7 +442,7 @@ static void revalidate_every_entry(struct mmu *m, const struct cpu *cpu, struct 
   for (uint32_t i = 0; i < n; i++) {
     uint32_t p = pages[i], e = w->entry[p];
     if (!e)
-      continue; /* went with its 4 MiB page */
+      continue; /* went with its large page */
     if (e & VE_LARGE) {
       uint32_t big = p / m->large_pages, first = big * m->large_pages;
       if (large_seen[big / 32] & 1u << big % 32)
@@ -688,13 +688,15 @@ void views_code_protection(struct mmu *m, uint32_t ppn, bool code) {
 /* ---- filling a view after a fault ---- */
 
 /* Unassigned physical memory reads as all ones (a private page each time it is mapped). */
+/* Writable only as a RAM page would be (the guest allows the write and D is set), so that a
+ * write the guest's tables forbid, or one that must set D, still faults. */
 static enum mmu_fault_result map_unassigned(struct mmu *m, struct cpu *cpu, int view,
-                                            uint32_t lin, uint32_t pa, bool write) {
+                                            uint32_t lin, uint32_t pa, bool writable) {
   struct view *w = m->views[view];
   uint32_t lin_page = lin >> PAGE_SHIFT;
   if (w->entry[lin_page])
     drop(m, w, lin_page);
-  if (mmu_map_unassigned(m, host_addr(w, lin_page), pa, write) < 0) {
+  if (mmu_map_unassigned(m, host_addr(w, lin_page), writable) < 0) {
     cpu_stop(cpu, SHUTDOWN_ERROR, "cannot map unassigned memory at 0x%08x", pa);
     return MMU_FAULT_UNASSIGNED;
   }
@@ -752,8 +754,10 @@ enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, b
   }
   if (mmu_is_mmio(m, wk.pa))
     return MMU_FAULT_MMIO;
+  /* Writable once dirty, if the guest allows writes at this view's privilege. */
+  bool may_write = wk.writable || (view == VIEW_KERNEL && !(cpu->cr0 & CR0_WP));
   if (wk.pa >= m->ram_size)
-    return map_unassigned(m, cpu, view, lin, wk.pa, write);
+    return map_unassigned(m, cpu, view, lin, wk.pa, wk.dirty && may_write);
   uint32_t ppn = wk.pa >> PAGE_SHIFT;
   if (write && m->code_page[ppn])
     return MMU_FAULT_CODE_WRITE;
@@ -766,8 +770,6 @@ enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, b
              write ? "write" : "read", lin, cpu->eip);
     return MMU_FAULT_UNASSIGNED;
   }
-  /* Writable once dirty, if the guest allows writes at this view's privilege. */
-  bool may_write = wk.writable || (view == VIEW_KERNEL && !(cpu->cr0 & CR0_WP));
   uint32_t flags = (wk.dirty && may_write ? VE_WRITE : 0) | (wk.global && m->pge ? VE_GLOBAL : 0);
   uint32_t lin_page = lin >> PAGE_SHIFT, pages = 1;
   if (wk.large) {

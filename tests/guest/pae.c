@@ -285,6 +285,8 @@ static void execute_disable(void) {
   struct site s;
   FAULTING(s, "wrmsr", : "c"(0xc0000080), "a"(0x801), "d"(0));
   print_fault("wrmsr EFER with SCE (no SYSCALL here)", s.start);
+  FAULTING(s, "wrmsr", : "c"(0x277), "a"(0x00000002), "d"(0));
+  print_fault("wrmsr IA32_PAT with entry 0 = 2 (reserved)", s.start);
   wrmsr(0xc0000080, 0);
   set_entry(pte_of(code), f | P | W | XD);
   invlpg(code);
@@ -293,6 +295,12 @@ static void execute_disable(void) {
   print_fault("NXE clear again: a read of a page with XD", s.start);
   set_entry(pte_of(code), f | P | W);
   invlpg(code);
+  /* A page table past RAM: unassigned memory reads as all ones on a PC, an entry that is
+   * present with reserved bits set. */
+  set_entry(&big_pd[4], 0x20000000u | P | W);
+  FAULTING(s, "movl (%[p]), %[v]", , [v] "=r"(v) : [p] "r"(BIG_BASE + 0x800000) : "memory");
+  print_fault("a page table past RAM (all ones), read", s.start);
+  set_entry(&big_pd[4], 0);
 }
 
 #else
@@ -394,6 +402,43 @@ static void address_spaces(void) {
          *(volatile uint32_t *)lin, *(volatile uint32_t *)f2);
 }
 
+/* With PAT (CPUID.1:EDX[16]), bit 7 of a PTE and bit 12 of a 2 MiB page's PDE pick a PAT
+ * entry instead of being reserved; IA32_PAT starts as the SDM's power-up value. A frame past
+ * RAM behind a read-only PTE is still read-only (CR0.WP), and gets A but not D from a read. */
+static void pat_and_unassigned(void) {
+  uint32_t lo, hi;
+  __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0x277));
+  printf("CPUID.1:EDX.PAT %u, IA32_PAT %08x_%08x\n", (cpuid1_edx() >> 16) & 1, hi, lo);
+  uint32_t lin = TEST_BASE + 0x9000, f = frame();
+  *(volatile uint32_t *)f = 0x7a7a7a7a;
+  set_entry(pte_of(lin), f | P | W | 0x80);
+  invlpg(lin);
+  printf("pte with bit 7 (PAT): reads %08x\n", *(volatile uint32_t *)lin);
+  *(volatile uint32_t *)(FRAMES + 0x600000 + 0x10) = 0x6b6b6b6b;
+  set_entry(&big_pd[3], (FRAMES + 0x600000) | P | W | PS | 0x1000);
+  printf("2 MiB pde with bit 12 (PAT): reads %08x\n",
+         *(volatile uint32_t *)(BIG_BASE + 0x600000 + 0x10));
+  set_entry(&big_pd[3], 0);
+  invlpg(BIG_BASE + 0x600000);
+
+  uint32_t past_ram = TEST_BASE + 0xa000;
+  set_entry(pte_of(past_ram), 0x20000000u | P); /* 512 MiB: no RAM there */
+  invlpg(past_ram);
+  uint32_t v = *(volatile uint32_t *)past_ram;
+  print_entry("read-only pte, frame past RAM, after a read", pte_of(past_ram));
+  write_cr0(read_cr0() | CR0_WP);
+  struct site s;
+  FAULTING(s, "movl $1, (%[p])", : [p] "r"(past_ram) : "memory");
+  print_trap("write to it with WP set", s.start);
+  write_cr0(read_cr0() & ~CR0_WP);
+  set_entry(pte_of(past_ram), 0x20000000u | P | W);
+  invlpg(past_ram);
+  (void)*(volatile uint32_t *)past_ram;
+  *(volatile uint32_t *)past_ram = 5;
+  print_entry("writable pte, frame past RAM, after a write", pte_of(past_ram));
+  (void)v;
+}
+
 static void remap_and_invlpg(void) {
   uint32_t a = TEST_BASE + 0x4000, b = TEST_BASE + 0x5000;
   uint32_t f1 = frame(), f2 = frame();
@@ -466,6 +511,7 @@ int main(void) {
   large_pages();
   address_spaces();
   remap_and_invlpg();
+  pat_and_unassigned();
   global_pages();
   switch_modes();
 #endif
