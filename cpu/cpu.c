@@ -139,6 +139,24 @@ static void cpuid_string(uint32_t *out, const char *s, int words) {
   memcpy(out, s, (size_t)words * 4);
 }
 
+static bool host_says_not_affected(const char *vulnerability) {
+  char path[128], line[64] = "";
+  snprintf(path, sizeof(path), "/sys/devices/system/cpu/vulnerabilities/%s", vulnerability);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return false; /* an older host kernel: assume the CPU is affected */
+  bool no = fgets(line, sizeof(line), f) && !strncmp(line, "Not affected", 12);
+  fclose(f);
+  return no;
+}
+
+uint64_t cpu_arch_capabilities(void) {
+  static int64_t caps = -1;
+  if (caps < 0)
+    caps = (int64_t)(ARCH_CAP_RDCL_NO | (host_says_not_affected("mds") ? ARCH_CAP_MDS_NO : 0));
+  return (uint64_t)caps;
+}
+
 uint32_t cpu_features_edx(const struct cpu *cpu) {
   return CPUID_FEATURES_EDX | (cpu->apic ? CPUID_APIC : 0);
 }

@@ -1074,7 +1074,7 @@ int insn_rdmsr(struct cpu *cpu, const struct insn_call *c) {
   case MSR_PLATFORM_ID: v = 0; break;
   case MSR_BIOS_SIGN_ID: v = cpu->bios_sign_id; break;
   case MSR_MISC_ENABLE: v = cpu->misc_enable; break;
-  case MSR_ARCH_CAPABILITIES: v = ARCH_CAP_RDCL_NO; break; /* read-only: writes raise #GP */
+  case MSR_ARCH_CAPABILITIES: v = cpu_arch_capabilities(); break; /* writes raise #GP */
   case MSR_EFER: v = cpu->efer; break;
   case MSR_PAT: v = cpu->pat; break;
   case MSR_SYSENTER_CS: case MSR_SYSENTER_ESP: case MSR_SYSENTER_EIP:
