@@ -105,6 +105,37 @@ static void enable_pae_paging(void) {
   print_entry("pde of a 2 MiB page in use", &low_pd[1]);
 }
 
+/* A task switch to a task with another CR3 loads that address space's PDPTEs; the IRET back
+ * loads the first task's (CR3 is not saved in the old TSS, so it is set there beforehand). */
+struct tss {
+  uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
+  uint32_t eax, ecx, edx, ebx, esp, ebp, esi, edi;
+  uint32_t es, cs, ss, ds, fs, gs, ldt, iomap;
+} __attribute__((packed));
+
+static struct tss tss_a, tss_b __attribute__((aligned(128)));
+static uint8_t task_b_stack[4096] __attribute__((aligned(16)));
+static volatile uint32_t task_b_saw, task_b_cr3;
+
+static void task_b(void) {
+  for (;;) {
+    task_b_saw = *(volatile uint32_t *)(TEST_BASE + 0x6000);
+    task_b_cr3 = read_cr3();
+    __asm__ volatile("iret");
+  }
+}
+
+static void tss_init(struct tss *t, void (*entry)(void), uint32_t cr3) {
+  memset(t, 0, sizeof(*t));
+  t->cr3 = cr3;
+  t->eip = (uint32_t)entry;
+  t->eflags = 0x2;
+  t->esp = (uint32_t)(task_b_stack + sizeof task_b_stack);
+  t->cs = SEL_CODE;
+  t->ss = t->ds = t->es = t->fs = t->gs = SEL_DATA;
+  t->iomap = (uint32_t)sizeof(*t) << 16;
+}
+
 #ifdef SDM_ONLY
 /* What the last exception was, and whether it came from the instruction at expected. */
 static void print_fault(const char *what, uint32_t expected) {
@@ -295,6 +326,22 @@ static void execute_disable(void) {
   print_fault("NXE clear again: a read of a page with XD", s.start);
   set_entry(pte_of(code), f | P | W);
   invlpg(code);
+  /* A task switch to a task whose PDPT has a reserved bit set: #GP(0) before the switch,
+   * in the old task (TR and CR3 unchanged), as a mov to CR3 would. */
+  static uint64_t bad_pdpt[4] __attribute__((aligned(32)));
+  memcpy(bad_pdpt, pdpt, sizeof bad_pdpt);
+  bad_pdpt[3] = (uint32_t)big_pd | P | 1ull << 2;
+  tss_init(&tss_a, 0, (uint32_t)pdpt);
+  tss_init(&tss_b, task_b, (uint32_t)bad_pdpt);
+  gdt_set(3, (uint32_t)&tss_a, sizeof(struct tss) - 1, 0x89, 0);
+  gdt_set(4, (uint32_t)&tss_b, sizeof(struct tss) - 1, 0x89, 0);
+  __asm__ volatile("ltr %w0" ::"r"(0x18));
+  FAULTING(s, "lcall $0x20, $0", : : "eax", "ecx", "edx", "memory");
+  print_fault("task switch to a PDPT with bit 2 set", s.start);
+  uint16_t tr;
+  __asm__ volatile("str %0" : "=r"(tr));
+  printf("tr %x, cr3 is the old one: %s, task B ran: %s\n", tr,
+         read_cr3() == (uint32_t)pdpt ? "yes" : "no", task_b_cr3 ? "yes" : "no");
   /* A page table past RAM: unassigned memory reads as all ones on a PC, an entry that is
    * present with reserved bits set. */
   set_entry(&big_pd[4], 0x20000000u | P | W);
@@ -439,6 +486,18 @@ static void pat_and_unassigned(void) {
   (void)v;
 }
 
+static void task_switch(void) {
+  tss_init(&tss_a, 0, (uint32_t)pdpt);
+  tss_init(&tss_b, task_b, (uint32_t)pdpt_b);
+  gdt_set(3, (uint32_t)&tss_a, sizeof(struct tss) - 1, 0x89, 0);
+  gdt_set(4, (uint32_t)&tss_b, sizeof(struct tss) - 1, 0x89, 0);
+  __asm__ volatile("ltr %w0" ::"r"(0x18));
+  __asm__ volatile("lcall $0x20, $0" ::: "eax", "ecx", "edx", "memory");
+  printf("task with the second PDPT read %08x (cr3 %s); back: %08x (cr3 %s)\n", task_b_saw,
+         task_b_cr3 == (uint32_t)pdpt_b ? "its own" : "wrong",
+         *(volatile uint32_t *)(TEST_BASE + 0x6000), read_cr3() == (uint32_t)pdpt ? "ours" : "wrong");
+}
+
 static void remap_and_invlpg(void) {
   uint32_t a = TEST_BASE + 0x4000, b = TEST_BASE + 0x5000;
   uint32_t f1 = frame(), f2 = frame();
@@ -510,6 +569,7 @@ int main(void) {
   write_protect();
   large_pages();
   address_spaces();
+  task_switch();
   remap_and_invlpg();
   pat_and_unassigned();
   global_pages();
