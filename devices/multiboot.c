@@ -20,6 +20,7 @@
 #define MB_VIDEO_MODE (1u << 2)
 
 #define MBI_MEM (1u << 0)
+#define MBI_BOOT_DEVICE (1u << 1)
 #define MBI_CMDLINE (1u << 2)
 #define MBI_MODS (1u << 3)
 #define MBI_MMAP (1u << 6)
@@ -111,8 +112,14 @@ static int load_segments(struct machine *m, const char *path, Elf *elf, uint32_t
   return 0;
 }
 
-/* The boot information: memory sizes, a BIOS-like memory map, the command line. */
-static uint32_t write_boot_info(struct machine *m, const char *cmdline) {
+/* The boot information: memory sizes, a BIOS-like memory map, the command line. The memory
+ * map is the one QEMU's Multiboot loader passes on from its BIOS (SeaBIOS), so that a kernel
+ * sees the same memory under both: the EBDA below 640 KiB, the BIOS area at 0xF0000, the top
+ * 128 KiB of RAM (where that BIOS keeps its tables) and the ROM below 4 GiB reserved, and
+ * mem_upper the RAM from 1 MiB to the first reserved range. As GRUB and QEMU do, the command
+ * line starts with the kernel's file name. */
+#define MB_TOP_RESERVED 0x20000u
+static uint32_t write_boot_info(struct machine *m, const char *kernel, const char *cmdline) {
   uint8_t *base = mmu_phys_ptr(&m->mmu, MBI_ADDR, 0x1000);
   memset(base, 0, 0x1000);
   struct mb_info mbi = {0};
@@ -123,7 +130,9 @@ static uint32_t write_boot_info(struct machine *m, const char *cmdline) {
       {20, 0, 0x9fc00, 1},
       {20, 0x9fc00, 0x400, 2},
       {20, 0xf0000, 0x10000, 2},
-      {20, 0x100000, ram - 0x100000, 1},
+      {20, 0x100000, ram - MB_TOP_RESERVED - 0x100000, 1},
+      {20, ram - MB_TOP_RESERVED, MB_TOP_RESERVED, 2},
+      {20, 0xfffc0000u, 0x40000, 2},
   };
   memcpy(base + off, map, sizeof(map));
   mbi.mmap_addr = MBI_ADDR + off;
@@ -135,15 +144,13 @@ static uint32_t write_boot_info(struct machine *m, const char *cmdline) {
   mbi.boot_loader_name = MBI_ADDR + off;
   off += sizeof(loader);
 
-  size_t len = strlen(cmdline) + 1;
-  if (len > 0x1000 - off)
-    len = 0x1000 - off;
-  memcpy(base + off, cmdline, len - 1);
+  snprintf((char *)base + off, 0x1000 - off, "%s %s", kernel, cmdline);
   mbi.cmdline = MBI_ADDR + off;
 
-  mbi.flags = MBI_MEM | MBI_CMDLINE | MBI_MODS | MBI_MMAP | MBI_LOADER_NAME;
-  mbi.mem_lower = 640;
-  mbi.mem_upper = (uint32_t)((ram - 0x100000) / 1024);
+  mbi.flags = MBI_MEM | MBI_BOOT_DEVICE | MBI_CMDLINE | MBI_MODS | MBI_MMAP | MBI_LOADER_NAME;
+  mbi.boot_device = 0x8000ffffu; /* the first BIOS disk, no partition: what QEMU says */
+  mbi.mem_lower = 0x9fc00 / 1024;
+  mbi.mem_upper = (uint32_t)((ram - MB_TOP_RESERVED - 0x100000) / 1024);
   mbi.mods_count = 0;
   mbi.mods_addr = 0;
   memcpy(base, &mbi, sizeof(mbi));
@@ -183,7 +190,7 @@ int multiboot_load(struct machine *m, const char *path, const char *cmdline) {
   struct cpu *cpu = &m->cpu;
   cpu_reset_protected_flat(cpu);
   cpu->regs[R_EAX] = MB_BOOT_MAGIC;
-  cpu->regs[R_EBX] = write_boot_info(m, cmdline ? cmdline : "");
+  cpu->regs[R_EBX] = write_boot_info(m, path, cmdline ? cmdline : "");
   cpu->regs[R_ESP] = INITIAL_ESP;
   cpu->eip = entry;
   return 0;

@@ -28,6 +28,9 @@ size_t strlen(const char *s);
 int strcmp(const char *a, const char *b);
 /* End the VM: bt386 and QEMU exit with status (code << 1) | 1. */
 void __attribute__((noreturn)) guest_exit(int code);
+/* What the loader passed in EAX and EBX (Multiboot: 0x2BADB002 and the information structure). */
+extern uint32_t boot_magic;
+extern const void *boot_info;
 /* Every test kernel provides this; its return value is passed to guest_exit. */
 int main(void);
 
@@ -78,6 +81,8 @@ void gdt_set(int index, uint32_t base, uint32_t limit, uint8_t access, uint8_t f
 void gdt_init(void); /* load the GDT and reload every segment register */
 void idt_init(void); /* interrupt gates for vectors 0-31, 0x20 and 0x28 (IRQ0 and IRQ8 with the 8259As remapped there), 0x40, 0x80, 0xff */
 void traps_init(void); /* both */
+const void *gdt_address(void); /* where the tests' own GDT and IDT are */
+const void *idt_address(void);
 /* Let `int vector` in from rings up to `dpl` (the gate's DPL). */
 void idt_gate_dpl(int vector, int dpl);
 /* A task gate (DPL 0) to the TSS tss_sel names; a gate marked not present. */

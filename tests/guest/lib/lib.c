@@ -14,8 +14,12 @@ void guest_exit(int code) {
     __asm__ volatile("cli; hlt");
 }
 
+uint32_t boot_magic;
+const void *boot_info;
+
 void guest_start(uint32_t magic, void *info) {
-  (void)magic, (void)info;
+  boot_magic = magic;
+  boot_info = info;
   guest_exit(main());
 }
 

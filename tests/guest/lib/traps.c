@@ -8,6 +8,9 @@
 
 static uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(8)));
 static uint64_t idt[IDT_ENTRIES] __attribute__((aligned(8)));
+
+const void *gdt_address(void) { return gdt; }
+const void *idt_address(void) { return idt; }
 uint16_t kernel_ds; /* read by isr.S through CS */
 
 volatile struct trap_record last_trap;
