@@ -97,7 +97,9 @@ void machine_exit(struct machine *m);
 int machine_run(struct machine *m);
 
 /* devices/multiboot.c: load a Multiboot v1 ELF kernel and set the CPU up to enter it. */
-int multiboot_load(struct machine *m, const char *path, const char *cmdline);
+/* modules: QEMU's -initrd for a Multiboot kernel, "FILE [ARGS],..." (NULL: none). */
+int multiboot_load(struct machine *m, const char *path, const char *cmdline,
+                   const char *modules);
 
 /* devices/linuxboot.c: load a Linux bzImage (boot protocol 2.02 or later) at 1 MiB with its
  * zero page, command line and an optional initrd (NULL for none), and set the CPU up for the

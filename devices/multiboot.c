@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,13 @@ static int find_header(const uint8_t *img, size_t len, uint32_t *flags) {
   return -1;
 }
 
-static int load_segments(struct machine *m, const char *path, Elf *elf, uint32_t *entry) {
+/* Where the kernel's segments lie in physical memory. */
+struct extent {
+  uint64_t low, high;
+};
+
+static int load_segments(struct machine *m, const char *path, Elf *elf, uint32_t *entry,
+                         struct extent *image) {
   GElf_Ehdr eh;
   if (!gelf_getehdr(elf, &eh))
     return fail(path, elf_errmsg(-1));
@@ -77,6 +84,7 @@ static int load_segments(struct machine *m, const char *path, Elf *elf, uint32_t
   size_t file_len;
   const uint8_t *file = (const uint8_t *)elf_rawfile(elf, &file_len);
   int loaded = 0;
+  *image = (struct extent){UINT64_MAX, 0};
   /* Check every segment before writing any, so a bad file changes nothing. */
   for (int pass = 0; pass < 2; pass++) {
     for (size_t i = 0; i < n; i++) {
@@ -98,6 +106,10 @@ static int load_segments(struct machine *m, const char *path, Elf *elf, uint32_t
       }
       if (ph.p_paddr < MBI_AREA_END && ph.p_paddr + ph.p_memsz > MBI_ADDR - 0x1000)
         return fail(path, "a segment overlaps 0x8000-0x9f000, where the boot information goes");
+      if (ph.p_paddr < image->low)
+        image->low = ph.p_paddr;
+      if (ph.p_paddr + ph.p_memsz > image->high)
+        image->high = ph.p_paddr + ph.p_memsz;
       if (pass == 1) {
         uint8_t *dst = mmu_phys_ptr(&m->mmu, ph.p_paddr, ph.p_memsz);
         memcpy(dst, file + ph.p_offset, ph.p_filesz);
@@ -112,16 +124,111 @@ static int load_segments(struct machine *m, const char *path, Elf *elf, uint32_t
   return 0;
 }
 
-/* The boot information: memory sizes, a BIOS-like memory map, the command line. The memory
- * map is the one QEMU's Multiboot loader passes on from its BIOS (SeaBIOS), so that a kernel
- * sees the same memory under both: the EBDA below 640 KiB, the BIOS area at 0xF0000, the top
- * 128 KiB of RAM (where that BIOS keeps its tables) and the ROM below 4 GiB reserved, and
- * mem_upper the RAM from 1 MiB to the first reserved range. As GRUB and QEMU do, the command
- * line starts with the kernel's file name. */
+/* Multiboot modules: QEMU's -initrd for a Multiboot kernel, "FILE [ARGS],FILE [ARGS]" (",," a
+ * comma in a name or argument). Each is loaded where QEMU loads it: page-aligned after the
+ * kernel image, in order; its string is its part of the option. */
+#define MB_MAX_MODULES 64
+struct mb_module {
+  uint32_t start, end, string, reserved;
+};
+
+struct module_list {
+  int n;
+  struct mb_module mod[MB_MAX_MODULES];
+  char *string[MB_MAX_MODULES]; /* into text */
+  char *text;                   /* the option, commas unescaped, each module's part ended */
+};
+
+static int parse_modules(const char *spec, struct module_list *ml) {
+  ml->n = 0;
+  free(ml->text);
+  char *out = ml->text = malloc(strlen(spec) + 1);
+  if (!out)
+    return -ENOMEM;
+  while (*spec) {
+    if (ml->n == MB_MAX_MODULES)
+      return fail(spec, "more Multiboot modules than bt386 takes (64)");
+    char *start = out;
+    for (; *spec && !(spec[0] == ',' && spec[1] != ','); spec++) {
+      if (spec[0] == ',')
+        spec++; /* ",," */
+      *out++ = *spec;
+    }
+    *out++ = 0;
+    if (*spec)
+      spec++;
+    if (*start)
+      ml->string[ml->n++] = start;
+  }
+  return 0;
+}
+
+#define PAGE_ALIGN(x) (((x) + 0xfffull) & ~0xfffull)
+
+/* QEMU keeps the command lines, the module list and its name after the kernel image and puts
+ * the modules after them; so do the first module's address (bt386 keeps those strings with the
+ * rest of the information, but a kernel sees its modules where it would under QEMU). */
+static uint64_t first_module_offset(const struct module_list *ml, const struct extent *image,
+                                    const char *kernel, const char *cmdline) {
+  uint64_t strings = strlen(kernel) + 1 + strlen(cmdline) + 1 + strlen("qemu") + 1;
+  for (int i = 0; i < ml->n; i++)
+    strings += strlen(ml->string[i]) + 1 + sizeof(struct mb_module);
+  return PAGE_ALIGN(PAGE_ALIGN(image->high - image->low) + strings);
+}
+
+static int load_modules(struct machine *m, struct module_list *ml, const struct extent *image,
+                        uint64_t offset, uint64_t ram_top) {
+  for (int i = 0; i < ml->n; i++) {
+    char file[4096];
+    snprintf(file, sizeof(file), "%.*s", (int)strcspn(ml->string[i], " "), ml->string[i]);
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+      fprintf(stderr, "bt386: cannot open Multiboot module %s: %s\n", file, strerror(errno));
+      return -ENOENT;
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint64_t start = image->low + offset;
+    if (size < 0 || start + (uint64_t)size > ram_top) {
+      fclose(f);
+      fprintf(stderr, "bt386: Multiboot module %s (%ld bytes at 0x%llx) does not fit in %llu MiB "
+                      "of RAM; give the guest more with -m\n",
+              file, size, (unsigned long long)start, (unsigned long long)(m->mmu.ram_size >> 20));
+      return -EINVAL;
+    }
+    uint8_t *dst = mmu_phys_ptr(&m->mmu, start, (uint64_t)size);
+    bool ok = size == 0 || fread(dst, 1, (size_t)size, f) == (size_t)size;
+    fclose(f);
+    if (!ok)
+      return fail(file, "cannot read the Multiboot module");
+    ml->mod[i] = (struct mb_module){(uint32_t)start, (uint32_t)(start + (uint64_t)size), 0, 0};
+    offset = PAGE_ALIGN(offset + (uint64_t)size);
+  }
+  return 0;
+}
+
+/* The boot information: memory sizes, a BIOS-like memory map, the command line, the modules.
+ * The memory map is the one QEMU's Multiboot loader passes on from its BIOS (SeaBIOS), so that
+ * a kernel sees the same memory under both: the EBDA below 640 KiB, the BIOS area at 0xF0000,
+ * the top 128 KiB of RAM (where that BIOS keeps its tables) and the ROM below 4 GiB reserved,
+ * and mem_upper the RAM from 1 MiB to the first reserved range. As GRUB and QEMU do, the
+ * command line starts with the kernel's file name. */
 #define MB_TOP_RESERVED 0x20000u
-static uint32_t write_boot_info(struct machine *m, const char *kernel, const char *cmdline) {
-  uint8_t *base = mmu_phys_ptr(&m->mmu, MBI_ADDR, 0x1000);
-  memset(base, 0, 0x1000);
+#define MBI_SIZE (MBI_AREA_END - MBI_ADDR)
+
+/* Append n bytes to the information area; their guest physical address. */
+static uint32_t put(uint8_t *base, uint32_t *off, const void *p, size_t n) {
+  uint32_t at = *off;
+  memcpy(base + at, p, n);
+  *off += (uint32_t)n;
+  return MBI_ADDR + at;
+}
+
+static uint32_t write_boot_info(struct machine *m, const char *kernel, const char *cmdline,
+                                struct module_list *ml) {
+  uint8_t *base = mmu_phys_ptr(&m->mmu, MBI_ADDR, MBI_SIZE);
+  memset(base, 0, MBI_SIZE);
   struct mb_info mbi = {0};
   uint64_t ram = m->mmu.ram_size;
   uint32_t off = sizeof(mbi);
@@ -134,30 +241,37 @@ static uint32_t write_boot_info(struct machine *m, const char *kernel, const cha
       {20, ram - MB_TOP_RESERVED, MB_TOP_RESERVED, 2},
       {20, 0xfffc0000u, 0x40000, 2},
   };
-  memcpy(base + off, map, sizeof(map));
-  mbi.mmap_addr = MBI_ADDR + off;
+  mbi.mmap_addr = put(base, &off, map, sizeof(map));
   mbi.mmap_length = sizeof(map);
-  off += sizeof(map);
-
   static const char loader[] = "bt386";
-  memcpy(base + off, loader, sizeof(loader));
-  mbi.boot_loader_name = MBI_ADDR + off;
-  off += sizeof(loader);
-
-  snprintf((char *)base + off, 0x1000 - off, "%s %s", kernel, cmdline);
-  mbi.cmdline = MBI_ADDR + off;
+  mbi.boot_loader_name = put(base, &off, loader, sizeof(loader));
+  /* The kernel's command line, then the modules' strings. */
+  mbi.cmdline = put(base, &off, kernel, strlen(kernel));
+  put(base, &off, " ", 1);
+  put(base, &off, cmdline, strlen(cmdline) + 1);
+  for (int i = 0; i < ml->n; i++)
+    ml->mod[i].string = put(base, &off, ml->string[i], strlen(ml->string[i]) + 1);
+  off = (off + 3) & ~3u;
+  mbi.mods_count = (uint32_t)ml->n;
+  mbi.mods_addr = ml->n ? put(base, &off, ml->mod, sizeof(ml->mod[0]) * (size_t)ml->n) : 0;
 
   mbi.flags = MBI_MEM | MBI_BOOT_DEVICE | MBI_CMDLINE | MBI_MODS | MBI_MMAP | MBI_LOADER_NAME;
   mbi.boot_device = 0x8000ffffu; /* the first BIOS disk, no partition: what QEMU says */
   mbi.mem_lower = 0x9fc00 / 1024;
   mbi.mem_upper = (uint32_t)((ram - MB_TOP_RESERVED - 0x100000) / 1024);
-  mbi.mods_count = 0;
-  mbi.mods_addr = 0;
   memcpy(base, &mbi, sizeof(mbi));
   return MBI_ADDR;
 }
 
-int multiboot_load(struct machine *m, const char *path, const char *cmdline) {
+int multiboot_load(struct machine *m, const char *path, const char *cmdline,
+                   const char *modules) {
+  static struct module_list ml;
+  if (parse_modules(modules ? modules : "", &ml) < 0)
+    return -EINVAL;
+  size_t text = strlen(path) + strlen(cmdline ? cmdline : "") + (modules ? strlen(modules) : 0);
+  if (text + 4096 > MBI_SIZE)
+    return fail(path, "the command line and module names are too long for the boot information "
+                      "area (600 KiB)");
   int fd = open(path, O_RDONLY);
   if (fd < 0) {
     fprintf(stderr, "bt386: cannot open kernel %s: %s\n", path, strerror(errno));
@@ -169,6 +283,7 @@ int multiboot_load(struct machine *m, const char *path, const char *cmdline) {
   size_t len = 0;
   const uint8_t *img = elf ? (const uint8_t *)elf_rawfile(elf, &len) : NULL;
   uint32_t flags, entry;
+  struct extent image;
   if (!img || len == 0) {
     err = fail(path, "cannot read the file");
   } else if (find_header(img, len, &flags) < 0) {
@@ -180,17 +295,20 @@ int multiboot_load(struct machine *m, const char *path, const char *cmdline) {
   } else {
     if (flags & MB_VIDEO_MODE)
       fprintf(stderr, "bt386: %s asks for a video mode; bt386 has no framebuffer\n", path);
-    err = load_segments(m, path, elf, &entry);
+    err = load_segments(m, path, elf, &entry, &image);
   }
   if (elf)
     elf_end(elf);
   close(fd);
+  if (!err)
+    err = load_modules(m, &ml, &image, first_module_offset(&ml, &image, path, cmdline ? cmdline : ""),
+                       m->mmu.ram_size - MB_TOP_RESERVED);
   if (err)
     return err;
   struct cpu *cpu = &m->cpu;
   cpu_reset_protected_flat(cpu);
   cpu->regs[R_EAX] = MB_BOOT_MAGIC;
-  cpu->regs[R_EBX] = write_boot_info(m, path, cmdline ? cmdline : "");
+  cpu->regs[R_EBX] = write_boot_info(m, path, cmdline ? cmdline : "", &ml);
   cpu->regs[R_ESP] = INITIAL_ESP;
   cpu->eip = entry;
   return 0;

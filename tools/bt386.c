@@ -19,7 +19,8 @@ static const char usage[] =
     "Machine (QEMU's spellings):\n"
     "  -kernel FILE        kernel to boot: a Linux bzImage (32-bit boot protocol\n"
     "                      2.02+) or a Multiboot v1 ELF kernel, told apart by content\n"
-    "  -initrd FILE        initial RAM disk for a Linux kernel\n"
+    "  -initrd FILE        initial RAM disk for a Linux kernel; for a Multiboot\n"
+    "                      kernel, its modules: \"FILE [ARGS],FILE [ARGS]...\"\n"
     "  -append STRING      kernel command line\n"
     "  -m SIZE             guest RAM: a number of MiB, or with a K, M or G suffix\n"
     "                      (default 128M; 1M to 3G)\n"
@@ -377,12 +378,7 @@ static int load_kernel(struct machine *m, const struct options *o) {
     return format;
   if (format != KERNEL_ELF)
     return linux_load(m, o->kernel, o->initrd, cmdline);
-  if (o->initrd) {
-    fprintf(stderr, "bt386: -initrd is for Linux kernels; %s is a Multiboot ELF kernel and "
-                    "bt386 does not pass Multiboot modules yet\n", o->kernel);
-    return -EINVAL;
-  }
-  return multiboot_load(m, o->kernel, cmdline);
+  return multiboot_load(m, o->kernel, cmdline, o->initrd);
 }
 
 int main(int argc, char **argv) {

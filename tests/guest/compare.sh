@@ -8,8 +8,12 @@
 # compare.sh BT386 QEMU KERNEL EXPECTED: for behaviour QEMU does not model, bt386's output
 # must be the file EXPECTED, written from the Intel SDM, and the kernel must end normally
 # (exit status 1); QEMU's output is shown for reference when it differs, not required.
+#
+# GUEST_INITRD in the environment: given to both as -initrd (a Multiboot kernel's modules).
 set -u
 bt386=$1 qemu=$2 kernel=$3 expected=${4:-}
+extra=()
+if [ -n "${GUEST_INITRD:-}" ]; then extra=(-initrd "$GUEST_INITRD"); fi
 how=""
 name=$(basename "$kernel" .elf)
 if [ ! -f "$kernel" ]; then
@@ -19,7 +23,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
 if [ -n "$expected" ]; then
-  timeout 60 "$bt386" -kernel "$kernel" -m 128 -no-reboot -nodefaults >"$dir/bt386.out" 2>"$dir/bt386.err"
+  timeout 60 "$bt386" -kernel "$kernel" "${extra[@]}" -m 128 -no-reboot -nodefaults >"$dir/bt386.out" 2>"$dir/bt386.err"
   bt_status=$?
   if ! cmp -s "$expected" "$dir/bt386.out" || [ "$bt_status" -ne 1 ]; then
     echo "$name: output differs from $(basename "$expected") (--- the SDM, +++ bt386), or" \
@@ -29,7 +33,7 @@ if [ -n "$expected" ]; then
     exit 1
   fi
   # For reference only, and QEMU may run astray where it does not model the check: 10 s.
-  timeout 10 "$qemu" -kernel "$kernel" -debugcon "file:$dir/qemu.out" \
+  timeout 10 "$qemu" -kernel "$kernel" "${extra[@]}" -debugcon "file:$dir/qemu.out" \
     -device isa-debug-exit,iobase=0xf4,iosize=4 -display none -nodefaults -no-reboot \
     -m 128 >/dev/null 2>&1
   echo "$name: the output the SDM gives ($(wc -l <"$expected") lines)"
@@ -40,11 +44,11 @@ if [ -n "$expected" ]; then
   exit 0
 fi
 
-timeout 60 "$qemu" -kernel "$kernel" -debugcon "file:$dir/qemu.out" \
+timeout 60 "$qemu" -kernel "$kernel" "${extra[@]}" -debugcon "file:$dir/qemu.out" \
   -device isa-debug-exit,iobase=0xf4,iosize=4 -display none -nodefaults -no-reboot \
   -m 128 >/dev/null 2>"$dir/qemu.err"
 qemu_status=$?
-timeout 60 "$bt386" -kernel "$kernel" -m 128 -no-reboot -nodefaults >"$dir/bt386.out" 2>"$dir/bt386.err"
+timeout 60 "$bt386" -kernel "$kernel" "${extra[@]}" -m 128 -no-reboot -nodefaults >"$dir/bt386.out" 2>"$dir/bt386.err"
 bt_status=$?
 
 if [ "$qemu_status" -eq 124 ]; then
