@@ -97,6 +97,8 @@ void machine_exit(struct machine *m);
 int machine_run(struct machine *m);
 
 /* devices/multiboot.c: load a Multiboot v1 ELF kernel and set the CPU up to enter it. */
+/* Has the file a Multiboot header in its first 8 KiB? */
+bool multiboot_file(const char *path);
 /* modules: QEMU's -initrd for a Multiboot kernel, "FILE [ARGS],..." (NULL: none). */
 int multiboot_load(struct machine *m, const char *path, const char *cmdline,
                    const char *modules);

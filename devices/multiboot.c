@@ -1,4 +1,5 @@
-/* multiboot.c - loading a Multiboot v1 kernel (an ELF file, read with libelf) the way a
+/* multiboot.c - loading a Multiboot v1 kernel (an ELF file, read with libelf, or any file whose
+ * header gives load addresses) the way a
  * Multiboot boot loader would (Multiboot specification 0.6.96): segments at their physical
  * addresses, a multiboot_info structure with the memory map and command line, and the
  * machine state of section 3.2 (EAX = 0x2BADB002, EBX = the info, flat protected mode). */
@@ -51,23 +52,74 @@ static int fail(const char *path, const char *why) {
   return -EINVAL;
 }
 
-static int find_header(const uint8_t *img, size_t len, uint32_t *flags) {
+/* Where the kernel's segments lie in physical memory. */
+struct extent {
+  uint64_t low, high;
+};
+
+/* The header's offset in the file, or -1: 4-byte aligned in the first 8 KiB (3.1.1). */
+static long find_header(const uint8_t *img, size_t len, uint32_t *flags) {
   size_t limit = len < MB_SEARCH ? len : MB_SEARCH;
   for (size_t off = 0; off + 12 <= limit; off += 4) {
     uint32_t h[3];
     memcpy(h, img + off, 12);
     if (h[0] == MB_HEADER_MAGIC && h[0] + h[1] + h[2] == 0) {
       *flags = h[1];
-      return 0;
+      return (long)off;
     }
   }
   return -1;
 }
 
-/* Where the kernel's segments lie in physical memory. */
-struct extent {
-  uint64_t low, high;
-};
+bool multiboot_file(const char *path) {
+  uint8_t head[MB_SEARCH];
+  int fd = open(path, O_RDONLY);
+  if (fd < 0)
+    return false;
+  ssize_t n = pread(fd, head, sizeof(head), 0);
+  close(fd);
+  uint32_t flags;
+  return n > 0 && find_header(head, (size_t)n, &flags) >= 0;
+}
+
+/* Header flag 16 (3.1.3): load by the header's own address fields, whatever the file's format
+ * (a flat binary, usually). The text starts header_addr - load_addr before the header; it is
+ * loaded to load_end_addr (0: the end of the file), zeroed to bss_end_addr (0: none). */
+static int load_by_address_fields(struct machine *m, const char *path, const uint8_t *img,
+                                  size_t len, long header, uint32_t *entry,
+                                  struct extent *image) {
+  uint32_t f[8];
+  if ((size_t)header + sizeof(f) > len)
+    return fail(path, "the Multiboot header's address fields run past the end of the file");
+  memcpy(f, img + header, sizeof(f));
+  uint32_t header_addr = f[3], load_addr = f[4], load_end = f[5], bss_end = f[6];
+  if (header_addr < load_addr || header_addr - load_addr > (uint32_t)header)
+    return fail(path, "the Multiboot header's header_addr and load_addr do not fit the file");
+  size_t text = (size_t)header - (header_addr - load_addr);
+  uint64_t load_size = load_end ? (uint64_t)load_end - load_addr : len - text;
+  if (load_end && load_end < load_addr)
+    return fail(path, "the Multiboot header's load_end_addr is below its load_addr");
+  if (text + load_size > len)
+    return fail(path, "the Multiboot header asks to load more than the file holds");
+  uint64_t size = bss_end ? (uint64_t)bss_end - load_addr : load_size;
+  if (bss_end && bss_end < load_addr + load_size)
+    return fail(path, "the Multiboot header's bss_end_addr is below its load_end_addr");
+  if (load_addr + size > m->mmu.ram_size) {
+    fprintf(stderr, "bt386: %s: the image at physical 0x%x-0x%llx does not fit in %llu MiB of "
+                    "RAM; give the guest more with -m\n",
+            path, load_addr, (unsigned long long)(load_addr + size),
+            (unsigned long long)(m->mmu.ram_size >> 20));
+    return -EINVAL;
+  }
+  if (load_addr < MBI_AREA_END && load_addr + size > MBI_ADDR - 0x1000)
+    return fail(path, "the image overlaps 0x8000-0x9f000, where the boot information goes");
+  uint8_t *dst = mmu_phys_ptr(&m->mmu, load_addr, size);
+  memcpy(dst, img + text, load_size);
+  memset(dst + load_size, 0, size - load_size);
+  *entry = f[7];
+  *image = (struct extent){load_addr, load_addr + size};
+  return 0;
+}
 
 static int load_segments(struct machine *m, const char *path, Elf *elf, uint32_t *entry,
                          struct extent *image) {
@@ -282,20 +334,22 @@ int multiboot_load(struct machine *m, const char *path, const char *cmdline,
   Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
   size_t len = 0;
   const uint8_t *img = elf ? (const uint8_t *)elf_rawfile(elf, &len) : NULL;
-  uint32_t flags, entry;
+  uint32_t flags = 0, entry;
   struct extent image;
+  long header = img && len ? find_header(img, len, &flags) : -1;
   if (!img || len == 0) {
     err = fail(path, "cannot read the file");
-  } else if (find_header(img, len, &flags) < 0) {
+  } else if (header < 0) {
     err = fail(path, "no Multiboot header in the first 8 KiB (is it a Multiboot v1 kernel?)");
-  } else if (elf_kind(elf) != ELF_K_ELF) {
-    err = fail(path, (flags & MB_AOUT_KLUDGE)
-                         ? "a.out-kludge Multiboot images are not supported; link it as ELF"
-                         : "not an ELF file");
   } else {
     if (flags & MB_VIDEO_MODE)
       fprintf(stderr, "bt386: %s asks for a video mode; bt386 has no framebuffer\n", path);
-    err = load_segments(m, path, elf, &entry, &image);
+    if (flags & MB_AOUT_KLUDGE)
+      err = load_by_address_fields(m, path, img, len, header, &entry, &image);
+    else if (elf_kind(elf) != ELF_K_ELF)
+      err = fail(path, "not an ELF file, and its Multiboot header has no address fields (flag 16)");
+    else
+      err = load_segments(m, path, elf, &entry, &image);
   }
   if (elf)
     elf_end(elf);

@@ -18,7 +18,8 @@ static const char usage[] =
     "\n"
     "Machine (QEMU's spellings):\n"
     "  -kernel FILE        kernel to boot: a Linux bzImage (32-bit boot protocol\n"
-    "                      2.02+) or a Multiboot v1 ELF kernel, told apart by content\n"
+    "                      2.02+) or a Multiboot v1 kernel (ELF, or any file whose\n"
+    "                      header gives load addresses), told apart by content\n"
     "  -initrd FILE        initial RAM disk for a Linux kernel; for a Multiboot\n"
     "                      kernel, its modules: \"FILE [ARGS],FILE [ARGS]...\"\n"
     "  -append STRING      kernel command line\n"
@@ -369,14 +370,15 @@ static FILE *open_debugcon(const char *spec) {
   return NULL;
 }
 
-/* -kernel by content: an ELF file is a Multiboot kernel; anything else goes to the Linux
- * loader, which boots a bzImage and explains what is wrong with any other file. */
+/* -kernel by content: an ELF file, or another with a Multiboot header (which then gives its
+ * load addresses), is a Multiboot kernel; anything else goes to the Linux loader, which boots
+ * a bzImage and explains what is wrong with any other file. */
 static int load_kernel(struct machine *m, const struct options *o) {
   const char *cmdline = o->append ? o->append : "";
   int format = kernel_format(o->kernel);
   if (format < 0)
     return format;
-  if (format != KERNEL_ELF)
+  if (format == KERNEL_BZIMAGE || (format != KERNEL_ELF && !multiboot_file(o->kernel)))
     return linux_load(m, o->kernel, o->initrd, cmdline);
   return multiboot_load(m, o->kernel, cmdline, o->initrd);
 }
