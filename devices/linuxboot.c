@@ -171,8 +171,8 @@ static int parse_header(const char *path, struct bzimage *bz, uint64_t ram_size)
     if (len >= HDR_BOOT_FLAG + 2 && get16(h, HDR_BOOT_FLAG) == BOOT_FLAG)
       return fail(path, "is a Linux kernel older than boot protocol 2.00 (a boot sector without "
                         "\"HdrS\" setup header); bt386 needs a bzImage of protocol 2.02 or later");
-    return fail(path, "is neither a Linux bzImage (no \"HdrS\" setup header at 0x202) nor an "
-                      "ELF (Multiboot) kernel");
+    return fail(path, "is neither a Linux bzImage (no \"HdrS\" setup header at 0x202) nor a "
+                      "Multiboot kernel (no ELF header, no Multiboot header in its first 8 KiB)");
   }
   bz->version = get16(h, HDR_VERSION);
   if (bz->version < PROTO_MIN) {
