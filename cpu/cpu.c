@@ -7,6 +7,8 @@
 #include <time.h>
 #include <x86intrin.h>
 
+#include "mmu/mmu.h"
+
 #define CHECK_ABI(field, off) _Static_assert(offsetof(struct cpu, field) == (off), #field)
 CHECK_ABI(regs, CPU_REGS);
 CHECK_ABI(regs[R_ESP], CPU_ESP);
@@ -63,6 +65,7 @@ void cpu_reset_protected_flat(struct cpu *cpu) {
   cpu->tr = (struct segment){0, 0, 0xffff, 0x8b};
   cpu->cr0 = CR0_PE | CR0_ET;
   cpu->cr2 = cpu->cr3 = cpu->cr4 = 0;
+  memset(cpu->pdpte, 0, sizeof(cpu->pdpte));
   memset(cpu->dr, 0, sizeof(cpu->dr));
   cpu->dr[6] = DR6_FIXED_1;
   cpu->dr[7] = DR7_FIXED_1;
@@ -80,6 +83,8 @@ void cpu_reset_protected_flat(struct cpu *cpu) {
   memset(&cpu->pending, 0, sizeof(cpu->pending));
   cpu->halted = false;
   cpu_flags_to_host(cpu);
+  if (cpu->mmu) /* paging, PAE and NXE are off now: the views must say so */
+    mmu_paging_changed(cpu->mmu, cpu);
 }
 
 uint32_t cpu_get_eflags(const struct cpu *cpu) { return cpu->eflags; }

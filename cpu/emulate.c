@@ -192,6 +192,7 @@ int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io) {
   memset(bytes, 0, sizeof(bytes));
   /* Fetch what can be read; an instruction is never longer than 15 bytes. */
   unsigned got = 0;
+  struct pending_event next_page_fault = {0}; /* the fetch of the next page, if it faulted */
   while (got < sizeof(bytes)) {
     unsigned n = PAGE_SIZE - ((cpu->seg[SEG_CS].base + cpu->eip + got) & (PAGE_SIZE - 1));
     if (n > sizeof(bytes) - got)
@@ -200,6 +201,7 @@ int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io) {
                   user | MMU_FETCH)) {
       if (got == 0)
         return 0; /* the fetch raised #PF: deliver it */
+      next_page_fault = cpu->pending;
       cpu->pending.valid = false;
       break;
     }
@@ -207,7 +209,13 @@ int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io) {
   }
   ZydisDecodedInstruction in;
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-  if (ZYAN_FAILED(ZydisDecoderDecodeFull(code16 ? &decoder16 : &decoder, bytes, got, &in, ops)))
+  ZyanStatus decoded =
+      ZydisDecoderDecodeFull(code16 ? &decoder16 : &decoder, bytes, got, &in, ops);
+  if (decoded == ZYDIS_STATUS_NO_MORE_DATA && next_page_fault.valid) {
+    cpu->pending = next_page_fault; /* the instruction runs into a page it may not fetch */
+    return 0;
+  }
+  if (ZYAN_FAILED(decoded))
     return unsupported(cpu, &in, 0);
 
   const ZydisDecodedOperand *mem = NULL, *other = NULL;

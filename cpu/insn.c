@@ -716,9 +716,14 @@ int insn_mov_to_cr(struct cpu *cpu, const struct insn_call *c) {
 
 int insn_invlpg(struct cpu *cpu, const struct insn_call *c) {
   REQUIRE_CPL0(cpu, c);
+  uint32_t page = (uint32_t)cpu->exit_r8 >> 12;
   mmu_invlpg(cpu->mmu, cpu, (uint32_t)cpu->exit_r8);
-  /* The rest of this block runs as fetched, as on a CPU; chains and lookups into the page
-   * were undone by the translator's mapping hook. */
+  /* INVLPG serializes: the next instruction is fetched through the new translation. Chains
+   * and lookups into the page were undone by the translator's mapping hook; the rest of this
+   * block, if it is on that page (or runs into it), is left for the dispatcher to look up. */
+  uint32_t next = (cpu->seg[SEG_CS].base + c->next_eip) >> 12;
+  if (page == next || page == next + 1)
+    return next_via_dispatcher(cpu, c);
   return CO_NEXT;
 }
 

@@ -623,12 +623,11 @@ void mmu_invlpg(struct mmu *m, struct cpu *cpu, uint32_t lin) {
   if (u && !still_valid(m, cpu, VIEW_USER, page, u))
     unmap_page(m, VIEW_USER, page);
   /* Code runs from translations, not through the views: a page code was translated from may
-   * have changed even where no view maps it. */
+   * have changed even where no view maps it, or where a view keeps its entry (the views hold
+   * no execute right: an XD bit set with A and D kept leaves the entry valid for data). */
   if (m->mapping_changed) {
-    if (!u)
-      m->mapping_changed(m->code_write_opaque, VIEW_USER, page);
-    if (!m->views[VIEW_KERNEL]->entry[page])
-      m->mapping_changed(m->code_write_opaque, VIEW_KERNEL, page);
+    m->mapping_changed(m->code_write_opaque, VIEW_USER, page);
+    m->mapping_changed(m->code_write_opaque, VIEW_KERNEL, page);
   }
   /* A kernel invalidates what it changed to use it next: when the new translation can be
    * mapped quietly, one mmap replaces the old page instead of an unmap and a fault. */
@@ -639,8 +638,6 @@ void mmu_invlpg(struct mmu *m, struct cpu *cpu, uint32_t lin) {
     return;
   if (cpu->cpl == 0 && e && !(e & (VE_LARGE | VE_ONES))) {
     forget(m, k, page);
-    if (m->mapping_changed)
-      m->mapping_changed(m->code_write_opaque, VIEW_KERNEL, page);
     fill_quietly(m, cpu, VIEW_KERNEL, lin, false);
     if (!k->entry[page])
       reserve_again(m, k, page, 1);

@@ -231,6 +231,7 @@ static void flush(struct tcache *tc, bool full) {
   tc->code_ptr = tc->code;
   tc->meta_ptr = tc->meta;
   tc->cross[0] = tc->cross[1] = NULL;
+  tc->span_local[0] = tc->span_local[1] = 0;
   /* Code pages are no longer watched: what is learned about device-memory instructions
    * would not be told when their code changes. It is learned again, a fault each. */
   memset(tc->mmio_insns, 0, sizeof(tc->mmio_insns));
@@ -342,6 +343,26 @@ static struct tb *translate(struct tcache *tc, uint32_t eip, uint32_t key, bool 
   return tb;
 }
 
+enum inval_cause { BY_CPU, BY_DEVICE, FOR_MMIO, BY_MAPPING };
+static void invalidate_block(struct tcache *tc, struct tb *tb, enum inval_cause cause);
+
+/* A block that runs into a second linear page: does that page still map the frame it was
+ * translated from, executable at the block's CPL, with A set (a fetch would set it)? A lookup
+ * walks only the first page. *global: the second page outlives a mov cr3. */
+static bool second_page_holds(struct tcache *tc, const struct tb *tb, bool *global) {
+  const struct cpu *cpu = tc->cpu;
+  *global = true;
+  if (!(cpu->cr0 & CR0_PG))
+    return true;
+  struct walk w;
+  if (!page_peek(tc->mmu, cpu, tb_linear(tb) + tb->guest_len - 1, &w) ||
+      (w.pa >> PAGE_SHIFT) != tb->page[1] || !w.executable || !w.accessed ||
+      ((tb->key & KEY_CPL_MASK) == 3 && !w.user))
+    return false;
+  *global = w.global && tc->mmu->pge;
+  return true;
+}
+
 /* The block for the CPU's current EIP and mode, translated if need be. NULL means the fetch
  * raised an exception (cpu->pending) or the VM stopped. */
 struct tb *tc_lookup_or_translate(struct tcache *tc, uint32_t eip) {
@@ -364,7 +385,13 @@ struct tb *tc_lookup_or_translate(struct tcache *tc, uint32_t eip) {
     uint32_t pa = w.pa;
     if (ok && pa < tc->mmu->ram_size) {
       struct tb *tb = tc_find(tc, eip, key, pa >> PAGE_SHIFT);
+      bool global2 = true;
+      if (tb && tb_spans(tb) && !second_page_holds(tc, tb, &global2)) {
+        invalidate_block(tc, tb, BY_MAPPING); /* translated again: its second page walked */
+        tb = NULL;
+      }
       if (tb) {
+        tc->lookup_global = tc->lookup_global && global2;
         tc->stats.lookup_hits++;
         return tb;
       }
@@ -400,19 +427,29 @@ struct tb *tc_block_at(struct tcache *tc, const uint8_t *host_pc) {
 void tc_link(struct tcache *tc, struct tb_exit *x, struct tb *to, bool to_global) {
   if (!tc->cfg.chain || x->linked || !to->cached || !x->from->valid)
     return;
+  /* A block that runs into a second page depends on that page's mapping too: chained only
+   * while it holds, listed with the cross-page chains (invlpg of either page undoes them),
+   * and, if it is not global, undone at every mov cr3. */
+  bool spans = tb_spans(to), global2 = true;
+  if (spans && !second_page_holds(tc, to, &global2))
+    return;
   bool cross = (tb_linear(x->from) >> PAGE_SHIFT) != (tb_linear(to) >> PAGE_SHIFT);
-  if (cross && !to_global)
+  if (cross && !(to_global && global2))
     return;
   patch_rel32(x->jump, to->code);
   x->linked = to;
   x->next_incoming = to->incoming;
   to->incoming = x;
-  if (cross && !x->in_cross) {
-    reached_through(tc, to);
+  if (cross || spans) {
     int v = view_of(x->from);
-    x->next_cross = tc->cross[v];
-    x->in_cross = true;
-    tc->cross[v] = x;
+    if (!x->in_cross) {
+      reached_through(tc, to);
+      x->next_cross = tc->cross[v];
+      x->in_cross = true;
+      tc->cross[v] = x;
+    }
+    tc->span_local[v] += !global2 - x->span_local;
+    x->span_local = !global2;
   }
   tc->stats.chains_made++;
 }
@@ -456,17 +493,25 @@ static void kernel_view_switched(void *opaque, uintptr_t base) {
     cpu_stop(tc->cpu, SHUTDOWN_ERROR, "cannot point the GS base at another kernel view");
 }
 
-/* Unlink the chains of a view that lead into lin_page (MMU_ALL_PAGES: all of them), or into a
- * block that runs into it. */
+/* Unlink the chains of a view that lead into lin_page (MMU_ALL_PAGES: all of them;
+ * MMU_NONGLOBAL_PAGES: those into blocks whose second page is not global), or into a block
+ * that runs into it. */
 static void unlink_cross(struct tcache *tc, int view, uint32_t lin_page) {
+  if (lin_page == MMU_NONGLOBAL_PAGES && !tc->span_local[view])
+    return;
   for (struct tb_exit **pp = &tc->cross[view]; *pp;) {
     struct tb_exit *x = *pp;
     const struct tb *to = x->linked;
-    bool hit = !to || lin_page == MMU_ALL_PAGES || (tb_linear(to) >> PAGE_SHIFT) == lin_page ||
-               ((tb_linear(to) + to->guest_len - 1) >> PAGE_SHIFT) == lin_page;
+    bool hit = !to || lin_page == MMU_ALL_PAGES ||
+               (lin_page == MMU_NONGLOBAL_PAGES
+                    ? x->span_local
+                    : (tb_linear(to) >> PAGE_SHIFT) == lin_page ||
+                          ((tb_linear(to) + to->guest_len - 1) >> PAGE_SHIFT) == lin_page);
     if (hit) {
       tc->stats.mapchg_chains_unlinked += unlink_exit(x);
       x->in_cross = false;
+      tc->span_local[view] -= x->span_local;
+      x->span_local = false;
       *pp = x->next_cross;
     } else {
       pp = &x->next_cross;
@@ -481,8 +526,7 @@ static void unlink_cross(struct tcache *tc, int view, uint32_t lin_page) {
 static void address_space_switched(struct tcache *tc, int view) {
   tc->stats.mapchg_events++;
   bool pge = tc->mmu->pge;
-  if (!pge)
-    unlink_cross(tc, view, MMU_ALL_PAGES);
+  unlink_cross(tc, view, pge ? MMU_NONGLOBAL_PAGES : MMU_ALL_PAGES);
   for (int slot = 0; slot < JC_SLOTS; slot++) {
     if (!slot_used_in(tc, slot, view))
       continue;
@@ -533,7 +577,6 @@ static void remove_from_hash(struct tcache *tc, struct tb *tb) {
 /* Drop one block: nothing may enter it any more. Its code stays until the next flush.
  * Why, for the statistics: the guest's CPU wrote its code, a device or loader did
  * (tc_invalidate_phys), or an instruction on its page is to become a device-memory callout. */
-enum inval_cause { BY_CPU, BY_DEVICE, FOR_MMIO };
 
 static void invalidate_block(struct tcache *tc, struct tb *tb, enum inval_cause cause) {
   if (!tb->valid)
@@ -549,6 +592,8 @@ static void invalidate_block(struct tcache *tc, struct tb *tb, enum inval_cause 
     tc->stats.inval_device++;
   else if (cause == FOR_MMIO)
     tc->stats.inval_mmio++;
+  else if (cause == BY_MAPPING)
+    tc->stats.inval_mapping++;
   else
     tc->stats.inval_smc++;
   tc->live_blocks--;

@@ -36,6 +36,7 @@ struct tb_exit {
   struct tb_exit *next_incoming;
   struct tb_exit *next_cross; /* in tcache.cross[view] (while in_cross) */
   bool in_cross;
+  bool span_local; /* chained into a block whose second page is not global: gone at mov cr3 */
 };
 
 struct tb {
@@ -76,6 +77,10 @@ struct tb {
 
 /* The guest linear address of a block's first instruction. */
 static inline uint32_t tb_linear(const struct tb *tb) { return tb->cs_base + tb->eip; }
+/* Does the block's code run into a second linear page? */
+static inline bool tb_spans(const struct tb *tb) {
+  return (tb_linear(tb) >> 12) != ((tb_linear(tb) + tb->guest_len - 1) >> 12);
+}
 
 /* The counters (all monotonic, so that a phase's figures are a difference of two snapshots).
  * Each is counted in the dispatcher, the fault handler or a callout, except the INLINE ones,
@@ -94,7 +99,7 @@ static inline uint32_t tb_linear(const struct tb *tb) { return tb->cs_base + tb-
   X(jc_cross_probes) X(jc_cross_misses) /* INLINE: at unchained cross-page exits */          \
   X(jcache_fills)                                                                            \
   X(flushes) X(flushes_full) X(flushes_explicit)                                             \
-  X(invalidated_blocks) X(inval_smc) X(inval_device) X(inval_mmio) X(inval_full)               \
+  X(invalidated_blocks) X(inval_smc) X(inval_device) X(inval_mmio) X(inval_mapping) X(inval_full)               \
   X(inval_explicit)         \
   X(smc_faults)                                                                              \
   X(mapchg_events) X(mapchg_chains_unlinked) X(mapchg_jcache_clears) X(mapchg_jcache_pages)                         \
@@ -164,7 +169,9 @@ struct tcache {
   uint32_t *jcache[JC_SLOTS];          /* indirect-branch caches, one per mode (tc_jcache_slot) */
   struct jc_pages jc_pages[JC_SLOTS];  /* ... and the pages their entries rely on */
   uint64_t generation;                 /* bumped by every flush */
-  struct tb_exit *cross[2];            /* chains into other linear pages, per view */
+  struct tb_exit *cross[2];            /* chains into other linear pages, per view, and into
+                                        * blocks that run into a second page */
+  uint32_t span_local[2];              /* how many of those are span_local */
   bool lookup_global;                  /* the last lookup's code page is global (or unpaged) */
   uint8_t *code_lin[2];                /* per view: bit per linear page that a chain into another
                                           page or an indirect-branch cache entry leads into */

@@ -350,6 +350,101 @@ static void execute_disable(void) {
   set_entry(&big_pd[4], 0);
 }
 
+/* A direct call to 0x4000e000 (the global page below). */
+__attribute__((noinline)) static void direct_call_report(const char *what) {
+  uint32_t got = 0;
+  __asm__ volatile("movl $1f, trap_resume\n\t"
+                   "movl %%esp, %%esi\n\t"
+                   "call 0x4000e000\n"
+                   "1: movl %%esi, %%esp"
+                   : "=a"(got)
+                   :
+                   : "ecx", "edx", "esi", "memory");
+  if (trap_count)
+    print_fault(what, 0x4000e000);
+  else
+    printf("%s: returned %x\n", what, got);
+  trap_count = 0;
+  trap_resume = 0;
+}
+
+/* Execute-disable after invlpg, where translations could outlive it: a PTE that gains XD with
+ * A and D kept (as Linux's set_memory_nx writes it; the views keep such an entry for data), an
+ * instruction that runs into a page that becomes XD or not present, a direct call chained into
+ * a global page, and code that makes its own page XD (INVLPG serializes: the next instruction
+ * faults). */
+static void nx_after_invlpg(void) {
+  wrmsr(0xc0000080, 0x800);
+  uint32_t c1 = TEST_BASE + 0xb800, f1 = frame();
+  put_function(f1 + 0x800, 0x1111);
+  set_entry(pte_of(c1), f1 | P | W | A | D);
+  invlpg(c1);
+  printf("kept A/D: a read %08x\n", *(volatile uint32_t *)c1);
+  call_and_report("kept A/D: call", c1);
+  call_and_report("kept A/D: again", c1);
+  set_entry(pte_of(c1), f1 | P | W | A | D | XD);
+  invlpg(c1);
+  call_and_report("kept A/D: XD set, invlpg: call", c1);
+  printf("cr2=%08x\n", read_cr2());
+  /* mov eax, 0x22 across the page boundary, then ret. */
+  uint32_t c2 = TEST_BASE + 0xc000, f2a = frame(), f2b = frame();
+  set_entry(pte_of(c2), f2a | P | W);
+  set_entry(pte_of(c2 + 0x1000), f2b | P | W);
+  invlpg(c2);
+  invlpg(c2 + 0x1000);
+  volatile uint8_t *a = (volatile uint8_t *)f2a, *b = (volatile uint8_t *)f2b;
+  a[0xffe] = 0xb8;
+  a[0xfff] = 0x22;
+  b[0] = 0x22;
+  b[1] = 0;
+  b[2] = 0;
+  b[3] = 0xc3;
+  call_and_report("across a page: call", c2 + 0xffe);
+  call_and_report("across a page: again", c2 + 0xffe);
+  set_entry(pte_of(c2 + 0x1000), f2b | P | W | XD);
+  invlpg(c2 + 0x1000);
+  call_and_report("across a page: second page XD, invlpg: call", c2 + 0xffe);
+  printf("cr2=%08x eip=%08x\n", read_cr2(), last_trap.eip);
+  set_entry(pte_of(c2 + 0x1000), f2b | W);
+  invlpg(c2 + 0x1000);
+  call_and_report("across a page: second page not present, invlpg: call", c2 + 0xffe);
+  printf("cr2=%08x\n", read_cr2());
+  write_cr4(CR4_PAE | CR4_PGE);
+  uint32_t c3 = TEST_BASE + 0xe000, f3 = frame();
+  put_function(f3, 0x3333);
+  set_entry(pte_of(c3), f3 | P | W | A | D | G);
+  invlpg(c3);
+  printf("global: a read %08x\n", *(volatile uint32_t *)c3);
+  direct_call_report("global: direct call");
+  direct_call_report("global: again");
+  direct_call_report("global: again");
+  set_entry(pte_of(c3), f3 | P | W | A | D | G | XD);
+  invlpg(c3);
+  direct_call_report("global: XD set, invlpg: direct call");
+  printf("cr2=%08x\n", read_cr2());
+  /* mov [edx], ecx (XD into the PTE's high dword); invlpg [eax]; mov eax, 0x4444; ret */
+  uint32_t c4 = TEST_BASE + 0xf000, f4 = frame();
+  volatile uint8_t *q = (volatile uint8_t *)f4;
+  const uint8_t code4[] = {0x89, 0x0a, 0x0f, 0x01, 0x38, 0xb8, 0x44, 0x44, 0, 0, 0xc3};
+  for (unsigned i = 0; i < sizeof code4; i++) q[i] = code4[i];
+  set_entry(pte_of(c4), f4 | P | W | A | D);
+  invlpg(c4);
+  uint32_t got = 0;
+  __asm__ volatile("movl $1f, trap_resume\n\t"
+                   "movl %%esp, %%esi\n\t"
+                   "call *%%eax\n"
+                   "1: movl %%esi, %%esp"
+                   : "=a"(got)
+                   : "a"(c4), "c"(0x80000000u), "d"((uint32_t)pte_of(c4) + 4)
+                   : "esi", "memory");
+  if (trap_count)
+    print_fault("own page made XD, invlpg", c4 + 5);
+  else
+    printf("own page made XD, invlpg: returned %x\n", got);
+  write_cr4(CR4_PAE);
+  wrmsr(0xc0000080, 0);
+}
+
 #else
 static uint64_t test_pd_b[512] __attribute__((aligned(4096)));
 static uint64_t test_pt_b[512] __attribute__((aligned(4096)));
@@ -563,6 +658,7 @@ int main(void) {
   reserved_bits();
   pdptes();
   execute_disable();
+  nx_after_invlpg();
 #else
   accessed_dirty();
   demand_paging();
