@@ -1,7 +1,7 @@
 /* task.c - hardware task switches (SDM vol. 3A, 7.3): a far JMP or CALL to a TSS descriptor
- * or a task gate, an interrupt or exception through a task gate, and IRET with NT set. Only
- * 32-bit TSSs; a 16-bit one stops the VM with a message. Linux uses a task switch for its
- * double-fault handler alone; older systems and small kernels switch tasks this way. */
+ * or a task gate, an interrupt or exception through a task gate, and IRET with NT set, with
+ * 32-bit and 16-bit (80286) TSSs. Linux uses a task switch for its double-fault handler
+ * alone; older systems and small kernels switch tasks this way. */
 #include <string.h>
 
 #include "cpu/cpu.h"
@@ -9,9 +9,16 @@
 #include "mmu/mmu.h"
 
 #define TSS_MIN_LIMIT 0x67u
-#define TSS_AVAILABLE 0x9u
+#define TSS16_MIN_LIMIT 0x2bu
+#define TSS_AVAILABLE 0x9u /* 32-bit; a 16-bit TSS is 1, busy 3 */
 #define TSS_BUSY 0xbu
+#define TSS_32BIT 0x8u
 #define DESC_BUSY_BIT 0x2u /* in the type field: available 9, busy B */
+
+static bool tss_16bit(const struct segment *tss) { return !(tss->attr & TSS_32BIT); }
+static uint32_t tss_min_limit(const struct segment *tss) {
+  return tss_16bit(tss) ? TSS16_MIN_LIMIT : TSS_MIN_LIMIT;
+}
 
 /* The part of a 32-bit TSS a task switch reads and writes, from offset 0. */
 struct tss32 {
@@ -23,6 +30,62 @@ struct tss32 {
 _Static_assert(sizeof(struct tss32) == 100, "32-bit TSS layout");
 
 static const int tss_seg_order[6] = {SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS};
+
+/* A 16-bit TSS (SDM vol. 3A, 7.6, figure 7-10): no CR3, FS, GS or I/O map. */
+struct tss16 {
+  uint16_t link, sp0, ss0, sp1, ss1, sp2, ss2, ip, flags;
+  uint16_t gpr[8]; /* AX CX DX BX SP BP SI DI */
+  uint16_t seg[4]; /* ES CS SS DS */
+  uint16_t ldt;
+};
+_Static_assert(sizeof(struct tss16) == 44, "16-bit TSS layout");
+
+/* The new task's state in the 32-bit layout. From a 16-bit TSS: CR3 stays (16-bit tasks share
+ * the page tables), FS and GS are null, and the words go into the low halves of EIP (zero
+ * above), EFLAGS and the registers, whose upper halves stay as they were (the SDM says only
+ * that they are "modified and not maintained"; QEMU keeps them, and so does bt386). */
+static bool read_new_state(struct cpu *cpu, const struct segment *tss, struct tss32 *t) {
+  if (!tss_16bit(tss))
+    return mmu_read(cpu->mmu, cpu, tss->base, t, sizeof(*t), 0);
+  struct tss16 w;
+  if (!mmu_read(cpu->mmu, cpu, tss->base, &w, sizeof(w), 0))
+    return false;
+  memset(t, 0, sizeof(*t));
+  t->link = w.link;
+  t->cr3 = cpu->cr3;
+  t->eip = w.ip;
+  t->eflags = (cpu_get_eflags(cpu) & 0xffff0000u) | w.flags;
+  for (int i = 0; i < 8; i++)
+    t->gpr[i] = (cpu->regs[i] & 0xffff0000u) | w.gpr[i];
+  for (int i = 0; i < 4; i++)
+    t->seg[i] = w.seg[i];
+  t->ldt = w.ldt;
+  return true;
+}
+
+/* The old task's state into its TSS: EIP, EFLAGS, the registers and selectors (word-sized in
+ * a 16-bit TSS, whose ES CS SS DS end at offset 42: FS and GS are not kept). */
+static bool save_old_state(struct cpu *cpu, uint32_t ret_eip, uint32_t eflags) {
+  if (tss_16bit(&cpu->tr)) {
+    uint16_t save[14];
+    save[0] = (uint16_t)ret_eip;
+    save[1] = (uint16_t)eflags;
+    for (int i = 0; i < 8; i++)
+      save[2 + i] = (uint16_t)cpu->regs[i];
+    for (int i = 0; i < 4; i++)
+      save[10 + i] = cpu->seg[tss_seg_order[i]].sel;
+    return mmu_write(cpu->mmu, cpu, cpu->tr.base + 14, save, sizeof(save), 0);
+  }
+  uint32_t save[16];
+  save[0] = ret_eip;
+  save[1] = eflags;
+  for (int i = 0; i < 8; i++)
+    save[2 + i] = cpu->regs[i];
+  for (int i = 0; i < 6; i++)
+    save[10 + i] = cpu->seg[tss_seg_order[i]].sel;
+  return mmu_write(cpu->mmu, cpu, cpu->tr.base + 32, save, sizeof(save), 0);
+}
+
 
 /* Set or clear the busy bit of the TSS descriptor sel names in the GDT. */
 static bool set_busy(struct cpu *cpu, uint16_t sel, bool busy) {
@@ -94,24 +157,19 @@ bool cpu_task_switch(struct cpu *cpu, uint16_t sel, enum task_switch reason, uin
   struct segment tss;
   descriptor_unpack(raw, &tss, sel);
   unsigned type = tss.attr & 0x1f;
-  if (type == 0x01 || type == 0x03) {
-    cpu_stop(cpu, SHUTDOWN_ERROR,
-             "task switch to a 16-bit TSS (selector 0x%04x) at EIP 0x%08x is not supported",
-             sel, cpu->eip);
-    return false;
-  }
-  if (type != (iret ? TSS_BUSY : TSS_AVAILABLE))
+  if ((type | TSS_32BIT) != (iret ? TSS_BUSY : TSS_AVAILABLE))
     return raise_error(cpu, iret ? EXC_TS : EXC_GP, sel & 0xfffc);
   if (!(tss.attr & SEGA_P))
     return raise_error(cpu, EXC_NP, sel & 0xfffc);
-  if (tss.limit < TSS_MIN_LIMIT || cpu->tr.limit < TSS_MIN_LIMIT)
-    return raise_error(cpu, EXC_TS, (tss.limit < TSS_MIN_LIMIT ? sel : cpu->tr.sel) & 0xfffc);
+  if (tss.limit < tss_min_limit(&tss) || cpu->tr.limit < tss_min_limit(&cpu->tr))
+    return raise_error(cpu, EXC_TS,
+                       (tss.limit < tss_min_limit(&tss) ? sel : cpu->tr.sel) & 0xfffc);
 
   /* Everything that can fault before the switch commits: the new task's state, its PDPTEs
    * (PAE paging loads them when the switch changes CR3, SDM vol. 3, 4.4.1), the old task's
    * save area, the busy bits. */
   struct tss32 next;
-  if (!mmu_read(cpu->mmu, cpu, tss.base, &next, sizeof(next), 0))
+  if (!read_new_state(cpu, &tss, &next))
     return false;
   uint64_t pdptes[4];
   bool new_pdptes = (cpu->cr0 & CR0_PG) && (cpu->cr4 & CR4_PAE) && next.cr3 != cpu->cr3;
@@ -120,20 +178,13 @@ bool cpu_task_switch(struct cpu *cpu, uint16_t sel, enum task_switch reason, uin
   uint32_t eflags = cpu_get_eflags(cpu);
   if (iret)
     eflags &= ~FL_NT;
-  uint32_t save[18];
-  save[0] = ret_eip;
-  save[1] = eflags;
-  for (int i = 0; i < 8; i++)
-    save[2 + i] = cpu->regs[i];
-  for (int i = 0; i < 6; i++)
-    save[10 + i] = cpu->seg[tss_seg_order[i]].sel;
-  if (!mmu_write(cpu->mmu, cpu, cpu->tr.base + 32, save, 16 * 4, 0))
+  if (!save_old_state(cpu, ret_eip, eflags))
     return false;
   if (!nested && !set_busy(cpu, cpu->tr.sel, false))
     return false;
   if (nested) {
-    uint32_t link = cpu->tr.sel;
-    if (!mmu_write(cpu->mmu, cpu, tss.base, &link, 4, 0))
+    uint32_t link = cpu->tr.sel; /* a 16-bit TSS's link is a word */
+    if (!mmu_write(cpu->mmu, cpu, tss.base, &link, tss_16bit(&tss) ? 2 : 4, 0))
       return false;
     next.eflags |= FL_NT;
   }
@@ -144,7 +195,7 @@ bool cpu_task_switch(struct cpu *cpu, uint16_t sel, enum task_switch reason, uin
   tss.attr |= DESC_BUSY_BIT;
   cpu->tr = tss;
   cpu->cr0 |= CR0_TS;
-  if (cpu->cr0 & CR0_PG) {
+  if ((cpu->cr0 & CR0_PG) && !tss_16bit(&tss)) { /* a 16-bit TSS has no CR3 */
     cpu->cr3 = next.cr3;
     if (new_pdptes)
       memcpy(cpu->pdpte, pdptes, sizeof(pdptes));
@@ -163,6 +214,6 @@ bool cpu_task_switch(struct cpu *cpu, uint16_t sel, enum task_switch reason, uin
   /* From here on a fault belongs to the new task: it is raised (cpu->pending) at the new
    * task's EIP, and the switch itself has happened. */
   if (load_ldt(cpu, (uint16_t)next.ldt) && load_segments(cpu, &next) && has_error)
-    cpu_push32(cpu, error);
+    cpu_push(cpu, error, tss_16bit(&tss) ? 2 : 4);
   return true;
 }
