@@ -193,6 +193,7 @@ int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io) {
   /* Fetch what can be read; an instruction is never longer than 15 bytes. */
   unsigned got = 0;
   struct pending_event next_page_fault = {0}; /* the fetch of the next page, if it faulted */
+  uint32_t cr2 = cpu->cr2, next_page_cr2 = 0;
   while (got < sizeof(bytes)) {
     unsigned n = PAGE_SIZE - ((cpu->seg[SEG_CS].base + cpu->eip + got) & (PAGE_SIZE - 1));
     if (n > sizeof(bytes) - got)
@@ -202,7 +203,9 @@ int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io) {
       if (got == 0)
         return 0; /* the fetch raised #PF: deliver it */
       next_page_fault = cpu->pending;
+      next_page_cr2 = cpu->cr2;
       cpu->pending.valid = false;
+      cpu->cr2 = cr2; /* a fetch ahead that is not needed faults nowhere */
       break;
     }
     got += n;
@@ -213,6 +216,7 @@ int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io) {
       ZydisDecoderDecodeFull(code16 ? &decoder16 : &decoder, bytes, got, &in, ops);
   if (decoded == ZYDIS_STATUS_NO_MORE_DATA && next_page_fault.valid) {
     cpu->pending = next_page_fault; /* the instruction runs into a page it may not fetch */
+    cpu->cr2 = next_page_cr2;
     return 0;
   }
   if (ZYAN_FAILED(decoded))

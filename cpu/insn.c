@@ -722,7 +722,7 @@ int insn_invlpg(struct cpu *cpu, const struct insn_call *c) {
    * and lookups into the page were undone by the translator's mapping hook; the rest of this
    * block, if it is on that page (or runs into it), is left for the dispatcher to look up. */
   uint32_t next = (cpu->seg[SEG_CS].base + c->next_eip) >> 12;
-  if (page == next || page == next + 1)
+  if ((cpu->cr0 & CR0_PG) && (page == next || page == next + 1))
     return next_via_dispatcher(cpu, c);
   return CO_NEXT;
 }

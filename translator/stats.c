@@ -285,11 +285,10 @@ void tc_print_stats(struct tcache *tc, FILE *out) {
           (unsigned long long)s->smc_faults, (unsigned long long)s->invalidated_blocks,
           (unsigned long long)s->flushes);
   fprintf(out, "  blocks invalidated by cause   %12llu  (code writes %llu, device writes %llu, "
-               "device-memory callouts %llu, second page remapped %llu, cache full %llu, "
-               "explicit flush %llu)\n",
+               "device-memory callouts %llu, cache full %llu, explicit flush %llu)\n",
           (unsigned long long)s->invalidated_blocks, (unsigned long long)s->inval_smc,
           (unsigned long long)s->inval_device, (unsigned long long)s->inval_mmio,
-          (unsigned long long)s->inval_mapping, (unsigned long long)s->inval_full, (unsigned long long)s->inval_explicit);
+          (unsigned long long)s->inval_full, (unsigned long long)s->inval_explicit);
   fprintf(out, "  flushes                       %12llu  (cache full %llu, explicit %llu)\n",
           (unsigned long long)s->flushes, (unsigned long long)s->flushes_full,
           (unsigned long long)s->flushes_explicit);
@@ -419,10 +418,10 @@ static void json_figures(FILE *f, const struct tc_stats *s, bool inl, uint64_t l
           ind, U(exits_total(s)), U(s->exits_branch), U(s->exits_indirect_miss),
           U(s->exits_callout), U(s->exits_fault));
   fprintf(f, "%s  \"invalidations\": {\"blocks\": %llu, \"blocks_by_cause\": {\"smc\": %llu, "
-             "\"device_write\": %llu, \"mmio_callout\": %llu, \"second_page_remapped\": %llu, "
-             "\"cache_full\": %llu, \"explicit_flush\": %llu},\n",
+             "\"device_write\": %llu, \"mmio_callout\": %llu, \"cache_full\": %llu, "
+             "\"explicit_flush\": %llu},\n",
           ind, U(s->invalidated_blocks), U(s->inval_smc), U(s->inval_device), U(s->inval_mmio),
-          U(s->inval_mapping), U(s->inval_full), U(s->inval_explicit));
+          U(s->inval_full), U(s->inval_explicit));
   fprintf(f, "%s    \"flushes\": %llu, \"flushes_by_cause\": {\"cache_full\": %llu, "
              "\"explicit\": %llu}, \"smc_faults\": %llu,\n",
           ind, U(s->flushes), U(s->flushes_full), U(s->flushes_explicit), U(s->smc_faults));

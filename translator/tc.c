@@ -83,8 +83,7 @@ int tc_jcache_slot(uint32_t key) {
  * indirect-branch cache entry) leads into tb: a mapping change of its pages must undo it. */
 static void reached_through(struct tcache *tc, const struct tb *tb) {
   uint8_t *lin = tc->code_lin[view_of(tb)];
-  uint32_t first = tb_linear(tb) >> PAGE_SHIFT;
-  uint32_t last = (tb_linear(tb) + tb->guest_len - 1) >> PAGE_SHIFT;
+  uint32_t first = tb_linear(tb) >> PAGE_SHIFT, last = tb_last_page(tb);
   lin[first / 8] |= (uint8_t)(1u << (first % 8));
   lin[last / 8] |= (uint8_t)(1u << (last % 8));
   tc->code_lin_set[view_of(tb)] = true;
@@ -113,7 +112,7 @@ void tc_jcache_fill(struct tcache *tc, const struct tb *tb, bool global) {
   struct jc_pages *jp = &tc->jc_pages[slot];
   jp->used = true;
   reached_through(tc, tb);
-  uint32_t first = tb->eip >> PAGE_SHIFT, last = (tb->eip + tb->guest_len - 1) >> PAGE_SHIFT;
+  uint32_t first = tb->eip >> PAGE_SHIFT, last = tb_last_page(tb); /* flat: eip is linear */
   if (global)
     jp->global_entries = true;
   else
@@ -259,10 +258,29 @@ static bool same_code_segment(const struct tb *tb, const struct cpu *cpu) {
   return tb->cs_base == cpu->seg[SEG_CS].base && tb->cs_limit == cpu->seg[SEG_CS].limit;
 }
 
+static bool matches(struct tcache *tc, const struct tb *tb, uint32_t eip, uint32_t key,
+                    uint32_t page) {
+  return tb->eip == eip && tb->key == key && tb->page[0] == page &&
+         (!(key & KEY_CS_BASED) || same_code_segment(tb, tc->cpu));
+}
+
 struct tb *tc_find(struct tcache *tc, uint32_t eip, uint32_t key, uint32_t page) {
   for (struct tb *tb = tc->hash[hash_of(eip, key)]; tb; tb = tb->hash_next)
-    if (tb->eip == eip && tb->key == key && tb->page[0] == page &&
-        (!(key & KEY_CS_BASED) || same_code_segment(tb, tc->cpu)))
+    if (matches(tc, tb, eip, key, page))
+      return tb;
+  return NULL;
+}
+
+static bool second_page_holds(struct tcache *tc, const struct tb *tb, bool *global);
+
+/* tc_find for the dispatcher, which has walked the first page only: a block that runs into a
+ * second page is found only while that page maps the frame it was translated from (another
+ * address space may map another one there: each keeps its block). */
+static struct tb *tc_find_mapped(struct tcache *tc, uint32_t eip, uint32_t key, uint32_t page,
+                                 bool *global2) {
+  for (struct tb *tb = tc->hash[hash_of(eip, key)]; tb; tb = tb->hash_next)
+    if (matches(tc, tb, eip, key, page) &&
+        (!tb_spans(tb) || second_page_holds(tc, tb, global2)))
       return tb;
   return NULL;
 }
@@ -343,22 +361,29 @@ static struct tb *translate(struct tcache *tc, uint32_t eip, uint32_t key, bool 
   return tb;
 }
 
-enum inval_cause { BY_CPU, BY_DEVICE, FOR_MMIO, BY_MAPPING };
-static void invalidate_block(struct tcache *tc, struct tb *tb, enum inval_cause cause);
-
 /* A block that runs into a second linear page: does that page still map the frame it was
- * translated from, executable at the block's CPL, with A set (a fetch would set it)? A lookup
- * walks only the first page. *global: the second page outlives a mov cr3. */
+ * translated from, executable at the block's CPL? A lookup walks only the first page. Its A
+ * bit is set as the fetch would set it. *global: the second page outlives a mov cr3. */
 static bool second_page_holds(struct tcache *tc, const struct tb *tb, bool *global) {
-  const struct cpu *cpu = tc->cpu;
+  struct cpu *cpu = tc->cpu;
   *global = true;
   if (!(cpu->cr0 & CR0_PG))
     return true;
   struct walk w;
-  if (!page_peek(tc->mmu, cpu, tb_linear(tb) + tb->guest_len - 1, &w) ||
-      (w.pa >> PAGE_SHIFT) != tb->page[1] || !w.executable || !w.accessed ||
-      ((tb->key & KEY_CPL_MASK) == 3 && !w.user))
+  uint32_t lin = tb_last_page(tb) << PAGE_SHIFT;
+  bool user = (tb->key & KEY_CPL_MASK) == 3;
+  if (!page_peek(tc->mmu, cpu, lin, &w) || (w.pa >> PAGE_SHIFT) != tb->page[1] ||
+      !w.executable || (user && !w.user))
     return false;
+  if (!w.accessed) { /* allowed, so the walk raises nothing */
+    struct pending_event saved = cpu->pending;
+    uint32_t cr2 = cpu->cr2;
+    bool ok = page_walk(tc->mmu, cpu, lin, MMU_FETCH | (user ? MMU_USER : 0), &w);
+    cpu->pending = saved;
+    cpu->cr2 = cr2;
+    if (!ok)
+      return false;
+  }
   *global = w.global && tc->mmu->pge;
   return true;
 }
@@ -384,12 +409,8 @@ struct tb *tc_lookup_or_translate(struct tcache *tc, uint32_t eip) {
     tc->lookup_global = ok && (!(cpu->cr0 & CR0_PG) || (w.global && tc->mmu->pge));
     uint32_t pa = w.pa;
     if (ok && pa < tc->mmu->ram_size) {
-      struct tb *tb = tc_find(tc, eip, key, pa >> PAGE_SHIFT);
       bool global2 = true;
-      if (tb && tb_spans(tb) && !second_page_holds(tc, tb, &global2)) {
-        invalidate_block(tc, tb, BY_MAPPING); /* translated again: its second page walked */
-        tb = NULL;
-      }
+      struct tb *tb = tc_find_mapped(tc, eip, key, pa >> PAGE_SHIFT, &global2);
       if (tb) {
         tc->lookup_global = tc->lookup_global && global2;
         tc->stats.lookup_hits++;
@@ -442,8 +463,8 @@ void tc_link(struct tcache *tc, struct tb_exit *x, struct tb *to, bool to_global
   to->incoming = x;
   if (cross || spans) {
     int v = view_of(x->from);
+    reached_through(tc, to); /* this target's pages, even if x was listed for another */
     if (!x->in_cross) {
-      reached_through(tc, to);
       x->next_cross = tc->cross[v];
       x->in_cross = true;
       tc->cross[v] = x;
@@ -505,8 +526,7 @@ static void unlink_cross(struct tcache *tc, int view, uint32_t lin_page) {
     bool hit = !to || lin_page == MMU_ALL_PAGES ||
                (lin_page == MMU_NONGLOBAL_PAGES
                     ? x->span_local
-                    : (tb_linear(to) >> PAGE_SHIFT) == lin_page ||
-                          ((tb_linear(to) + to->guest_len - 1) >> PAGE_SHIFT) == lin_page);
+                    : (tb_linear(to) >> PAGE_SHIFT) == lin_page || tb_last_page(to) == lin_page);
     if (hit) {
       tc->stats.mapchg_chains_unlinked += unlink_exit(x);
       x->in_cross = false;
@@ -574,6 +594,8 @@ static void remove_from_hash(struct tcache *tc, struct tb *tb) {
     *pp = tb->hash_next;
 }
 
+enum inval_cause { BY_CPU, BY_DEVICE, FOR_MMIO };
+
 /* Drop one block: nothing may enter it any more. Its code stays until the next flush.
  * Why, for the statistics: the guest's CPU wrote its code, a device or loader did
  * (tc_invalidate_phys), or an instruction on its page is to become a device-memory callout. */
@@ -592,8 +614,6 @@ static void invalidate_block(struct tcache *tc, struct tb *tb, enum inval_cause 
     tc->stats.inval_device++;
   else if (cause == FOR_MMIO)
     tc->stats.inval_mmio++;
-  else if (cause == BY_MAPPING)
-    tc->stats.inval_mapping++;
   else
     tc->stats.inval_smc++;
   tc->live_blocks--;

@@ -77,9 +77,14 @@ struct tb {
 
 /* The guest linear address of a block's first instruction. */
 static inline uint32_t tb_linear(const struct tb *tb) { return tb->cs_base + tb->eip; }
+/* The linear page of the block's last guest byte (its first page for a block that only
+ * raises an exception and holds no guest bytes). */
+static inline uint32_t tb_last_page(const struct tb *tb) {
+  return (tb_linear(tb) + (tb->guest_len ? tb->guest_len - 1u : 0u)) >> 12;
+}
 /* Does the block's code run into a second linear page? */
 static inline bool tb_spans(const struct tb *tb) {
-  return (tb_linear(tb) >> 12) != ((tb_linear(tb) + tb->guest_len - 1) >> 12);
+  return (tb_linear(tb) >> 12) != tb_last_page(tb);
 }
 
 /* The counters (all monotonic, so that a phase's figures are a difference of two snapshots).
@@ -99,7 +104,7 @@ static inline bool tb_spans(const struct tb *tb) {
   X(jc_cross_probes) X(jc_cross_misses) /* INLINE: at unchained cross-page exits */          \
   X(jcache_fills)                                                                            \
   X(flushes) X(flushes_full) X(flushes_explicit)                                             \
-  X(invalidated_blocks) X(inval_smc) X(inval_device) X(inval_mmio) X(inval_mapping) X(inval_full)               \
+  X(invalidated_blocks) X(inval_smc) X(inval_device) X(inval_mmio) X(inval_full)               \
   X(inval_explicit)         \
   X(smc_faults)                                                                              \
   X(mapchg_events) X(mapchg_chains_unlinked) X(mapchg_jcache_clears) X(mapchg_jcache_pages)                         \

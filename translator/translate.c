@@ -1483,9 +1483,12 @@ static int fetch(struct xlate *x, uint32_t eip, uint8_t *buf, int want, uint32_t
     uint32_t lin = eip + (uint32_t)got;
     uint32_t pa;
     struct pending_event saved = cpu->pending;
+    uint32_t saved_cr2 = cpu->cr2;
     if (!mmu_translate(x->tc->mmu, cpu, lin, access, &pa)) {
-      if (!(first && got == 0))
-        cpu->pending = saved; /* only a fault on the first byte is the guest's */
+      if (!(first && got == 0)) { /* only a fault on the first byte is the guest's */
+        cpu->pending = saved;
+        cpu->cr2 = saved_cr2;
+      }
       return got;
     }
     int n = (int)(PAGE_SIZE - (lin & (PAGE_SIZE - 1)));
