@@ -285,6 +285,10 @@ uint32_t cpu_features_edx(const struct cpu *cpu);
 uint32_t cpu_breakpoints_at(const struct cpu *cpu, uint32_t lin);
 /* ... enabled at all (DR7 and DR0-DR3 say where). */
 bool cpu_has_breakpoints(const struct cpu *cpu);
+/* Data breakpoints (cpu/watch.c): is one armed; which (bit n: DRn) the instruction at CS:EIP
+ * will hit if it completes, by its memory operands and the registers it starts with. */
+bool cpu_has_data_breakpoints(const struct cpu *cpu);
+uint32_t cpu_data_breakpoint_hits(struct cpu *cpu);
 void cpu_cpuid(struct cpu *cpu);
 uint64_t cpu_rdtsc(struct cpu *cpu);
 

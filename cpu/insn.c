@@ -915,27 +915,16 @@ int insn_mov_from_cr(struct cpu *cpu, const struct insn_call *c) {
   return CO_NEXT;
 }
 
-/* Data breakpoints (R/Wn not 00) would need every access checked: they are not armed, which
- * is said once rather than stopping a guest whose debugger set one. */
-static void note_data_breakpoints(const struct cpu *cpu) {
-  static bool said;
-  for (int n = 0; n < 4 && !said; n++)
-    if (((cpu->dr[7] >> (2 * n)) & 3) && ((cpu->dr[7] >> (DR7_RW_SHIFT + 4 * n)) & 3)) {
-      fprintf(stderr, "bt386: the guest set a data breakpoint (DR%d, DR7 0x%08x); data "
-                      "breakpoints are not supported and will not fire\n", n, cpu->dr[7]);
-      said = true;
-    }
-}
-
 /* Where instruction breakpoint n is, or UINT64_MAX if it is off. */
 static uint64_t breakpoint_address(const struct cpu *cpu, int n) {
   return (cpu_breakpoints_at(cpu, cpu->dr[n]) >> n) & 1 ? cpu->dr[n] : UINT64_MAX;
 }
 
 /* mov to/from DR0-DR7 (reg2: 1 = to DRn). DR6 and DR7 keep the bits that always read as 1.
- * A write that changes where instructions break leaves translated code, which is translated
- * again with the new breakpoints (the run loop flushes it); data breakpoints are stored but
- * not armed. */
+ * A write that changes where instructions break, or that arms or moves a data breakpoint (or
+ * writes DR0-DR3 or DR7 while one is armed), leaves translated code, which is translated again
+ * with the new breakpoints (the run loop flushes it): while a data breakpoint is armed every
+ * instruction is checked (cpu/watch.c). */
 int insn_mov_dr(struct cpu *cpu, const struct insn_call *c) {
   REQUIRE_CPL0(cpu, c);
   unsigned n = c->imm & 7;
@@ -946,9 +935,12 @@ int insn_mov_dr(struct cpu *cpu, const struct insn_call *c) {
     uint64_t before[4];
     for (int i = 0; i < 4; i++)
       before[i] = breakpoint_address(cpu, i);
+    bool watching = cpu_has_data_breakpoints(cpu);
     cpu->dr[n] = cpu->regs[c->reg] | fixed;
-    if (n == 7)
-      note_data_breakpoints(cpu);
+    if (n != 6 && (watching || cpu_has_data_breakpoints(cpu))) {
+      cpu->breakpoints_changed = true;
+      return next_via_dispatcher(cpu, c);
+    }
     for (int i = 0; i < 4; i++)
       if (before[i] != breakpoint_address(cpu, i)) {
         cpu->breakpoints_changed = true;

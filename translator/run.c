@@ -110,19 +110,21 @@ static void emulate_and_remember(struct tcache *tc, const struct mmio_ops *ops) 
     tc_note_mmio_insn(tc, pa);
 }
 
-/* Single-stepping (EFLAGS.TF when the instruction began): once the instruction is done, a
- * #DB trap with DR6.BS (SDM vol. 3, 17.3.1.4) at the next instruction, taken before any
- * interrupt. An instruction that raised an exception or was not executed yet (a host fault
- * left it to be retried, emulated or run alone) is not done. */
-static void raise_single_step(struct cpu *cpu) {
-  cpu->dr[6] |= DR6_BS;
+/* Single-stepping (EFLAGS.TF when the instruction began) and data breakpoints: once the
+ * instruction is done, a #DB trap with DR6.BS (SDM vol. 3, 17.3.1.4) and the Bn of the data
+ * breakpoints it hit (17.2.4) at the next instruction, taken before any interrupt. An
+ * instruction that raised an exception or was not executed yet (a host fault left it to be
+ * retried, emulated or run alone) is not done. */
+static void raise_debug_trap(struct cpu *cpu, uint32_t dr6) {
+  cpu->dr[6] |= dr6;
   cpu_raise(cpu, EXC_DB, false, 0);
 }
 
-/* A single-stepped block (KEY_TF) left translated code with its instruction at eip. (A KEY_RF
- * block needs nothing after it: RF is clear by then, SDM vol. 3, 17.3.1.1, as translated code
- * does not carry it; only an IRET or a task switch that loaded it has it set.) */
-static void single_step_done(struct tcache *tc, int why, uint32_t eip) {
+/* A single-stepped (KEY_TF) or watched (KEY_WATCH) block left translated code with its
+ * instruction at eip; dr6: what is due if it is done. (A KEY_RF block needs nothing after it:
+ * RF is clear by then, SDM vol. 3, 17.3.1.1, as translated code does not carry it; only an
+ * IRET or a task switch that loaded it has it set.) */
+static void debug_trap_after(struct tcache *tc, int why, uint32_t eip, uint32_t dr6) {
   struct cpu *cpu = tc->cpu;
   if (cpu->shutdown || cpu->pending.valid || cpu->halted)
     return;
@@ -130,13 +132,13 @@ static void single_step_done(struct tcache *tc, int why, uint32_t eip) {
     return; /* a load of SS: the next instruction's trap covers both (SDM vol. 3, 6.8.3) */
   if (why == EXIT_FAULT) {
     if (tc->mmio_next) {
-      tc->step_after_mmio = true; /* done once the run loop has emulated it */
+      tc->trap_after_mmio = dr6; /* done once the run loop has emulated it */
       return;
     }
     if (cpu->eip == eip || tc->one_shot_next || tc->extra_key)
       return;
   }
-  raise_single_step(cpu);
+  raise_debug_trap(cpu, dr6);
 }
 
 static int setup_altstack(stack_t *old) {
@@ -273,9 +275,9 @@ int bt_run(struct tcache *tc) {
       struct mmio_ops ops = {cpu->env.opaque, cpu->env.mmio_read, cpu->env.mmio_write};
       if (ops.read && ops.write)
         emulate_and_remember(tc, &ops);
-      if (tc->step_after_mmio && !cpu->pending.valid && !cpu->shutdown)
-        raise_single_step(cpu);
-      tc->step_after_mmio = false;
+      if (tc->trap_after_mmio && !cpu->pending.valid && !cpu->shutdown)
+        raise_debug_trap(cpu, tc->trap_after_mmio);
+      tc->trap_after_mmio = 0;
       if (!ops.read || !ops.write)
         cpu_stop(cpu, SHUTDOWN_ERROR, "device memory access without devices at EIP 0x%08x",
                  cpu->eip);
@@ -326,9 +328,12 @@ int bt_run(struct tcache *tc) {
       tc_stats_dispatch(tc, tb);
     tc->stats.entries++;
 
-    bool stepped = tb->key & KEY_TF;
+    /* What a #DB after this block's instruction would report: single-step, data breakpoints
+     * its operands will touch. */
+    uint32_t dr6_due = (tb->key & KEY_TF ? DR6_BS : 0) |
+                       (tb->key & KEY_WATCH ? cpu_data_breakpoint_hits(cpu) : 0);
     uint32_t stepped_eip = tb->eip;
-    tc->stepping = tb->key & (KEY_TF | KEY_RF);
+    tc->stepping = tb->key & (KEY_TF | KEY_RF | KEY_WATCH);
 
     int why = bt_enter(cpu);
 
@@ -359,8 +364,8 @@ int bt_run(struct tcache *tc) {
       cpu_stop(cpu, SHUTDOWN_ERROR, "internal error: unknown exit %d from translated code", why);
       break;
     }
-    if (stepped)
-      single_step_done(tc, why, stepped_eip);
+    if (dr6_due)
+      debug_trap_after(tc, why, stepped_eip, dr6_due);
     tc->stepping = false;
   }
   tc->stats.run_seconds +=

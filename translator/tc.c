@@ -51,6 +51,8 @@ uint32_t tc_key(const struct cpu *cpu) {
     key |= KEY_CODE16;
   if (!(cpu->seg[SEG_SS].attr & SEGA_DB))
     key |= KEY_STACK16;
+  if (cpu_has_data_breakpoints(cpu))
+    key |= KEY_WATCH;
   return key;
 }
 

@@ -71,9 +71,11 @@ struct tb {
 #define KEY_RF 0x100u        /* EFLAGS.RF: one instruction past any breakpoint, then RF clear */
 #define KEY_CODE16 0x200u    /* a 16-bit code segment (CS.D = 0): re-encoded for 32 bits */
 #define KEY_STACK16 0x400u   /* a 16-bit stack segment (SS.B = 0): pushes and pops use SP */
+#define KEY_WATCH 0x800u     /* a data breakpoint is armed: one instruction, checked first */
 /* Keys whose blocks the indirect-branch caches do not hold: the caches are indexed by EIP
  * and hold flat translations only, and single-stepped blocks must come back each time. */
-#define KEY_NO_JCACHE (KEY_NONFLAT | KEY_CS_BASED | KEY_TF | KEY_RF | KEY_CODE16 | KEY_STACK16)
+#define KEY_NO_JCACHE                                                                        \
+  (KEY_NONFLAT | KEY_CS_BASED | KEY_TF | KEY_RF | KEY_CODE16 | KEY_STACK16 | KEY_WATCH)
 
 /* The guest linear address of a block's first instruction. */
 static inline uint32_t tb_linear(const struct tb *tb) { return tb->cs_base + tb->eip; }
@@ -188,7 +190,7 @@ struct tcache {
   bool one_shot_next;   /* translate the next block uncached, without protecting its page */
   bool mmio_next;       /* the instruction at cpu->eip touches device memory: emulate it */
   bool stepping;        /* in a block of one watched instruction (KEY_TF, KEY_RF) */
-  bool step_after_mmio; /* a single-stepped one whose instruction the run loop emulates */
+  uint32_t trap_after_mmio; /* DR6 bits of a #DB trap due once the run loop has emulated it */
   uint32_t extra_key;   /* key bits forced for the next translation (KEY_SLOW_STRING) */
   struct tc_stats stats;
   uint64_t live_blocks;                /* cached, valid blocks */

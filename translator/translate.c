@@ -1626,9 +1626,9 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
   x->cs_limit = (key & KEY_CS_BASED) ? x->cpu->seg[SEG_CS].limit : UINT32_MAX;
   x->start = tc->code_ptr;
   x->e = (struct emitter){tc->code_ptr, tc->code_end, false};
-  /* Single-stepping, or RF: one instruction, whose every exit returns to the dispatcher (for
-   * #DB, or to clear RF). */
-  bool watched = key & (KEY_TF | KEY_RF);
+  /* Single-stepping, RF or a data breakpoint: one instruction, whose every exit returns to
+   * the dispatcher (for #DB, or to clear RF). */
+  bool watched = key & (KEY_TF | KEY_RF | KEY_WATCH);
   int max_insns = cached && !watched ? tc->cfg.max_block_insns : 1;
   /* Instruction breakpoints, which RF suppresses for the instruction it is set at. */
   bool breakpoints = !(key & KEY_RF) && cpu_has_breakpoints(tc->cpu);
