@@ -289,6 +289,8 @@ bool cpu_has_breakpoints(const struct cpu *cpu);
  * will hit if it completes, by its memory operands and the registers it starts with. */
 bool cpu_has_data_breakpoints(const struct cpu *cpu);
 uint32_t cpu_data_breakpoint_hits(struct cpu *cpu);
+/* After it ran (or was interrupted): the hits of a rep string instruction's repetitions. */
+uint32_t cpu_data_breakpoint_rep_hits(struct cpu *cpu);
 void cpu_cpuid(struct cpu *cpu);
 uint64_t cpu_rdtsc(struct cpu *cpu);
 

@@ -921,10 +921,10 @@ static uint64_t breakpoint_address(const struct cpu *cpu, int n) {
 }
 
 /* mov to/from DR0-DR7 (reg2: 1 = to DRn). DR6 and DR7 keep the bits that always read as 1.
- * A write that changes where instructions break, or that arms or moves a data breakpoint (or
- * writes DR0-DR3 or DR7 while one is armed), leaves translated code, which is translated again
- * with the new breakpoints (the run loop flushes it): while a data breakpoint is armed every
- * instruction is checked (cpu/watch.c). */
+ * A write that changes where instructions break leaves translated code, which is translated
+ * again with the new breakpoints (the run loop flushes it). One that arms, moves or disarms a
+ * data breakpoint leaves it too: while one is armed every instruction runs alone and is
+ * checked first (cpu/watch.c), in translations of their own (KEY_WATCH). */
 int insn_mov_dr(struct cpu *cpu, const struct insn_call *c) {
   REQUIRE_CPL0(cpu, c);
   unsigned n = c->imm & 7;
@@ -937,15 +937,15 @@ int insn_mov_dr(struct cpu *cpu, const struct insn_call *c) {
       before[i] = breakpoint_address(cpu, i);
     bool watching = cpu_has_data_breakpoints(cpu);
     cpu->dr[n] = cpu->regs[c->reg] | fixed;
-    if (n != 6 && (watching || cpu_has_data_breakpoints(cpu))) {
-      cpu->breakpoints_changed = true;
-      return next_via_dispatcher(cpu, c);
-    }
+    /* Armed or disarmed, the next lookup's key (KEY_WATCH) picks the other translations. */
+    bool watch_changed = n != 6 && (watching || cpu_has_data_breakpoints(cpu));
     for (int i = 0; i < 4; i++)
       if (before[i] != breakpoint_address(cpu, i)) {
         cpu->breakpoints_changed = true;
         return next_via_dispatcher(cpu, c);
       }
+    if (watch_changed)
+      return next_via_dispatcher(cpu, c);
   } else
     cpu->regs[c->reg] = cpu->dr[n];
   return CO_NEXT;

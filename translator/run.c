@@ -128,8 +128,10 @@ static void debug_trap_after(struct tcache *tc, int why, uint32_t eip, uint32_t 
   struct cpu *cpu = tc->cpu;
   if (cpu->shutdown || cpu->pending.valid || cpu->halted)
     return;
-  if (cpu->shadow == SHADOW_SS)
-    return; /* a load of SS: the next instruction's trap covers both (SDM vol. 3, 6.8.3) */
+  if (cpu->shadow == SHADOW_SS) { /* a load of SS: after the next instruction (6.8.3) */
+    tc->deferred_dr6 |= dr6 & 0xfu; /* (its own single-step trap covers BS) */
+    return;
+  }
   if (why == EXIT_FAULT) {
     if (tc->mmio_next) {
       tc->trap_after_mmio = dr6; /* done once the run loop has emulated it */
@@ -139,6 +141,25 @@ static void debug_trap_after(struct tcache *tc, int why, uint32_t eip, uint32_t 
       return;
   }
   raise_debug_trap(cpu, dr6);
+}
+
+/* A rep string instruction is judged by the repetitions it made, even if it stopped part-way:
+ * for an interrupt (it resumes after the #DB), or for a #PF on a later repetition, which the
+ * #DB comes before (the fault comes again when the instruction resumes; CR2 as it was). The
+ * rest of dr6, if anything is left due. */
+static uint32_t rep_string_hits(struct tcache *tc, uint32_t eip, uint32_t cr2, uint32_t dr6) {
+  struct cpu *cpu = tc->cpu;
+  uint32_t hits = cpu_data_breakpoint_rep_hits(cpu);
+  if (!hits || cpu->shutdown)
+    return dr6;
+  if (cpu->pending.valid && cpu->pending.vector == EXC_PF) {
+    cpu->pending.valid = false;
+    cpu->cr2 = cr2;
+  }
+  if (cpu->pending.valid)
+    return dr6;
+  raise_debug_trap(cpu, hits | (cpu->eip != eip ? dr6 : dr6 & ~DR6_BS));
+  return 0;
 }
 
 static int setup_altstack(stack_t *old) {
@@ -330,9 +351,10 @@ int bt_run(struct tcache *tc) {
 
     /* What a #DB after this block's instruction would report: single-step, data breakpoints
      * its operands will touch. */
-    uint32_t dr6_due = (tb->key & KEY_TF ? DR6_BS : 0) |
+    uint32_t dr6_due = (tb->key & KEY_TF ? DR6_BS : 0) | tc->deferred_dr6 |
                        (tb->key & KEY_WATCH ? cpu_data_breakpoint_hits(cpu) : 0);
-    uint32_t stepped_eip = tb->eip;
+    tc->deferred_dr6 = 0;
+    uint32_t stepped_eip = tb->eip, cr2_before = cpu->cr2;
     tc->stepping = tb->key & (KEY_TF | KEY_RF | KEY_WATCH);
 
     int why = bt_enter(cpu);
@@ -364,6 +386,8 @@ int bt_run(struct tcache *tc) {
       cpu_stop(cpu, SHUTDOWN_ERROR, "internal error: unknown exit %d from translated code", why);
       break;
     }
+    if (tb->key & KEY_WATCH)
+      dr6_due = rep_string_hits(tc, stepped_eip, cr2_before, dr6_due);
     if (dr6_due)
       debug_trap_after(tc, why, stepped_eip, dr6_due);
     tc->stepping = false;

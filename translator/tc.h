@@ -191,6 +191,7 @@ struct tcache {
   bool mmio_next;       /* the instruction at cpu->eip touches device memory: emulate it */
   bool stepping;        /* in a block of one watched instruction (KEY_TF, KEY_RF) */
   uint32_t trap_after_mmio; /* DR6 bits of a #DB trap due once the run loop has emulated it */
+  uint32_t deferred_dr6;    /* data breakpoints hit by a load of SS: due after the next one */
   uint32_t extra_key;   /* key bits forced for the next translation (KEY_SLOW_STRING) */
   struct tc_stats stats;
   uint64_t live_blocks;                /* cached, valid blocks */

@@ -1,0 +1,101 @@
+/* watch_operands.c - data breakpoints met (or not) by operands whose address is not just what
+ * the instruction encodes: xlat's AL, a bit string's register offset (bts), the repetitions a
+ * repe cmpsb really makes, pop to an ESP-based operand (the address after the pop), hints and
+ * fxsave's image, an IRET to the same level (three slots, not five). Compared with QEMU. */
+#include "lib/guest.h"
+
+static int hits;
+static uint32_t hit_eip[16], hit_dr6[16];
+
+static void hook(struct trap_frame *f) {
+  if (f->vector != 1 || hits == 16) {
+    printf("unexpected vector %u at %08x\n", f->vector, f->eip);
+    guest_exit(1);
+  }
+  hit_dr6[hits] = dr6_take();
+  hit_eip[hits] = f->eip;
+  hits++;
+  f->eflags &= ~0x100u;
+}
+
+#define WATCHED(what, insn, ...)                                                            \
+  do {                                                                                       \
+    uint32_t after;                                                                          \
+    __asm__ volatile(insn "\n2:\n\tmovl $2b, %[after]" : [after] "=m"(after)__VA_ARGS__);    \
+    report(what, after);                                                                     \
+  } while (0)
+
+static void report(const char *what, uint32_t after) {
+  printf("%s: %d #DB:", what, hits);
+  for (int i = 0; i < hits; i++) {
+    int at = (int)(hit_eip[i] - after);
+    printf(" dr6 %08x at %s%d;", hit_dr6[i], at < 0 ? "-" : "+", at < 0 ? -at : at);
+  }
+  printf("\n");
+  hits = 0;
+}
+
+static void set_dr(int n, uint32_t v) {
+  switch (n) {
+  case 0: __asm__ volatile("mov %0, %%dr0" ::"r"(v)); break;
+  default: __asm__ volatile("mov %0, %%dr7" ::"r"(v)); break;
+  }
+}
+static uint32_t dr7_for(int n, unsigned rw, unsigned len) {
+  unsigned lenbits = len == 1 ? 0 : len == 2 ? 1 : 3;
+  return (1u << (2 * n)) | ((rw | lenbits << 2) << (16 + 4 * n));
+}
+
+static volatile uint8_t table[16];
+static volatile uint32_t bitmap[4];
+static char s1[9] = "abcdefgh", s2[9] = "abXdefgh";
+static volatile uint32_t var_n;
+static uint8_t fxbuf[512] __attribute__((aligned(16)));
+
+int main(void) {
+  traps_init();
+  trap_hook = hook;
+  uint32_t r;
+
+  set_dr(0, (uint32_t)&table[5]);
+  set_dr(7, dr7_for(0, 3, 1));
+  WATCHED("xlat al=5, watch table[5]", "movl %[t], %%ebx\n\tmovl $5, %%eax\n\txlat", , "=m"(r)
+          : [t] "r"(table) : "eax", "ebx");
+  set_dr(0, (uint32_t)&table[0]);
+  WATCHED("xlat al=5, watch table[0]", "movl %[t], %%ebx\n\tmovl $5, %%eax\n\txlat", , "=m"(r)
+          : [t] "r"(table) : "eax", "ebx");
+
+  set_dr(0, (uint32_t)&bitmap[2]);
+  set_dr(7, dr7_for(0, 1, 4));
+  WATCHED("bts reg 70, watch bitmap[2]", "movl $70, %%eax\n\tbtsl %%eax, %[b]", , [b] "+m"(bitmap[0]) :: "eax", "memory");
+  set_dr(0, (uint32_t)&bitmap[0]);
+  WATCHED("bts reg 70, watch bitmap[0]", "movl $70, %%eax\n\tbtsl %%eax, %[b]", , [b] "+m"(bitmap[0]) :: "eax", "memory");
+
+  set_dr(0, (uint32_t)&s1[6]);
+  set_dr(7, dr7_for(0, 3, 1));
+  WATCHED("repe cmpsb stops at 2, watch s1[6]", "cld\n\tmovl $8, %%ecx\n\trepe cmpsb", , "=m"(r)
+          : "S"(s1), "D"(s2) : "ecx", "cc", "memory");
+
+  WATCHED("pop (%%esp): writes old esp+4",
+          "pushl $1\n\tpushl $2\n\tleal 4(%%esp), %%eax\n\tmov %%eax, %%dr0\n\tmovl $0x000d0001, %%eax\n\tmov %%eax, %%dr7\n\t"
+          "popl (%%esp)\n\txorl %%eax,%%eax\n\tmov %%eax, %%dr7\n\taddl $4, %%esp", , "=m"(r) :: "eax");
+
+  set_dr(0, (uint32_t)&var_n);
+  set_dr(7, dr7_for(0, 3, 4));
+  WATCHED("nopl (eax) on watched", "nopl (%%eax)", , "=m"(r) : "a"(&var_n));
+  WATCHED("prefetcht0 on watched", "prefetcht0 (%%eax)", , "=m"(r) : "a"(&var_n));
+
+  set_dr(0, (uint32_t)&fxbuf[12]);
+  set_dr(7, dr7_for(0, 1, 4));
+  WATCHED("fxsave, watch byte 12", "fxsave %[b]", , [b] "=m"(fxbuf));
+  set_dr(7, 0);
+
+  /* iret to the same privilege: reads 12 bytes, not 20. Watch the dword just above the frame. */
+  WATCHED("iret same-priv, watch above frame",
+          "movl %%esp, %%eax\n\tmov %%eax, %%dr0\n\tmovl $0x000f0001, %%eax\n\tmov %%eax, %%dr7\n\t"
+          "pushfl\n\tpushl %%cs\n\tpushl $1f\n\tiret\n1:\n\txorl %%eax,%%eax\n\tmov %%eax, %%dr7",
+          , "=m"(r) :: "eax");
+
+  set_dr(7, 0);
+  return 0;
+}
