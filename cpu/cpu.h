@@ -291,6 +291,11 @@ bool cpu_has_data_breakpoints(const struct cpu *cpu);
 uint32_t cpu_data_breakpoint_hits(struct cpu *cpu);
 /* After it ran (or was interrupted): the hits of a rep string instruction's repetitions. */
 uint32_t cpu_data_breakpoint_rep_hits(struct cpu *cpu);
+/* Before a rep string instruction runs: how many repetitions to make so that it stops right
+ * after the first that meets a data breakpoint (0: none does). */
+uint32_t cpu_data_breakpoint_rep_limit(struct cpu *cpu);
+bool cpu_data_breakpoint_rep_condition_ended(const struct cpu *cpu);
+uint32_t cpu_data_breakpoint_rep_count_mask(void);
 void cpu_cpuid(struct cpu *cpu);
 uint64_t cpu_rdtsc(struct cpu *cpu);
 

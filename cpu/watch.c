@@ -236,6 +236,51 @@ uint32_t cpu_data_breakpoint_hits(struct cpu *cpu) {
   return last.rep ? 0 : hits_of(cpu, 0);
 }
 
+/* The first repetition (from 0) of a string operand whose element, starting at a0 and moving
+ * by size (down with DF), overlaps [lo, lo + len); count if none of the first count does. */
+static uint64_t first_repetition(uint32_t a0, uint32_t size, bool down, uint32_t lo, uint32_t len,
+                                 uint64_t count) {
+  int64_t d = down ? (int64_t)a0 - ((int64_t)lo + len) : (int64_t)lo - a0 - size;
+  uint64_t i = d < 0 ? 0 : (uint64_t)(d / size) + 1;
+  if (i >= count)
+    return count;
+  int64_t a = down ? (int64_t)a0 - (int64_t)(i * size) : (int64_t)a0 + (int64_t)(i * size);
+  return a < (int64_t)lo + len && a + size > (int64_t)lo ? i : count;
+}
+
+uint32_t cpu_data_breakpoint_rep_limit(struct cpu *cpu) {
+  struct watch w[4];
+  if (!last.valid || !last.rep || !armed(cpu, w))
+    return 0;
+  uint32_t mask = last.in.address_width == 16 ? 0xffffu : 0xffffffffu;
+  uint64_t count = cpu->regs[R_ECX] & mask, first = count;
+  for (int i = 0; i < last.in.operand_count; i++) {
+    uint32_t a0;
+    uint64_t len;
+    bool write;
+    if (!operand_range(cpu, &last.in, last.ops, i, &last.ctx, 1, &a0, &len, &write))
+      continue;
+    for (int n = 0; n < 4; n++)
+      if (w[n].len && (write || w[n].reads)) {
+        uint64_t k = first_repetition(a0, (uint32_t)len, cpu->eflags & FL_DF, w[n].lo,
+                                      w[n].len, first);
+        if (k < first)
+          first = k;
+      }
+  }
+  return first < count ? (uint32_t)first + 1 : 0;
+}
+
+bool cpu_data_breakpoint_rep_condition_ended(const struct cpu *cpu) {
+  bool zf = cpu->eflags & FL_ZF;
+  return ((last.in.attributes & ZYDIS_ATTRIB_HAS_REPE) && !zf) ||
+         ((last.in.attributes & ZYDIS_ATTRIB_HAS_REPNE) && zf);
+}
+
+uint32_t cpu_data_breakpoint_rep_count_mask(void) {
+  return last.in.address_width == 16 ? 0xffffu : 0xffffffffu;
+}
+
 uint32_t cpu_data_breakpoint_rep_hits(struct cpu *cpu) {
   if (!last.valid || !last.rep)
     return 0;

@@ -143,6 +143,37 @@ static void debug_trap_after(struct tcache *tc, int why, uint32_t eip, uint32_t 
   raise_debug_trap(cpu, dr6);
 }
 
+/* A rep string instruction that would meet a data breakpoint part-way runs only up to that
+ * repetition, with ECX cut down to it, so that the #DB comes right after it and the
+ * instruction then resumes, as on the CPU (SDM vol. 3, 17.3.1.2). */
+struct rep_clip {
+  uint32_t orig, limit; /* ECX (its counting bits) before; repetitions let run (0: none cut) */
+};
+
+static struct rep_clip clip_rep(struct cpu *cpu) {
+  uint32_t limit = cpu_data_breakpoint_rep_limit(cpu), mask = cpu_data_breakpoint_rep_count_mask();
+  struct rep_clip c = {cpu->regs[R_ECX] & mask, 0};
+  if (limit && limit < c.orig) {
+    c.limit = limit;
+    cpu->regs[R_ECX] = (cpu->regs[R_ECX] & ~mask) | limit;
+  }
+  return c;
+}
+
+/* Put back the repetitions left out; if the cut ones all ran (and a repe/repne did not end on
+ * its condition), the instruction is not finished: back to it. */
+static void unclip_rep(struct cpu *cpu, struct rep_clip c, uint32_t eip) {
+  if (!c.limit)
+    return;
+  uint32_t mask = cpu_data_breakpoint_rep_count_mask();
+  uint32_t left = cpu->regs[R_ECX] & mask;
+  bool ran_out = left == 0 && cpu->eip != eip && !cpu->pending.valid &&
+                 !cpu_data_breakpoint_rep_condition_ended(cpu);
+  cpu->regs[R_ECX] = (cpu->regs[R_ECX] & ~mask) | ((left + c.orig - c.limit) & mask);
+  if (ran_out)
+    cpu->eip = eip;
+}
+
 /* A rep string instruction is judged by the repetitions it made, even if it stopped part-way:
  * for an interrupt (it resumes after the #DB), or for a #PF on a later repetition, which the
  * #DB comes before (the fault comes again when the instruction resumes; CR2 as it was). The
@@ -355,6 +386,7 @@ int bt_run(struct tcache *tc) {
                        (tb->key & KEY_WATCH ? cpu_data_breakpoint_hits(cpu) : 0);
     tc->deferred_dr6 = 0;
     uint32_t stepped_eip = tb->eip, cr2_before = cpu->cr2;
+    struct rep_clip clip = tb->key & KEY_WATCH ? clip_rep(cpu) : (struct rep_clip){0, 0};
     tc->stepping = tb->key & (KEY_TF | KEY_RF | KEY_WATCH);
 
     int why = bt_enter(cpu);
@@ -386,8 +418,10 @@ int bt_run(struct tcache *tc) {
       cpu_stop(cpu, SHUTDOWN_ERROR, "internal error: unknown exit %d from translated code", why);
       break;
     }
-    if (tb->key & KEY_WATCH)
+    if (tb->key & KEY_WATCH) {
+      unclip_rep(cpu, clip, stepped_eip);
       dr6_due = rep_string_hits(tc, stepped_eip, cr2_before, dr6_due);
+    }
     if (dr6_due)
       debug_trap_after(tc, why, stepped_eip, dr6_due);
     tc->stepping = false;

@@ -90,6 +90,25 @@ int main(void) {
   WATCHED("fxsave, watch byte 12", "fxsave %[b]", , [b] "=m"(fxbuf));
   set_dr(7, 0);
 
+  /* rep string instructions: a #DB after each repetition that meets the breakpoint, the
+   * instruction resuming after it (ECX, ESI and EDI where that repetition left them). */
+  static uint8_t buf[64], src[64];
+  set_dr(0, (uint32_t)&buf[40]);
+  set_dr(7, dr7_for(0, 1, 4));
+  uint32_t ecx_left = 0;
+  WATCHED("rep stosb over a watched dword", "cld\n\tmovl $64, %%ecx\n\trep stosb\n\tmovl %%ecx, %[e]",
+          , [e] "=m"(ecx_left) : "D"(buf), "a"(0x55) : "ecx", "memory");
+  WATCHED("rep stosb backwards (DF=1)", "std\n\tmovl $64, %%ecx\n\trep stosb\n\tcld", , "=m"(r)
+          : "D"(buf + 63), "a"(0x66) : "ecx", "memory");
+  WATCHED("rep movsl over it", "cld\n\tmovl $16, %%ecx\n\trep movsl", , "=m"(r)
+          : "S"(src), "D"(buf) : "ecx", "memory");
+  set_dr(0, (uint32_t)&src[20]);
+  set_dr(7, dr7_for(0, 3, 2));
+  WATCHED("rep movsb reading a watched word", "cld\n\tmovl $64, %%ecx\n\trep movsb", , "=m"(r)
+          : "S"(src), "D"(buf) : "ecx", "memory");
+  set_dr(7, 0);
+  printf("buf[40] %02x buf[0] %02x ecx left %u\n", buf[40], buf[0], ecx_left);
+
   /* iret to the same privilege: reads 12 bytes, not 20. Watch the dword just above the frame. */
   WATCHED("iret same-priv, watch above frame",
           "movl %%esp, %%eax\n\tmov %%eax, %%dr0\n\tmovl $0x000f0001, %%eax\n\tmov %%eax, %%dr7\n\t"
