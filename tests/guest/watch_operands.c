@@ -73,8 +73,9 @@ int main(void) {
 
   set_dr(0, (uint32_t)&s1[6]);
   set_dr(7, dr7_for(0, 3, 1));
-  WATCHED("repe cmpsb stops at 2, watch s1[6]", "cld\n\tmovl $8, %%ecx\n\trepe cmpsb", , "=m"(r)
-          : "S"(s1), "D"(s2) : "ecx", "cc", "memory");
+  WATCHED("repe cmpsb stops at 2, watch s1[6]",
+          "movl %[s], %%esi\n\tmovl %[d], %%edi\n\tcld\n\tmovl $8, %%ecx\n\trepe cmpsb", , "=m"(r)
+          : [s] "r"(s1), [d] "r"(s2) : "ecx", "esi", "edi", "cc", "memory");
 
   WATCHED("pop (%%esp): writes old esp+4",
           "pushl $1\n\tpushl $2\n\tleal 4(%%esp), %%eax\n\tmov %%eax, %%dr0\n\tmovl $0x000d0001, %%eax\n\tmov %%eax, %%dr7\n\t"
@@ -96,16 +97,20 @@ int main(void) {
   set_dr(0, (uint32_t)&buf[40]);
   set_dr(7, dr7_for(0, 1, 4));
   uint32_t ecx_left = 0;
-  WATCHED("rep stosb over a watched dword", "cld\n\tmovl $64, %%ecx\n\trep stosb\n\tmovl %%ecx, %[e]",
-          , [e] "=m"(ecx_left) : "D"(buf), "a"(0x55) : "ecx", "memory");
-  WATCHED("rep stosb backwards (DF=1)", "std\n\tmovl $64, %%ecx\n\trep stosb\n\tcld", , "=m"(r)
-          : "D"(buf + 63), "a"(0x66) : "ecx", "memory");
-  WATCHED("rep movsl over it", "cld\n\tmovl $16, %%ecx\n\trep movsl", , "=m"(r)
-          : "S"(src), "D"(buf) : "ecx", "memory");
+  WATCHED("rep stosb over a watched dword",
+          "movl %[d], %%edi\n\tcld\n\tmovl $64, %%ecx\n\trep stosb\n\tmovl %%ecx, %[e]",
+          , [e] "=m"(ecx_left) : [d] "r"(buf), "a"(0x55) : "ecx", "edi", "memory");
+  WATCHED("rep stosb backwards (DF=1)",
+          "movl %[d], %%edi\n\tstd\n\tmovl $64, %%ecx\n\trep stosb\n\tcld", , "=m"(r)
+          : [d] "r"(buf + 63), "a"(0x66) : "ecx", "edi", "memory");
+  WATCHED("rep movsl over it",
+          "movl %[s], %%esi\n\tmovl %[d], %%edi\n\tcld\n\tmovl $16, %%ecx\n\trep movsl", , "=m"(r)
+          : [s] "r"(src), [d] "r"(buf) : "ecx", "esi", "edi", "memory");
   set_dr(0, (uint32_t)&src[20]);
   set_dr(7, dr7_for(0, 3, 2));
-  WATCHED("rep movsb reading a watched word", "cld\n\tmovl $64, %%ecx\n\trep movsb", , "=m"(r)
-          : "S"(src), "D"(buf) : "ecx", "memory");
+  WATCHED("rep movsb reading a watched word",
+          "movl %[s], %%esi\n\tmovl %[d], %%edi\n\tcld\n\tmovl $64, %%ecx\n\trep movsb", , "=m"(r)
+          : [s] "r"(src), [d] "r"(buf) : "ecx", "esi", "edi", "memory");
   set_dr(7, 0);
   printf("buf[40] %02x buf[0] %02x ecx left %u\n", buf[40], buf[0], ecx_left);
 
