@@ -15,8 +15,6 @@
 #include "cpu/insn.h"
 #include "mmu/mmu.h"
 
-static ZydisDecoder decoder, decoder16; /* for 32-bit code, and for 16-bit (CS.D = 0) */
-static bool decoder_ready;
 
 static int gpr_of(ZydisRegister r) {
   switch (ZydisRegisterGetClass(r)) {
@@ -63,7 +61,7 @@ static void reg_set(struct cpu *cpu, ZydisRegister r, uint32_t v) {
   }
 }
 
-static int seg_of(ZydisRegister r) {
+int cpu_segment_of(ZydisRegister r) {
   switch (r) {
   case ZYDIS_REGISTER_ES: return SEG_ES;
   case ZYDIS_REGISTER_CS: return SEG_CS;
@@ -83,7 +81,7 @@ static uint32_t linear_address(const struct cpu *cpu, const ZydisDecodedInstruct
     ea += reg_get(cpu, op->mem.index) * (op->mem.scale ? op->mem.scale : 1);
   if (in->address_width == 16)
     ea &= 0xffff;
-  return cpu->seg[seg_of(op->mem.segment)].base + ea;
+  return cpu->seg[cpu_segment_of(op->mem.segment)].base + ea;
 }
 
 /* ---- ALU operations with the host computing the flags ---- */
@@ -180,10 +178,12 @@ static int unsupported(struct cpu *cpu, const ZydisDecodedInstruction *in, uint3
   return -1;
 }
 
-int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io) {
+int cpu_decode_at_eip(struct cpu *cpu, ZydisDecodedInstruction *in, ZydisDecodedOperand *ops) {
+  static ZydisDecoder decoder, decoder16; /* for 32-bit code, and for 16-bit (CS.D = 0) */
+  static bool decoder_ready;
   if (!decoder_ready) {
     ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
-    ZydisDecoderInit(&decoder16, ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_32);
+    ZydisDecoderInit(&decoder16, ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_16);
     decoder_ready = true;
   }
   bool code16 = !(cpu->seg[SEG_CS].attr & SEGA_DB);
@@ -201,7 +201,7 @@ int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io) {
     if (!mmu_read(cpu->mmu, cpu, cpu->seg[SEG_CS].base + cpu->eip + got, bytes + got, n,
                   user | MMU_FETCH)) {
       if (got == 0)
-        return 0; /* the fetch raised #PF: deliver it */
+        return 0; /* the fetch raised #PF */
       next_page_fault = cpu->pending;
       next_page_cr2 = cpu->cr2;
       cpu->pending.valid = false;
@@ -210,17 +210,25 @@ int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io) {
     }
     got += n;
   }
-  ZydisDecodedInstruction in;
-  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-  ZyanStatus decoded =
-      ZydisDecoderDecodeFull(code16 ? &decoder16 : &decoder, bytes, got, &in, ops);
+  ZyanStatus decoded = ZydisDecoderDecodeFull(code16 ? &decoder16 : &decoder, bytes, got, in, ops);
   if (decoded == ZYDIS_STATUS_NO_MORE_DATA && next_page_fault.valid) {
     cpu->pending = next_page_fault; /* the instruction runs into a page it may not fetch */
     cpu->cr2 = next_page_cr2;
     return 0;
   }
-  if (ZYAN_FAILED(decoded))
+  return ZYAN_FAILED(decoded) ? -1 : 1;
+}
+
+int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io) {
+  ZydisDecodedInstruction in;
+  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+  int decoded = cpu_decode_at_eip(cpu, &in, ops);
+  if (decoded == 0)
+    return 0; /* deliver the fault */
+  if (decoded < 0)
     return unsupported(cpu, &in, 0);
+  bool code16 = !(cpu->seg[SEG_CS].attr & SEGA_DB);
+  unsigned user = cpu->cpl == 3 ? MMU_USER : 0;
 
   const ZydisDecodedOperand *mem = NULL, *other = NULL;
   for (int i = 0; i < in.operand_count_visible; i++) {

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <Zydis/Zydis.h>
+
 #include "cpu/cpu.h"
 
 /* How the emulator reaches device registers by guest physical address. */
@@ -18,5 +20,14 @@ struct mmio_ops {
  * moves past it; an exception it raises is left in cpu->pending (returns 0 either way). An
  * instruction form devices are not accessed with stops the VM with a message (-1). */
 int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io);
+
+/* Decode the instruction at CS:EIP as the code segment's width says: 1. Its bytes are fetched
+ * as far as they can be (15 at most); a fetch ahead into a page that may not be fetched faults
+ * only if the instruction runs into it. 0: the fetch raised an exception (cpu->pending, CR2);
+ * -1: the bytes are no instruction. */
+int cpu_decode_at_eip(struct cpu *cpu, ZydisDecodedInstruction *in, ZydisDecodedOperand *ops);
+
+/* The segment register a Zydis memory operand names (DS when none). */
+int cpu_segment_of(ZydisRegister r);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include "cpu/emulate.h"
 #include "mmu/mmu.h"
 
 struct watch {
@@ -87,17 +88,6 @@ static bool is_rep_string(const ZydisDecodedInstruction *in) {
   return in->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE);
 }
 
-static int segment_of(ZydisRegister r) {
-  switch (r) {
-  case ZYDIS_REGISTER_ES: return SEG_ES;
-  case ZYDIS_REGISTER_CS: return SEG_CS;
-  case ZYDIS_REGISTER_SS: return SEG_SS;
-  case ZYDIS_REGISTER_FS: return SEG_FS;
-  case ZYDIS_REGISTER_GS: return SEG_GS;
-  default: return SEG_DS;
-  }
-}
-
 /* The linear range one memory operand touches, and whether it is written, for an instruction
  * that starts with the registers in ctx (a rep string instruction: over `count` repetitions).
  * False for an operand that touches no memory. */
@@ -139,7 +129,7 @@ static bool operand_range(const struct cpu *cpu, const ZydisDecodedInstruction *
   }
   if (in->address_width == 16 && !stack)
     offset &= 0xffff;
-  *lin = cpu->seg[segment_of(op->mem.segment)].base + (uint32_t)offset;
+  *lin = cpu->seg[cpu_segment_of(op->mem.segment)].base + (uint32_t)offset;
   return true;
 }
 
@@ -170,7 +160,6 @@ static struct {
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
   ZydisRegisterContext ctx;
   uint32_t eip, ecx, eflags;
-  struct segment seg[SEG_COUNT];
 } last;
 
 static uint32_t hits_of(struct cpu *cpu, uint32_t count) {
@@ -194,37 +183,16 @@ static uint32_t hits_of(struct cpu *cpu, uint32_t count) {
 }
 
 uint32_t cpu_data_breakpoint_hits(struct cpu *cpu) {
-  static ZydisDecoder decoder, decoder16;
-  static bool ready;
-  if (!ready) {
-    ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
-    ZydisDecoderInit(&decoder16, ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_16);
-    ready = true;
-  }
   last.valid = false;
-  struct watch w[4];
-  if (!armed(cpu, w))
+  if (!cpu_has_data_breakpoints(cpu))
     return 0;
-  /* The instruction's bytes, as far as they can be fetched without a fault (a fault is the
-   * instruction's own, raised when it runs). */
-  uint8_t bytes[15];
-  unsigned got = 0, user = cpu->cpl == 3 ? MMU_USER : 0;
+  /* A fault fetching it is the instruction's own, raised when it runs. */
   struct pending_event saved = cpu->pending;
   uint32_t cr2 = cpu->cr2;
-  while (got < sizeof(bytes)) {
-    uint32_t lin = cpu->seg[SEG_CS].base + cpu->eip + got;
-    unsigned n = PAGE_SIZE - (lin & (PAGE_SIZE - 1));
-    if (n > sizeof(bytes) - got)
-      n = sizeof(bytes) - got;
-    if (!mmu_read(cpu->mmu, cpu, lin, bytes + got, n, user | MMU_FETCH))
-      break;
-    got += n;
-  }
+  int decoded = cpu_decode_at_eip(cpu, &last.in, last.ops);
   cpu->pending = saved;
   cpu->cr2 = cr2;
-  bool code16 = !(cpu->seg[SEG_CS].attr & SEGA_DB);
-  if (ZYAN_FAILED(ZydisDecoderDecodeFull(code16 ? &decoder16 : &decoder, bytes, got, &last.in,
-                                         last.ops)))
+  if (decoded != 1)
     return 0;
   register_context(cpu, &last.ctx);
   last.valid = true;
