@@ -4,48 +4,6 @@
  * fxsave's image, an IRET to the same level (three slots, not five). Compared with QEMU. */
 #include "lib/guest.h"
 
-static int hits;
-static uint32_t hit_eip[16], hit_dr6[16];
-
-static void hook(struct trap_frame *f) {
-  if (f->vector != 1 || hits == 16) {
-    printf("unexpected vector %u at %08x\n", f->vector, f->eip);
-    guest_exit(1);
-  }
-  hit_dr6[hits] = dr6_take();
-  hit_eip[hits] = f->eip;
-  hits++;
-  f->eflags &= ~0x100u;
-}
-
-#define WATCHED(what, insn, ...)                                                            \
-  do {                                                                                       \
-    uint32_t after;                                                                          \
-    __asm__ volatile(insn "\n2:\n\tmovl $2b, %[after]" : [after] "=m"(after)__VA_ARGS__);    \
-    report(what, after);                                                                     \
-  } while (0)
-
-static void report(const char *what, uint32_t after) {
-  printf("%s: %d #DB:", what, hits);
-  for (int i = 0; i < hits; i++) {
-    int at = (int)(hit_eip[i] - after);
-    printf(" dr6 %08x at %s%d;", hit_dr6[i], at < 0 ? "-" : "+", at < 0 ? -at : at);
-  }
-  printf("\n");
-  hits = 0;
-}
-
-static void set_dr(int n, uint32_t v) {
-  switch (n) {
-  case 0: __asm__ volatile("mov %0, %%dr0" ::"r"(v)); break;
-  default: __asm__ volatile("mov %0, %%dr7" ::"r"(v)); break;
-  }
-}
-static uint32_t dr7_for(int n, unsigned rw, unsigned len) {
-  unsigned lenbits = len == 1 ? 0 : len == 2 ? 1 : 3;
-  return (1u << (2 * n)) | ((rw | lenbits << 2) << (16 + 4 * n));
-}
-
 static volatile uint8_t table[16];
 static volatile uint32_t bitmap[4];
 static char s1[9] = "abcdefgh", s2[9] = "abXdefgh";
@@ -53,8 +11,7 @@ static volatile uint32_t var_n;
 static uint8_t fxbuf[512] __attribute__((aligned(16)));
 
 int main(void) {
-  traps_init();
-  trap_hook = hook;
+  watch_init();
   uint32_t r;
 
   set_dr(0, (uint32_t)&table[5]);

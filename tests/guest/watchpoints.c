@@ -10,62 +10,13 @@
  * one). */
 #include "lib/guest.h"
 
-static int hits;
-static uint32_t hit_eip[8], hit_dr6[8];
 static volatile uint32_t var_a, var_b[2], var_c;
-
-static void on_debug(struct trap_frame *f) {
-  if (f->vector != 1 || hits == 8) {
-    printf("unexpected vector %u at %08x\n", f->vector, f->eip);
-    guest_exit(1);
-  }
-  hit_dr6[hits] = dr6_take();
-  hit_eip[hits] = f->eip;
-  hits++;
-  f->eflags &= ~0x100u; /* TF off once it has trapped */
-}
-
-/* Run asm `insn`; report the #DBs, each with where it was taken relative to the end of insn
- * (0: right after it, as a trap after its last instruction is). */
-#define WATCHED(what, insn, ...)                                                            \
-  do {                                                                                       \
-    uint32_t after;                                                                          \
-    __asm__ volatile(insn "\n2:\n\tmovl $2b, %[after]" : [after] "=m"(after)__VA_ARGS__);    \
-    report(what, after);                                                                     \
-  } while (0)
-
-static void report(const char *what, uint32_t after) {
-  printf("%s: %d #DB:", what, hits);
-  for (int i = 0; i < hits; i++) {
-    int at = (int)(hit_eip[i] - after);
-    printf(" dr6 %08x at %s%d;", hit_dr6[i], at < 0 ? "-" : "+", at < 0 ? -at : at);
-  }
-  printf("\n");
-  hits = 0;
-}
-
-static void set_dr(int n, uint32_t v) {
-  switch (n) {
-  case 0: __asm__ volatile("mov %0, %%dr0" ::"r"(v)); break;
-  case 1: __asm__ volatile("mov %0, %%dr1" ::"r"(v)); break;
-  case 2: __asm__ volatile("mov %0, %%dr2" ::"r"(v)); break;
-  case 3: __asm__ volatile("mov %0, %%dr3" ::"r"(v)); break;
-  default: __asm__ volatile("mov %0, %%dr7" ::"r"(v)); break;
-  }
-}
-
-/* DR7 for breakpoint n: L bit, R/W and LEN (len 1, 2 or 4 bytes). */
-static uint32_t dr7_for(int n, unsigned rw, unsigned len) {
-  unsigned lenbits = len == 1 ? 0 : len == 2 ? 1 : 3;
-  return (1u << (2 * n)) | ((rw | lenbits << 2) << (16 + 4 * n));
-}
 
 void watch_callee(void);
 __asm__(".text\nwatch_callee:\n\tret\n");
 
 int main(void) {
-  traps_init();
-  trap_hook = on_debug;
+  watch_init();
 
   set_dr(0, (uint32_t)&var_a);
   set_dr(7, dr7_for(0, 1, 4)); /* DR0: writes to var_a */

@@ -141,4 +141,19 @@ struct site {
                    "9999:"                                                                   \
                    : [site_start] "=m"((s).start), [site_next] "=m"((s).next) __VA_ARGS__)
 
+/* Data breakpoints (lib/watch.c, linked by the tests that use it). watch_init: traps_init and
+ * a #DB hook that records each trap. WATCHED runs asm `insn` (operands continue the output
+ * list, as with FAULTING) and reports the #DBs it took, each with where it was taken relative
+ * to the end of insn (0: right after it, as a trap after its last instruction is). */
+void watch_init(void);
+void watch_report(const char *what, uint32_t after);
+void set_dr(int n, uint32_t v); /* DR0-DR3, or DR7 for any other n */
+uint32_t dr7_for(int n, unsigned rw, unsigned len); /* Ln, R/Wn and LENn (1, 2 or 4 bytes) */
+#define WATCHED(what, insn, ...)                                                            \
+  do {                                                                                       \
+    uint32_t after;                                                                          \
+    __asm__ volatile(insn "\n2:\n\tmovl $2b, %[after]" : [after] "=m"(after)__VA_ARGS__);    \
+    watch_report(what, after);                                                               \
+  } while (0)
+
 #endif
