@@ -69,15 +69,6 @@ static void print_entry(const char *what, const uint64_t *e) {
          v & D ? "D" : "-");
 }
 
-static void invlpg(uint32_t lin) { __asm__ volatile("invlpg (%0)" ::"r"(lin) : "memory"); }
-static void write_cr0(uint32_t v) { __asm__ volatile("mov %0, %%cr0" ::"r"(v) : "memory"); }
-static void write_cr3(uint32_t v) { __asm__ volatile("mov %0, %%cr3" ::"r"(v) : "memory"); }
-static void write_cr4(uint32_t v) { __asm__ volatile("mov %0, %%cr4" ::"r"(v) : "memory"); }
-static uint32_t read_cr3(void) {
-  uint32_t v;
-  __asm__ volatile("mov %%cr3, %0" : "=r"(v));
-  return v;
-}
 
 static uint32_t cpuid1_edx(void) {
   uint32_t a = 1, b, c = 0, d;

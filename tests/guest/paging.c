@@ -44,10 +44,6 @@ static uint32_t get_pte(const uint32_t *pte) {
   return *(volatile const uint32_t *)pte;
 }
 
-static void invlpg(uint32_t lin) { __asm__ volatile("invlpg (%0)" ::"r"(lin) : "memory"); }
-static void write_cr0(uint32_t v) { __asm__ volatile("mov %0, %%cr0" ::"r"(v) : "memory"); }
-static void write_cr3(uint32_t v) { __asm__ volatile("mov %0, %%cr3" ::"r"(v) : "memory"); }
-static void write_cr4(uint32_t v) { __asm__ volatile("mov %0, %%cr4" ::"r"(v) : "memory"); }
 
 static const char *ad(uint32_t e) { return (e & A) ? ((e & D) ? "A D" : "A -") : ((e & D) ? "- D" : "- -"); }
 
