@@ -227,36 +227,42 @@ static enum walk_status walk_32bit(struct mmu *m, const struct cpu *cpu, uint32_
   return WALK_OK;
 }
 
+/* Entry `index` of the PAE table at `table` and its value: a table outside RAM reads as all
+ * ones (present, with reserved bits set). */
+static enum walk_status pae_entry(struct mmu *m, uint64_t table, uint32_t index,
+                                  uint64_t reserved, uint32_t **entry, uint64_t *value) {
+  *entry = entry_ptr(m, table + index * 8u, 8);
+  if (!*entry)
+    return WALK_RESERVED;
+  if (!(**entry & PTE_P))
+    return WALK_NOT_PRESENT;
+  *value = entry_value(*entry, true);
+  return *value & reserved ? WALK_RESERVED : WALK_OK;
+}
+
 /* PAE paging: the PDPTEs are the four the CPU loaded with CR3 (cpu->pdpte), not memory. */
 static enum walk_status walk_pae(struct mmu *m, const struct cpu *cpu, uint32_t lin,
                                  struct walk *w, struct walk_path *p) {
   uint64_t pdpte = cpu->pdpte[lin >> 30];
   if (!(pdpte & PTE_P))
     return WALK_NOT_PRESENT;
-  /* A table outside RAM reads as all ones: present, with reserved bits set. */
-  uint32_t *pde = entry_ptr(m, (pdpte & PAE_FRAME) + ((lin >> 21) & 0x1ff) * 8, 8);
-  if (!pde)
-    return WALK_RESERVED;
-  if (!(*pde & PTE_P))
-    return WALK_NOT_PRESENT;
-  uint64_t d = entry_value(pde, true);
   uint64_t reserved = PAE_RESERVED | (nx_enabled(cpu) ? 0 : PAE_XD);
+  uint32_t *pde, *pte;
+  uint64_t d, t;
+  enum walk_status s = pae_entry(m, pdpte & PAE_FRAME, (lin >> 21) & 0x1ff, reserved, &pde, &d);
+  if (s != WALK_OK)
+    return s;
   w->large = d & PTE_PS; /* 2 MiB pages need no CR4.PSE */
-  if (d & (w->large ? reserved | PAE_LARGE_RESERVED : reserved))
-    return WALK_RESERVED;
   if (w->large) {
+    if (d & PAE_LARGE_RESERVED)
+      return WALK_RESERVED;
     *p = (struct walk_path){NULL, pde, (uint32_t)d, d & PAE_XD};
     w->pa = phys32((d & PAE_FRAME & ~0x1fffffull) | (lin & 0x1fffffu));
     return WALK_OK;
   }
-  uint32_t *pte = entry_ptr(m, (d & PAE_FRAME) + ((lin >> 12) & 0x1ff) * 8, 8);
-  if (!pte)
-    return WALK_RESERVED;
-  if (!(*pte & PTE_P))
-    return WALK_NOT_PRESENT;
-  uint64_t t = entry_value(pte, true);
-  if (t & reserved)
-    return WALK_RESERVED;
+  s = pae_entry(m, d & PAE_FRAME, (lin >> 12) & 0x1ff, reserved, &pte, &t);
+  if (s != WALK_OK)
+    return s;
   *p = (struct walk_path){pde, pte, (uint32_t)d & (uint32_t)t, (d | t) & PAE_XD};
   w->pa = phys32((t & PAE_FRAME) | (lin & 0xfffu));
   return WALK_OK;
