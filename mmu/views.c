@@ -235,17 +235,21 @@ static void unmap_all(struct mmu *m, int view, bool keep_global) {
     m->mapping_changed(m->code_write_opaque, view, MMU_ALL_PAGES);
 }
 
+/* Map a run of pages. touch_now says the guest is about to use them (the page a fault asked
+ * for, a working-set page), so the host page tables are filled with the mapping: on this
+ * host the first touch of each 4 KiB page of a new mapping is a fault of its own (~10 us),
+ * filling it in the mmap costs ~1 us, and a filled entry costs ~3 us more to tear down when
+ * it goes (../shared/HOST.md). So pages mapped on speculation (fault-around, of which 1 in 6
+ * to 1 in 10 get used) are not filled. A 4 MiB page (the kernel's direct map, which the
+ * guest fills with page cache) is filled too, ~0.2 ms for all 1,024 pages: writing 50 MB to
+ * the disk went from 0.50 to 0.37 s. Filling allocates the guest RAM behind the pages, which
+ * their use allocates anyway. */
 static int map_run(struct mmu *m, int view, uint32_t lin_page, uint32_t ppn, uint32_t pages,
-                   uint32_t flags) {
+                   uint32_t flags, bool touch_now) {
   struct view *w = m->views[view];
   int prot = (flags & VE_WRITE) ? PROT_READ | PROT_WRITE : PROT_READ;
   void *want = host_addr(w, lin_page);
-  /* The first touch of each 4 KiB page of a new mapping is a host fault, ~10 us here. A
-   * 4 MiB page (the kernel's direct map, which the guest fills with page cache) has its page
-   * tables filled with the mapping instead, ~0.2 ms for all 1,024 pages: writing 50 MB to
-   * the disk went from 0.50 to 0.37 s. It allocates the guest RAM behind it, which the
-   * direct map's use allocates sooner or later anyway. */
-  int populate = pages >= m->large_pages ? MAP_POPULATE : 0;
+  int populate = touch_now || pages >= m->large_pages ? MAP_POPULATE : 0;
   void *p = mmap(want, (size_t)pages << PAGE_SHIFT, prot, MAP_SHARED | MAP_FIXED | populate,
                  m->memfd, (off_t)ppn << PAGE_SHIFT);
   if (p == MAP_FAILED)
@@ -539,7 +543,7 @@ static void fill_working_set(struct mmu *m, const struct cpu *cpu) {
       continue;
     }
     if (u->entry[p] != e &&
-        map_run(m, VIEW_USER, p, e >> PAGE_SHIFT, 1, e & (VE_WRITE | VE_GLOBAL)) == 0)
+        map_run(m, VIEW_USER, p, e >> PAGE_SHIFT, 1, e & (VE_WRITE | VE_GLOBAL), true) == 0)
       m->stat_ws_filled++;
     i++;
   }
@@ -734,7 +738,7 @@ static void fault_around(struct mmu *m, const struct cpu *cpu, int view, uint32_
     while (p + n < first + AROUND_PAGES && !w->entry[p + n] &&
            quiet_entry(m, cpu, view, p + n) == e + (n << PAGE_SHIFT))
       n++;
-    if (map_run(m, view, p, e >> PAGE_SHIFT, n, e & (VE_WRITE | VE_GLOBAL)) < 0)
+    if (map_run(m, view, p, e >> PAGE_SHIFT, n, e & (VE_WRITE | VE_GLOBAL), false) < 0)
       return;
     m->stat_around += n;
     p += n;
@@ -781,13 +785,13 @@ enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, b
   }
   if (pages == 0)
     return MMU_FAULT_UNASSIGNED;
-  int err = map_run(m, view, lin_page, ppn, pages, flags);
+  int err = map_run(m, view, lin_page, ppn, pages, flags, true);
   if (err == -ENOMEM) {
     /* Out of host mappings (vm.max_map_count): start the views afresh. */
     unmap_all(m, VIEW_USER, false);
     unmap_all(m, VIEW_KERNEL, false);
     m->views[VIEW_KERNEL]->cr3 = cpu->cr3;
-    err = map_run(m, view, lin_page, ppn, pages, flags);
+    err = map_run(m, view, lin_page, ppn, pages, flags, true);
   }
   if (err) {
     cpu_stop(cpu, SHUTDOWN_ERROR, "cannot map guest page 0x%08x into the %s view: %s", lin,
