@@ -129,6 +129,7 @@ void cpu_stop(struct cpu *cpu, int reason, const char *fmt, ...) {
 #define CPUID_PGE (1u << 13)
 #define CPUID_CMOV (1u << 15)
 #define CPUID_PAT (1u << 16)
+#define CPUID_CLFSH (1u << 19)
 #define CPUID_MMX (1u << 23)
 #define CPUID_FXSR (1u << 24)
 #define CPUID_SSE (1u << 25)
@@ -138,7 +139,7 @@ void cpu_stop(struct cpu *cpu, int reason, const char *fmt, ...) {
 
 #define CPUID_FEATURES_EDX                                                                   \
   (CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_PAE | CPUID_CX8 | CPUID_SEP | CPUID_PGE |        \
-   CPUID_CMOV | CPUID_PAT | CPUID_MMX | CPUID_FXSR | CPUID_SSE | CPUID_SSE2)
+   CPUID_CMOV | CPUID_PAT | CPUID_CLFSH | CPUID_MMX | CPUID_FXSR | CPUID_SSE | CPUID_SSE2)
 
 static void cpuid_string(uint32_t *out, const char *s, int words) {
   memcpy(out, s, (size_t)words * 4);

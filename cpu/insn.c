@@ -320,6 +320,10 @@ int insn_raise_ud(struct cpu *cpu, const struct insn_call *c) {
   return raise_at(cpu, c, EXC_UD, false, 0);
 }
 
+int insn_raise_nm(struct cpu *cpu, const struct insn_call *c) {
+  return raise_at(cpu, c, EXC_NM, false, 0);
+}
+
 int insn_raise_de(struct cpu *cpu, const struct insn_call *c) {
   return raise_at(cpu, c, EXC_DE, false, 0);
 }
@@ -1007,8 +1011,10 @@ int insn_smsw(struct cpu *cpu, const struct insn_call *c) {
 
 int insn_clts(struct cpu *cpu, const struct insn_call *c) {
   REQUIRE_CPL0(cpu, c);
+  if (!(cpu->cr0 & CR0_TS))
+    return CO_NEXT;
   cpu->cr0 &= ~CR0_TS;
-  return CO_NEXT;
+  return next_via_dispatcher(cpu, c); /* the FPU is usable again: translations differ */
 }
 
 int insn_nop_privileged(struct cpu *cpu, const struct insn_call *c) {

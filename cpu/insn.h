@@ -51,6 +51,7 @@ int insn_int(struct cpu *cpu, const struct insn_call *c);
 int insn_into(struct cpu *cpu, const struct insn_call *c);
 int insn_iret(struct cpu *cpu, const struct insn_call *c);
 int insn_raise_ud(struct cpu *cpu, const struct insn_call *c);
+int insn_raise_nm(struct cpu *cpu, const struct insn_call *c);
 int insn_raise_de(struct cpu *cpu, const struct insn_call *c); /* div by a zero register */
 int insn_raise_gp0(struct cpu *cpu, const struct insn_call *c); /* #GP(0) */
 /* #DB for the instruction breakpoints imm (DR6 B0-B3) at this instruction (a fault). */

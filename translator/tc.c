@@ -41,6 +41,10 @@ uint32_t tc_key(const struct cpu *cpu) {
     key |= KEY_NONFLAT;
   if (!(cpu->cr4 & CR4_OSFXSR))
     key |= KEY_NO_SSE;
+  if (cpu->cr0 & CR0_TS)
+    key |= KEY_FPU_TS | ((cpu->cr0 & CR0_MP) ? 0 : KEY_WAIT_GO);
+  if (cpu->cr0 & CR0_EM)
+    key |= KEY_FPU_EM;
   if (cpu->seg[SEG_CS].base != 0 || cpu->seg[SEG_CS].limit != UINT32_MAX)
     key |= KEY_CS_BASED;
   if (cpu->eflags & FL_TF)
@@ -78,7 +82,7 @@ static void jcache_clear(uint32_t *jc) {
 }
 
 int tc_jcache_slot(uint32_t key) {
-  return (int)(key & KEY_CPL_MASK) | ((key & KEY_NO_SSE) ? 4 : 0);
+  return (int)(key & KEY_CPL_MASK) | ((key & KEY_NO_SSE) ? 4 : 0) | ((key & KEY_FPU_TS) ? 8 : 0);
 }
 
 /* Note that something reached through linear addresses (a chain into another page, an

@@ -72,10 +72,15 @@ struct tb {
 #define KEY_CODE16 0x200u    /* a 16-bit code segment (CS.D = 0): re-encoded for 32 bits */
 #define KEY_STACK16 0x400u   /* a 16-bit stack segment (SS.B = 0): pushes and pops use SP */
 #define KEY_WATCH 0x800u     /* a data breakpoint is armed: one instruction, checked first */
+#define KEY_FPU_TS 0x1000u   /* CR0.TS: x87, MMX and SSE instructions raise #NM (WAIT too) */
+#define KEY_WAIT_GO 0x2000u  /* CR0.TS with CR0.MP clear: WAIT runs all the same */
+#define KEY_FPU_EM 0x4000u   /* CR0.EM: x87 instructions raise #NM, MMX and SSE ones #UD */
 /* Keys whose blocks the indirect-branch caches do not hold: the caches are indexed by EIP
- * and hold flat translations only, and single-stepped blocks must come back each time. */
+ * and hold flat translations only, and single-stepped blocks must come back each time.
+ * CR0.EM, and CR0.TS without CR0.MP, are rare enough to do without them. */
 #define KEY_NO_JCACHE                                                                        \
-  (KEY_NONFLAT | KEY_CS_BASED | KEY_TF | KEY_RF | KEY_CODE16 | KEY_STACK16 | KEY_WATCH)
+  (KEY_NONFLAT | KEY_CS_BASED | KEY_TF | KEY_RF | KEY_CODE16 | KEY_STACK16 | KEY_WATCH |     \
+   KEY_WAIT_GO | KEY_FPU_EM)
 
 /* The guest linear address of a block's first instruction. */
 static inline uint32_t tb_linear(const struct tb *tb) { return tb->cs_base + tb->eip; }
@@ -139,9 +144,10 @@ struct tc_phase {
 #define TB_HASH_BITS 16
 #define TC_MMIO_INSNS 256 /* a power of two */
 
-/* Indirect-branch caches: one per CPL and SSE availability, the key bits a target's host code
- * depends on besides its page (non-flat segments use none). */
-#define JC_SLOTS 8
+/* Indirect-branch caches: one per CPL, SSE availability and CR0.TS, the key bits a target's
+ * host code depends on besides its page (non-flat segments use none). A kernel that switches
+ * the FPU lazily runs with CR0.TS set most of the time. */
+#define JC_SLOTS 16
 
 /* The non-global linear pages an indirect-branch cache's entries lead into, with the frames
  * their code was translated from: after a mov cr3 the cache stays if each maps the same. */

@@ -1294,13 +1294,54 @@ static bool needs_osfxsr(struct xlate *x) {
   return false;
 }
 
+/* Which of the FPU's, MMX's or SSE's state an instruction uses, for CR0.EM and CR0.TS (SDM
+ * vol. 3A, 2.5 and table 2-2; 13.1.3). fxsave and fxrstor count as x87 instructions (#NM
+ * with EM); the SSE instructions that touch no such state (fences, prefetches, movnti) are
+ * not affected. */
+enum fpu_use { FPU_NONE, FPU_X87, FPU_WAIT, FPU_MMX, FPU_SSE };
+
+static enum fpu_use fpu_use_of(struct xlate *x) {
+  if (x->in.mnemonic == ZYDIS_MNEMONIC_FWAIT)
+    return FPU_WAIT;
+  if (x->in.meta.isa_set == ZYDIS_ISA_SET_FXSAVE)
+    return FPU_X87;
+  switch (x->in.meta.isa_ext) {
+  case ZYDIS_ISA_EXT_X87: return FPU_X87;
+  case ZYDIS_ISA_EXT_MMX: return FPU_MMX;
+  case ZYDIS_ISA_EXT_SSE:
+  case ZYDIS_ISA_EXT_SSE2:
+    if (needs_osfxsr(x))
+      return FPU_SSE;
+    for (int i = 0; i < x->in.operand_count; i++)
+      if (reg_class(&x->op[i]) == ZYDIS_REGCLASS_MMX)
+        return FPU_MMX;
+    return FPU_NONE;
+  default: return FPU_NONE;
+  }
+}
+
+/* An instruction that faults before doing anything, whatever its operands: one that is not
+ * valid here (#UD), or whose unit CR0 or CR4 turns off. #UD comes first (EM for MMX and
+ * SSE, OSFXSR), then #NM (TS; EM for x87; WAIT only with TS and MP). True if it was so. */
+static bool raise_if_unusable(struct xlate *x) {
+  enum fpu_use use = fpu_use_of(x);
+  bool mmx_or_sse = use == FPU_MMX || use == FPU_SSE;
+  if (x->in.mnemonic == ZYDIS_MNEMONIC_INVALID || !isa_allowed(x) ||
+      ((x->key & KEY_FPU_EM) && mmx_or_sse) || ((x->key & KEY_NO_SSE) && needs_osfxsr(x))) {
+    raise_ud(x);
+    return true;
+  }
+  bool ts = (x->key & KEY_FPU_TS) && use != FPU_NONE &&
+            (use != FPU_WAIT || !(x->key & KEY_WAIT_GO));
+  if (ts || ((x->key & KEY_FPU_EM) && use == FPU_X87)) {
+    callout_final(x, insn_raise_nm);
+    return true;
+  }
+  return false;
+}
+
 static void translate_insn(struct xlate *x) {
   ZydisMnemonic mn = x->in.mnemonic;
-  if (x->in.mnemonic == ZYDIS_MNEMONIC_INVALID || !isa_allowed(x) ||
-      ((x->key & KEY_NO_SSE) && needs_osfxsr(x))) {
-    raise_ud(x);
-    return;
-  }
   if (is_string_opcode(x)) {
     translate_string(x);
     return;
@@ -1355,7 +1396,10 @@ static void translate_insn(struct xlate *x) {
   case ZYDIS_MNEMONIC_RDTSC: translate_rdtsc(x); return;
   case ZYDIS_MNEMONIC_RDMSR: callout(x, insn_rdmsr); return;
   case ZYDIS_MNEMONIC_WRMSR: callout(x, insn_wrmsr); return;
-  case ZYDIS_MNEMONIC_CLTS: callout(x, insn_clts); return;
+  case ZYDIS_MNEMONIC_CLTS: /* CR0.TS is in the key: a block goes on only if it was clear */
+    callout(x, insn_clts);
+    end_after(x);
+    return;
   case ZYDIS_MNEMONIC_WBINVD: case ZYDIS_MNEMONIC_INVD: callout(x, insn_nop_privileged); return;
   case ZYDIS_MNEMONIC_DAA: case ZYDIS_MNEMONIC_DAS: case ZYDIS_MNEMONIC_AAA:
   case ZYDIS_MNEMONIC_AAS:
@@ -1719,10 +1763,13 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
     record_insn(x);
     if ((key & KEY_STACK16) && uses_stack(x))
       callout(x, insn_check_stack16); /* SP is ESP here: see insn_check_stack16 */
-    if (tc_is_mmio_insn(tc, pages[0] << PAGE_SHIFT | (lin & (PAGE_SIZE - 1))))
+    if (raise_if_unusable(x)) {
+      /* it faults before it touches anything */
+    } else if (tc_is_mmio_insn(tc, pages[0] << PAGE_SHIFT | (lin & (PAGE_SIZE - 1)))) {
       callout_final(x, insn_emulate_mmio); /* it touched device memory before */
-    else
+    } else {
       translate_insn(x);
+    }
     if (in_shadow && !x->ended)
       poll_pending_before(x, x->next_eip);
     x->dispatch_exits = false;

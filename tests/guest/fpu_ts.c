@@ -1,0 +1,149 @@
+/* fpu_ts.c - CR0.TS, CR0.EM and CR0.MP (SDM vol. 3A, 2.5 and table 2-2; 13.1.3): with TS set,
+ * x87, MMX and SSE instructions, fxsave and fxrstor raise #NM before they do anything, and
+ * WAIT does too when MP is set; instructions that touch none of that state (fences,
+ * prefetches, movnti, clflush) run. With EM set, x87 instructions and fxsave raise #NM, MMX
+ * and SSE ones #UD, WAIT runs. clts, mov to CR0 and lmsw take effect at the next
+ * instruction, and smsw shows TS. A lazy-FPU handler (clts, then retry) as kernels before
+ * Linux 4.14 had: the computation goes on with its state intact.
+ *
+ * Built with -DSDM_ONLY it tests, against fpu_ts_sdm.expected, what QEMU 7.2 does differently
+ * from the SDM: it lets emms and cvtpi2ps run with TS or EM set, checks TS before EM for MMX
+ * and SSE instructions (#NM where the SDM's tables give #UD), and its default CPU has no
+ * clflush (#UD). */
+#include "lib/guest.h"
+
+#define CR0_MP 0x2u
+#define CR0_EM 0x4u
+#define CR0_TS 0x8u
+#define CR4_OSFXSR 0x200u
+
+static uint8_t fx_area[512] __attribute__((aligned(16)));
+static uint32_t scratch __attribute__((aligned(64)));
+static uint32_t mxcsr = 0x1f80;
+
+static void set_cr0_bits(uint32_t set, uint32_t clear) { write_cr0((read_cr0() | set) & ~clear); }
+
+/* Each instruction under the CR0 bits in force, skipped if it faults. */
+static void under_current_bits(const char *mode) {
+  struct site s;
+  printf("-- %s\n", mode);
+  FAULTING(s, "fld1");
+  print_trap("fld1", s.start);
+  FAULTING(s, "fnstsw %%ax", : : "eax");
+  print_trap("fnstsw ax", s.start);
+  FAULTING(s, "fninit");
+  print_trap("fninit", s.start);
+  FAULTING(s, "fwait");
+  print_trap("fwait", s.start);
+  FAULTING(s, "fxsave %[a]", : [a] "m"(fx_area));
+  print_trap("fxsave", s.start);
+  FAULTING(s, "movd %%eax, %%mm0", : : "eax");
+  print_trap("movd mm0, eax", s.start);
+  FAULTING(s, "pavgb %%mm1, %%mm0");
+  print_trap("pavgb mm0, mm1", s.start);
+  FAULTING(s, "addps %%xmm1, %%xmm0");
+  print_trap("addps xmm0, xmm1", s.start);
+  FAULTING(s, "movd %%eax, %%xmm0", : : "eax");
+  print_trap("movd xmm0, eax", s.start);
+  FAULTING(s, "ldmxcsr %[m]", : [m] "m"(mxcsr));
+  print_trap("ldmxcsr", s.start);
+  FAULTING(s, "sfence; lfence; mfence");
+  print_trap("sfence, lfence, mfence", s.start);
+  FAULTING(s, "prefetchnta %[m]", : [m] "m"(scratch));
+  print_trap("prefetchnta", s.start);
+  FAULTING(s, "movnti %%eax, %[m]", , [m] "=m"(scratch) : "a"(7));
+  print_trap("movnti", s.start);
+  FAULTING(s, "pause");
+  print_trap("pause", s.start);
+#ifdef SDM_ONLY
+  FAULTING(s, "emms");
+  print_trap("emms", s.start);
+  FAULTING(s, "cvtpi2ps %%mm1, %%xmm0");
+  print_trap("cvtpi2ps xmm0, mm1", s.start);
+  FAULTING(s, "clflush %[m]", : [m] "m"(scratch));
+  print_trap("clflush", s.start);
+#endif
+}
+
+/* CR0 writes take effect at the very next instruction, in the same stretch of code. */
+static void next_instruction(void) {
+  struct site s;
+  uint32_t cr0 = read_cr0();
+  printf("-- at the next instruction\n");
+  FAULTING(s, "mov %[on], %%cr0; fld1", , "+m"(scratch) : [on] "r"(cr0 | CR0_TS));
+  print_trap("mov cr0 (TS set); fld1", s.start + 3);
+  FAULTING(s, "clts; fld1; fstp %%st(0)");
+  print_trap("clts; fld1", s.start);
+  uint32_t msw = (cr0 | CR0_TS) & 0xffff;
+  FAULTING(s, "lmsw %w[m]; fldz", : [m] "r"(msw));
+  print_trap("lmsw (TS set); fldz", s.start + 3);
+  uint32_t seen = 0;
+  __asm__ volatile("smsw %0" : "=r"(seen));
+  printf("smsw TS %u\n", (seen >> 3) & 1);
+  msw = cr0 & ~CR0_TS & 0xffff;
+  FAULTING(s, "lmsw %w[m]; fldz; fstp %%st(0)", : [m] "r"(msw));
+  print_trap("lmsw (TS clear); fldz", s.start);
+  __asm__ volatile("smsw %0" : "=r"(seen));
+  printf("smsw TS %u\n", (seen >> 3) & 1);
+}
+
+/* The #NM handler of a kernel that switches the FPU lazily: clts, and the faulting
+ * instruction runs again. */
+static int nm_count;
+static void lazy_fpu(struct trap_frame *f) {
+  if (f->vector != 7) {
+    printf("unexpected vector %u at %08x\n", f->vector, f->eip);
+    guest_exit(1);
+  }
+  nm_count++;
+  __asm__ volatile("clts");
+}
+
+static void lazy_switch(void) {
+  printf("-- lazy FPU switching\n");
+  trap_hook = lazy_fpu;
+  volatile double a = 1.5, b = 2.25, r = 0;
+  uint32_t cw = 0;
+  __asm__ volatile("fninit; fldpi; fstp %%st(0)" ::: "memory");
+  for (int round = 0; round < 3; round++) {
+    set_cr0_bits(CR0_TS, 0);
+    __asm__ volatile("fldl %[a]; fmull %[b]; fstpl %[r]" : [r] "=m"(r) : [a] "m"(a), [b] "m"(b));
+    __asm__ volatile("fnstcw %0" : "=m"(cw));
+    printf("round %d: %d.%04d, #NM %d, control word %04x, TS %u\n", round, (int)r,
+           (int)((r - (int)r) * 10000), nm_count, cw & 0xffff, (read_cr0() >> 3) & 1);
+  }
+  uint32_t lo = 0x11223344, out = 0;
+  set_cr0_bits(CR0_TS, 0);
+  __asm__ volatile("movd %[i], %%mm2; paddd %%mm2, %%mm2; movd %%mm2, %[o]; emms"
+                   : [o] "=r"(out) : [i] "r"(lo));
+  printf("mmx after #NM: %08x, #NM %d\n", out, nm_count);
+  set_cr0_bits(CR0_TS, 0);
+  uint32_t xo = 0;
+  __asm__ volatile("movd %[i], %%xmm3; paddd %%xmm3, %%xmm3; movd %%xmm3, %[o]"
+                   : [o] "=r"(xo) : [i] "r"(lo));
+  printf("sse after #NM: %08x, #NM %d\n", xo, nm_count);
+  trap_hook = 0;
+}
+
+int main(void) {
+  traps_init();
+  write_cr4(read_cr4() | CR4_OSFXSR);
+  set_cr0_bits(CR0_MP, CR0_EM | CR0_TS);
+  __asm__ volatile("fninit");
+  under_current_bits("MP");
+  set_cr0_bits(CR0_TS, 0);
+  under_current_bits("MP TS");
+  set_cr0_bits(0, CR0_MP);
+  under_current_bits("TS");
+  set_cr0_bits(CR0_EM, CR0_TS);
+  under_current_bits("EM");
+#ifdef SDM_ONLY
+  set_cr0_bits(CR0_TS | CR0_MP, 0);
+  under_current_bits("MP EM TS");
+#endif
+  set_cr0_bits(CR0_MP, CR0_EM | CR0_TS);
+  next_instruction();
+  set_cr0_bits(0, CR0_TS);
+  lazy_switch();
+  return 0;
+}
