@@ -332,9 +332,42 @@ static void pci_exit(struct machine *m) {
   pci_bus_exit(&m->pci);
 }
 
+/* The BIOS data area at 0x400 and the extended one (EBDA) below 640 KiB, as a PC BIOS leaves
+ * them (SeaBIOS under QEMU): kernels that look for the MP floating pointer search the EBDA's
+ * first KiB, or the last KiB of base memory, before the BIOS ROM (MP spec 1.4, 4), and xv6
+ * reads where those are from here. The EBDA is the 1 KiB the e820 maps reserve at 0x9fc00. */
+#define BDA_ADDR 0x400u
+#define BDA_COM_PORTS 0x00    /* four words: the serial ports' I/O bases */
+#define BDA_EBDA_SEGMENT 0x0e /* word: the EBDA's address / 16 */
+#define BDA_EQUIPMENT 0x10    /* word: bit 1 x87, 9-11 serial ports */
+#define BDA_BASE_MEMORY 0x13  /* word: KiB of memory below the EBDA */
+#define EBDA_ADDR 0x9fc00u
+#define EBDA_KIB 1u
+
+static void put_word(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+}
+
+static void bios_data_area_init(struct machine *m) {
+  uint8_t *bda = mmu_phys_ptr(&m->mmu, BDA_ADDR, 0x100);
+  uint8_t *ebda = mmu_phys_ptr(&m->mmu, EBDA_ADDR, EBDA_KIB * 1024);
+  if (!bda || !ebda)
+    return; /* less RAM than 640 KiB: there is no BIOS data area to speak of */
+  memset(bda, 0, 0x100);
+  if (m->has_com1)
+    put_word(bda + BDA_COM_PORTS, UART_COM1_BASE);
+  put_word(bda + BDA_EBDA_SEGMENT, EBDA_ADDR >> 4);
+  put_word(bda + BDA_EQUIPMENT, (uint16_t)(1u << 1 | (m->has_com1 ? 1u : 0u) << 9));
+  put_word(bda + BDA_BASE_MEMORY, EBDA_ADDR / 1024);
+  memset(ebda, 0, EBDA_KIB * 1024);
+  ebda[0] = EBDA_KIB; /* the EBDA's first byte: its size in KiB */
+}
+
 /* What a BIOS leaves in 0xE0000-0xFFFFF, which the e820 map reserves: the ACPI tables at
- * ACPI_TABLES_ADDR and the MP tables at MPTABLE_ADDR. */
+ * ACPI_TABLES_ADDR and the MP tables at MPTABLE_ADDR; and its data areas. */
 static int firmware_tables_init(struct machine *m) {
+  bios_data_area_init(m);
   if (m->has_acpi) {
     struct acpi_config ac;
     acpi_config_default(&ac);
