@@ -62,8 +62,10 @@ uint32_t tc_key(const struct cpu *cpu) {
 
 static int view_of(const struct tb *tb) { return (tb->key & KEY_CPL_MASK) == 3; }
 
+/* Both multiplied, so that the key's low bits reach the top bits the hash keeps: blocks of one
+ * EIP under several keys (CPL, CR0.TS) go to different buckets. */
 static uint32_t hash_of(uint32_t eip, uint32_t key) {
-  return ((eip * 0x9e3779b1u) ^ key) >> (32 - TB_HASH_BITS);
+  return (eip * 0x9e3779b1u ^ key * 0x85ebca6bu) >> (32 - TB_HASH_BITS);
 }
 
 void *tc_meta_alloc(struct tcache *tc, size_t size) {

@@ -76,11 +76,13 @@ struct tb {
 #define KEY_WAIT_GO 0x2000u  /* CR0.TS with CR0.MP clear: WAIT runs all the same */
 #define KEY_FPU_EM 0x4000u   /* CR0.EM: x87 instructions raise #NM, MMX and SSE ones #UD */
 /* Keys whose blocks the indirect-branch caches do not hold: the caches are indexed by EIP
- * and hold flat translations only, and single-stepped blocks must come back each time.
- * CR0.EM, and CR0.TS without CR0.MP, are rare enough to do without them. */
+ * and hold flat translations only, and single-stepped blocks must come back each time; a
+ * block without its interrupt poll is for the one entry after an interrupt shadow, and found
+ * by a later indirect branch it could loop without ever polling. CR0.EM, and CR0.TS without
+ * CR0.MP, are rare enough to do without them. */
 #define KEY_NO_JCACHE                                                                        \
   (KEY_NONFLAT | KEY_CS_BASED | KEY_TF | KEY_RF | KEY_CODE16 | KEY_STACK16 | KEY_WATCH |     \
-   KEY_WAIT_GO | KEY_FPU_EM)
+   KEY_NOPOLL | KEY_WAIT_GO | KEY_FPU_EM)
 
 /* The guest linear address of a block's first instruction. */
 static inline uint32_t tb_linear(const struct tb *tb) { return tb->cs_base + tb->eip; }

@@ -7,7 +7,7 @@
  * Linux 4.14 had: the computation goes on with its state intact.
  *
  * Built with -DSDM_ONLY it tests, against fpu_ts_sdm.expected, what QEMU 7.2 does differently
- * from the SDM: it lets emms and cvtpi2ps run with TS or EM set, checks TS before EM for MMX
+ * from the SDM: it lets emms, cvtpi2ps, cvtpi2pd and movq2dq run with TS or EM set, checks TS before EM for MMX
  * and SSE instructions (#NM where the SDM's tables give #UD), and its default CPU has no
  * clflush (#UD). */
 #include "lib/guest.h"
@@ -47,6 +47,16 @@ static void under_current_bits(const char *mode) {
   print_trap("movd xmm0, eax", s.start);
   FAULTING(s, "ldmxcsr %[m]", : [m] "m"(mxcsr));
   print_trap("ldmxcsr", s.start);
+  FAULTING(s, "paddq %%mm1, %%mm0"); /* SSE2 on MMX registers */
+  print_trap("paddq mm0, mm1", s.start);
+  FAULTING(s, "maskmovq %%mm1, %%mm0", : "D"(&fx_area) : "memory");
+  print_trap("maskmovq", s.start);
+  FAULTING(s, "stmxcsr %[m]", , [m] "=m"(scratch));
+  print_trap("stmxcsr", s.start);
+  FAULTING(s, "fxrstor %[a]", : [a] "m"(fx_area));
+  print_trap("fxrstor", s.start);
+  FAULTING(s, "fnsave %[a]", , [a] "=m"(fx_area));
+  print_trap("fnsave", s.start);
   FAULTING(s, "sfence; lfence; mfence");
   print_trap("sfence, lfence, mfence", s.start);
   FAULTING(s, "prefetchnta %[m]", : [m] "m"(scratch));
@@ -60,6 +70,10 @@ static void under_current_bits(const char *mode) {
   print_trap("emms", s.start);
   FAULTING(s, "cvtpi2ps %%mm1, %%xmm0");
   print_trap("cvtpi2ps xmm0, mm1", s.start);
+  FAULTING(s, "cvtpi2pd %%mm1, %%xmm0");
+  print_trap("cvtpi2pd xmm0, mm1", s.start);
+  FAULTING(s, "movq2dq %%mm1, %%xmm0");
+  print_trap("movq2dq xmm0, mm1", s.start);
   FAULTING(s, "clflush %[m]", : [m] "m"(scratch));
   print_trap("clflush", s.start);
 #endif

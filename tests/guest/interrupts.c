@@ -18,6 +18,7 @@
 static volatile uint32_t ticks, rtc_ticks, handler_eflags, handler_isr, bad_vectors;
 static volatile uint32_t saved_eip_ok;
 static volatile uint32_t expect_lo, expect_hi;
+static volatile uint32_t loop_at, loop_exit; /* an interrupt at loop_at resumes at loop_exit */
 
 static uint8_t pic_read(uint16_t port, uint8_t ocw3) {
   outb(port, ocw3);
@@ -31,6 +32,10 @@ static void on_interrupt(struct trap_frame *f) {
     handler_isr = pic_read(PIC1, 0x0b); /* the in-service register */
     if (f->eip >= expect_lo && f->eip < expect_hi)
       saved_eip_ok++;
+    if (loop_at && f->eip == loop_at) {
+      f->eip = loop_exit;
+      loop_at = 0;
+    }
     outb(PIC1, 0x20); /* non-specific EOI */
   } else if (f->vector == 0x28) {
     rtc_ticks++;
@@ -140,6 +145,23 @@ static void test_shadow_ret(void) {
   printf("sti; ret: delivered %u of 5, at the return target %u of 5\n", delivered, at_target);
 }
 
+/* An indirect jump to itself, first reached in the shadow of mov ss: only an interrupt ends
+ * the loop, so the loop must take interrupts although its first run could not. */
+static void test_shadow_loop(void) {
+  __asm__ volatile("movl $1f, %[at]\n\t"
+                   "movl $2f, %[exit]\n\t"
+                   "movl $1f, %%ecx\n\t"
+                   "sti\n\t"
+                   "mov %%ss, %%eax\n\t"
+                   "mov %%eax, %%ss\n"
+                   "1: jmp *%%ecx\n"
+                   "2: cli"
+                   : [at] "=m"(loop_at), [exit] "=m"(loop_exit)
+                   :
+                   : "eax", "ecx", "memory");
+  printf("mov ss, then an indirect jump to itself: left by an interrupt\n");
+}
+
 static void test_hlt(void) {
   uint32_t before = ticks;
   __asm__ volatile("sti; hlt; cli");
@@ -212,6 +234,7 @@ int main(void) {
   pit_periodic(1193); /* 1 kHz */
   test_if_and_shadow();
   test_shadow_ret();
+  test_shadow_loop();
   test_hlt();
   test_mask();
   test_rtc();
