@@ -132,6 +132,13 @@ int main(void) {
          tss_type(SEL_TSS_B) == 0xb ? "yes" : "no");
   __asm__ volatile("lcall $0x20, $0" ::: "eax", "ecx", "edx", "memory");
   printf("called B again: runs %u, TS %u\n", b_runs, ts_bit());
+  /* The TS a task switch sets makes the next x87 instruction fault (#NM), as a lazy kernel
+   * wants. */
+  __asm__ volatile("lcall $0x20, $0" ::: "eax", "ecx", "edx", "memory");
+  struct site s;
+  FAULTING(s, "fld1");
+  print_trap("fld1 after a task switch", s.start);
+  printf("TS %u\n", ts_bit());
 
   __asm__ volatile("ljmp $0x30, $0" ::: "eax", "ecx", "edx", "memory");
   printf("jump to C through a gate: C saw NT %u, tr %x, A type %x, C type %x; back: tr %x, "
