@@ -53,10 +53,8 @@ int disk_open(struct disk *d, const char *path) {
     return refuse(d, -EINVAL);
   }
   if (bytes < (unsigned long long)DISK_MIN_SECTORS * DISK_SECTOR) {
-    fprintf(stderr,
-            "bt386: disk image %s is %llu bytes, too small for a disk: it needs at least %u "
-            "bytes (%u sectors, one cylinder of 16 heads x 63 sectors)\n",
-            path, bytes, DISK_MIN_SECTORS * DISK_SECTOR, DISK_MIN_SECTORS);
+    fprintf(stderr, "bt386: disk image %s is empty: a disk needs at least one %u-byte sector\n",
+            path, DISK_SECTOR);
     return refuse(d, -EINVAL);
   }
   if (bytes / DISK_SECTOR > DISK_MAX_SECTORS) {

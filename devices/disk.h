@@ -4,16 +4,17 @@
  *
  * An image is refused, with a message that names the file and the problem, when it cannot be
  * opened read-write, is not a regular file or block device, is not a whole number of sectors,
- * is smaller than one cylinder of the usual 16-head, 63-sector translation (504 KiB: nothing
- * smaller holds a partition table and a file system, and IDENTIFY's default geometry would
- * have no cylinder), or is locked by another program (flock, as QEMU locks its images). */
+ * is empty, or is locked by another program (flock, as QEMU locks its images). A disk
+ * smaller than one cylinder of the usual 16-head, 63-sector translation (504 KiB) is fine:
+ * QEMU takes any size (xv6's file system image is 1,000 sectors), and the IDE drive gives it
+ * a smaller default geometry. */
 #ifndef BT386_DISK_H
 #define BT386_DISK_H
 
 #include <stdint.h>
 
 #define DISK_SECTOR 512u
-#define DISK_MIN_SECTORS (16u * 63u)
+#define DISK_MIN_SECTORS 1u
 #define DISK_MAX_SECTORS (1ull << 48) /* what LBA48 addresses */
 
 struct disk {

@@ -201,11 +201,19 @@ static void default_settings(struct ide_drive *d) {
   d->spt = d->dspt;
 }
 
-static void power_on(struct ide_drive *d) {
+/* The default CHS translation: 16 heads of 63 sectors, as many cylinders as fit (at most
+ * 16,383). A disk smaller than one such cylinder gets one head of up to 63 sectors instead, so
+ * that it has a geometry at all (its last part is reached by LBA only). */
+static void default_geometry(struct ide_drive *d) {
   uint64_t chs = d->disk.sectors < CHS_MAX_SECTORS ? d->disk.sectors : CHS_MAX_SECTORS;
-  d->dheads = 16;
-  d->dspt = 63;
-  d->dcyls = (uint16_t)(chs / (16 * 63));
+  bool small = chs < 16 * 63;
+  d->dheads = small ? 1 : 16;
+  d->dspt = small ? (uint16_t)(chs < 63 ? chs : 63) : 63;
+  d->dcyls = (uint16_t)(chs / (d->dheads * d->dspt));
+}
+
+static void power_on(struct ide_drive *d) {
+  default_geometry(d);
   d->revert_on_reset = false;
   default_settings(d);
   d->power = POWER_ACTIVE;

@@ -413,6 +413,11 @@ static int platform_init(struct machine *m) {
   err = port80_init(&m->port80, &m->io);
   if (err)
     goto out_kbc;
+  if (!m->cfg.no_vga) {
+    err = crtc_init(&m->crtc, &m->io); /* nothing to undo: registers only */
+    if (err)
+      goto out_port80;
+  }
   err = serial_init(m);
   if (err)
     goto out_port80;

@@ -22,6 +22,7 @@
 #include "devices/pic.h"
 #include "devices/pit.h"
 #include "devices/port80.h"
+#include "devices/crtc.h"
 #include "devices/rtc.h"
 #include "devices/uart.h"
 #include "devices/timer.h"
@@ -42,6 +43,7 @@ struct machine_config {
   bool no_reboot;             /* -no-reboot: a guest reboot ends bt386 */
   bool no_acpi;               /* -no-acpi: no ACPI tables and no PM block */
   bool no_apic;               /* --no-apic: no local APIC, IOAPIC or MP table (8259A only) */
+  bool no_vga;                /* -nodefaults, -vga none: no text display's CRT controller */
   struct ide_drive_spec drives[IDE_MAX_DRIVES]; /* -hda.. / -drive, in command-line order */
   int n_drives;
 };
@@ -80,6 +82,7 @@ struct machine {
   struct rtc rtc;
   struct i8042 kbc;
   struct port80 port80;
+  struct crtc crtc;
   struct chardev serial;
   struct uart com1;
   bool has_com1;

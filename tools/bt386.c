@@ -40,7 +40,11 @@ static const char usage[] =
     "  -display none, -monitor none, -smp 1\n"
     "                      accepted for QEMU compatibility (no display, no monitor,\n"
     "                      one CPU: other values are refused)\n"
-    "  -nodefaults         no COM1 unless -serial asks for one, as in QEMU\n"
+    "  -nodefaults         no COM1 unless -serial asks for one, and no text display\n"
+    "                      (CRT controller), as in QEMU\n"
+    "  -vga none           no text display's CRT controller (ports 0x3D4-0x3D5, which\n"
+    "                      kernels that write the screen at 0xB8000 read the cursor\n"
+    "                      from; nothing is shown either way)\n"
     "  -no-reboot          end bt386 when the guest reboots instead of restarting it\n"
     "  -debugcon stdio     port 0xE9 output to standard output (the default; also\n"
     "                      file:PATH)\n"
@@ -218,7 +222,7 @@ static int add_drive(struct machine_config *cfg, const char *opt, const char *v)
 static bool takes_value(const char *a) {
   static const char *const with_value[] = {
       "-hda", "-hdb", "-hdc", "-hdd", "-drive", "-kernel", "-initrd", "-append", "-m", "-d",
-      "-D", "-display", "-monitor", "-smp", "-serial", "-debugcon", "-device", "--stats-json",
+      "-D", "-display", "-monitor", "-vga", "-smp", "-serial", "-debugcon", "-device", "--stats-json",
       "--stats-phase", "--tc-size", "--block-insns"};
   for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++)
     if (!strcmp(a, with_value[i]))
@@ -306,6 +310,11 @@ static int parse_args(int argc, char **argv, struct options *o, struct machine_c
         return bad_usage(a[1] == 'd' ? "-display %s: bt386 has no display (only -display none)"
                                      : "-monitor %s: bt386 has no monitor (only -monitor none)",
                          v);
+    } else if (!strcmp(a, "-vga")) {
+      if (strcmp(v, "none"))
+        return bad_usage("-vga %s: bt386 has no display adapter to choose (only -vga none, which "
+                         "also removes the text display's CRT controller)", v);
+      cfg->no_vga = true;
     } else if (!strcmp(a, "-smp")) {
       if (strcmp(v, "1") && strcmp(v, "cpus=1"))
         return bad_usage("-smp %s: bt386 runs one virtual CPU (use -smp 1, or leave it out)", v);
@@ -354,6 +363,8 @@ static int parse_args(int argc, char **argv, struct options *o, struct machine_c
     char why[200];
     chardev_parse("none", &cfg->serial, why, sizeof(why));
   }
+  if (o->nodefaults)
+    cfg->no_vga = true;
   return 0;
 }
 

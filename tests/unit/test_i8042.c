@@ -4,6 +4,7 @@
 
 #include "devices/i8042.h"
 #include "devices/port80.h"
+#include "devices/crtc.h"
 
 static struct ioports io;
 static struct i8042 kbc;
@@ -342,6 +343,26 @@ START_TEST(port80_takes_post_codes) {
 }
 END_TEST
 
+/* The text display's CRT controller reads back what was written (the cursor registers, where
+ * a kernel that writes the screen itself keeps its position), byte- or word-wide. */
+START_TEST(crtc_registers_read_back) {
+  struct crtc c;
+  ck_assert_int_eq(crtc_init(&c, &io), 0);
+  out(0x3d4, 0x0e);
+  ck_assert_uint_eq(in(0x3d5), 0); /* the cursor starts at the top left */
+  out(0x3d5, 0x07);
+  out(0x3d4, 0x0f);
+  out(0x3d5, 0xd0);
+  out(0x3d4, 0x0e);
+  ck_assert_uint_eq(in(0x3d4), 0x0e);
+  ck_assert_uint_eq(in(0x3d5), 0x07);
+  ioports_write(&io, 0x3d4, 2, 0x120f); /* index 0x0f, data 0x12 in one outw */
+  ck_assert_uint_eq(in(0x3d5), 0x12);
+  out(0x3d4, 0x30);
+  ck_assert_uint_eq(in(0x3d5), 0xff); /* no register there */
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("i8042");
   TCase *t = tcase_create("controller");
@@ -366,6 +387,7 @@ int main(void) {
   tcase_add_test(t, reset_lines);
   tcase_add_test(t, empty_buffer_rereads_the_last_byte);
   tcase_add_test(t, port80_takes_post_codes);
+  tcase_add_test(t, crtc_registers_read_back);
   suite_add_tcase(s, t);
   SRunner *r = srunner_create(s);
   srunner_run_all(r, CK_NORMAL);
