@@ -220,13 +220,19 @@ int cpu_decode_at_eip(struct cpu *cpu, ZydisDecodedInstruction *in, ZydisDecoded
 }
 
 int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io) {
-  ZydisDecodedInstruction in;
-  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-  int decoded = cpu_decode_at_eip(cpu, &in, ops);
+  struct decoded_insn d;
+  int decoded = cpu_decode_at_eip(cpu, &d.in, d.ops);
   if (decoded == 0)
     return 0; /* deliver the fault */
   if (decoded < 0)
-    return unsupported(cpu, &in, 0);
+    return unsupported(cpu, &d.in, 0);
+  return cpu_emulate_mmio_decoded(cpu, io, &d);
+}
+
+int cpu_emulate_mmio_decoded(struct cpu *cpu, const struct mmio_ops *io,
+                             const struct decoded_insn *d) {
+  const ZydisDecodedInstruction in = d->in; /* (a copy: the messages take its address) */
+  const ZydisDecodedOperand *ops = d->ops;
   bool code16 = !(cpu->seg[SEG_CS].attr & SEGA_DB);
   unsigned user = cpu->cpl == 3 ? MMU_USER : 0;
 
@@ -321,6 +327,9 @@ int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io) {
 int insn_emulate_mmio(struct cpu *cpu, const struct insn_call *c) {
   cpu->eip = c->eip;
   struct mmio_ops ops = {cpu->env.opaque, cpu->env.mmio_read, cpu->env.mmio_write};
-  cpu_emulate_mmio(cpu, &ops);
+  if (c->decoded)
+    cpu_emulate_mmio_decoded(cpu, &ops, c->decoded);
+  else
+    cpu_emulate_mmio(cpu, &ops);
   return CO_EXIT; /* a device may want an interrupt taken now: the dispatcher looks */
 }

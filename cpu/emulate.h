@@ -21,6 +21,17 @@ struct mmio_ops {
  * instruction form devices are not accessed with stops the VM with a message (-1). */
 int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io);
 
+/* An instruction as the translator decoded it: a device-memory instruction's callout carries
+ * one (insn_call.decoded), so that the emulator fetches and decodes nothing each time. */
+struct decoded_insn {
+  ZydisDecodedInstruction in;
+  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+};
+
+/* cpu_emulate_mmio for the instruction at cpu->eip when d is its decoding. */
+int cpu_emulate_mmio_decoded(struct cpu *cpu, const struct mmio_ops *io,
+                             const struct decoded_insn *d);
+
 /* Decode the instruction at CS:EIP as the code segment's width says: 1. Its bytes are fetched
  * as far as they can be (15 at most); a fetch ahead into a page that may not be fetched faults
  * only if the instruction runs into it. 0: the fetch raised an exception (cpu->pending, CR2);

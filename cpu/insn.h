@@ -22,6 +22,8 @@ enum {
 
 #define INSN_OPERAND_NONE 0xff
 
+struct decoded_insn;
+
 struct insn_call {
   insn_fn fn;
   uint8_t *resume;   /* host code that follows the call site */
@@ -37,6 +39,7 @@ struct insn_call {
   uint8_t addr16;    /* 16-bit address size (string instructions) */
   uint32_t imm;
   uint32_t imm2;
+  const struct decoded_insn *decoded; /* the decoding, for callouts that emulate it whole */
 };
 
 /* Sensitive and missing-in-64-bit-mode instructions (cpu/insn.c). */

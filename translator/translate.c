@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include "cpu/emulate.h"
 #include "cpu/insn.h"
 #include "mmu/mmu.h"
 #include "translator/emit.h"
@@ -1340,6 +1341,20 @@ static bool raise_if_unusable(struct xlate *x) {
   return false;
 }
 
+/* An instruction that touched device memory before: a callout to the emulator, which gets
+ * the decoding made here (32-bit code: 16-bit code is decoded again as 32-bit to translate). */
+static void mmio_callout(struct xlate *x) {
+  struct insn_call *c = callout_final(x, insn_emulate_mmio);
+  if (x->key & KEY_CODE16)
+    return;
+  struct decoded_insn *d = tc_meta_alloc(x->tc, sizeof(*d));
+  if (!d)
+    return; /* (the emulator decodes it itself then) */
+  d->in = x->in;
+  memcpy(d->ops, x->op, sizeof(d->ops));
+  c->decoded = d;
+}
+
 static void translate_insn(struct xlate *x) {
   ZydisMnemonic mn = x->in.mnemonic;
   if (is_string_opcode(x)) {
@@ -1766,7 +1781,7 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
     if (raise_if_unusable(x)) {
       /* it faults before it touches anything */
     } else if (tc_is_mmio_insn(tc, pages[0] << PAGE_SHIFT | (lin & (PAGE_SIZE - 1)))) {
-      callout_final(x, insn_emulate_mmio); /* it touched device memory before */
+      mmio_callout(x); /* it touched device memory before */
     } else {
       translate_insn(x);
     }
