@@ -146,13 +146,6 @@ void mmu_exit(struct mmu *m) {
 
 /* ---- page walks (SDM vol. 3, 4.3: 32-bit paging; 4.4: PAE paging) ---- */
 
-#define PTE_P 0x001u
-#define PTE_W 0x002u
-#define PTE_U 0x004u
-#define PTE_A 0x020u
-#define PTE_D 0x040u
-#define PTE_PS 0x080u
-#define PTE_G 0x100u
 
 /* PAE entries: the frame is bits 35:12 (MAXPHYADDR is 36: CPUID has PAE and no leaf
  * 80000008H). Bits 62:36 are reserved, and so is bit 63 (XD) unless IA32_EFER.NXE is set. */

@@ -37,6 +37,8 @@ enum { VIEW_KERNEL, VIEW_USER, VIEW_COUNT };
 #define VE_GLOBAL 0x4u  /* a global page: survives mov cr3 while CR4.PGE is set */
 #define VE_LARGE 0x8u   /* part of a large page, mapped and unmapped as a whole */
 #define VE_ONES 0x10u   /* unassigned physical memory: a private all-ones page */
+struct table_memo;
+
 struct view {
   int mode;           /* VIEW_KERNEL or VIEW_USER: whose accesses it serves */
   uint32_t id;        /* in rmap nodes: kernel views 0.., the user view MMU_KERNEL_VIEWS */
@@ -48,6 +50,7 @@ struct view {
   uint32_t *mapped;   /* linear pages currently mapped: the non-global ones first */
   uint32_t n_mapped;
   uint32_t n_local;   /* how many are not global */
+  struct table_memo *memo[1024]; /* per 4 MiB of linear space: see revalidate (views.c) */
 };
 
 /* Reverse map: every view mapping of a physical page, to write-protect all aliases of code. */

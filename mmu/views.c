@@ -64,6 +64,8 @@ void views_exit(struct mmu *m) {
       munmap(w->slot, VIEW_PAGES * sizeof(uint32_t));
     if (w->mapped)
       munmap(w->mapped, VIEW_PAGES * sizeof(uint32_t));
+    for (int r = 0; r < 1024; r++)
+      free(w->memo[r]);
     memset(w, 0, sizeof(*w));
   }
   m->views[VIEW_KERNEL] = m->views[VIEW_USER] = NULL;
@@ -134,7 +136,10 @@ static void reserve_again(struct mmu *m, const struct view *w, uint32_t lin_page
 
 /* mapped[] lists the non-global pages first, [0, n_local), then the global ones, so that a
  * mov cr3 looks at the first part only. */
+static void memo_forget(struct view *w, uint32_t p);
+
 static void list_add(struct view *w, uint32_t p, bool global) {
+  memo_forget(w, p);
   if (global) {
     w->slot[p] = w->n_mapped;
     w->mapped[w->n_mapped++] = p;
@@ -200,7 +205,10 @@ static void unmap_page(struct mmu *m, int view, uint32_t lin_page) {
 }
 
 /* Drop every mapping of a view (all but global ones if keep_global). */
+static void memo_forget_all(struct view *w);
+
 static void unmap_all_of(struct mmu *m, struct view *w, bool keep_global) {
+  memo_forget_all(w);
   if (!keep_global) {
     while (w->n_mapped)
       forget(m, w, w->mapped[w->n_mapped - 1]);
@@ -397,11 +405,83 @@ static void reserve_gone(struct mmu *m, struct view *w, uint32_t *gone, uint32_t
   }
 }
 
+/* Page-table memos. A mov cr3 checks each non-global entry of a view against the new tables,
+ * one walk each; a kernel whose address spaces each have their own copy of the kernel's page
+ * tables, not global (xv6), keeps thousands of entries in a view, and switches address space
+ * twice per context switch. So a view remembers, per 4 MiB of linear space, the directory
+ * entry and the page table its entries there were last found valid against; while none of
+ * those entries changed since (list_add forgets the memo) and the new tables have the same
+ * directory entry and a byte-identical page table, every one of them is still valid, and a
+ * memcmp replaces the walks. Validity depends only on those entries, CR0.WP and CR4.PGE
+ * (whose changes forget every memo), for 32-bit paging (PAE goes entry by entry). */
+struct table_memo {
+  bool valid;
+  uint32_t pde;
+  uint32_t pte[1024];
+};
+
+static void memo_forget(struct view *w, uint32_t p) {
+  struct table_memo *t = w->memo[p >> 10];
+  if (t)
+    t->valid = false;
+}
+
+static void memo_forget_all(struct view *w) {
+  for (int r = 0; r < 1024; r++)
+    if (w->memo[r])
+      w->memo[r]->valid = false;
+}
+
+/* The new tables' directory entry and page table for region r, or false if there is no page
+ * table in RAM there. */
+static bool region_tables(struct mmu *m, const struct cpu *cpu, uint32_t r, uint32_t *pde,
+                          const uint32_t **table) {
+  const uint32_t *d = (const uint32_t *)mmu_phys_ptr(m, (cpu->cr3 & ~0xfffu) + r * 4u, 4);
+  if (!d || !(*d & PTE_P) || (*d & PTE_PS))
+    return false;
+  *pde = *d;
+  *table = (const uint32_t *)mmu_phys_ptr(m, *d & ~0xfffu, PAGE_SIZE);
+  return *table != NULL;
+}
+
+static bool region_unchanged(struct mmu *m, const struct cpu *cpu, const struct view *w,
+                             uint32_t r) {
+  const struct table_memo *t = w->memo[r];
+  uint32_t pde;
+  const uint32_t *table;
+  return t && t->valid && region_tables(m, cpu, r, &pde, &table) && pde == t->pde &&
+         !memcmp(table, t->pte, sizeof(t->pte));
+}
+
+static void memo_take(struct mmu *m, const struct cpu *cpu, struct view *w, uint32_t r) {
+  uint32_t pde;
+  const uint32_t *table;
+  if (!region_tables(m, cpu, r, &pde, &table))
+    return;
+  if (!w->memo[r] && !(w->memo[r] = malloc(sizeof(struct table_memo))))
+    return;
+  w->memo[r]->valid = true;
+  w->memo[r]->pde = pde;
+  memcpy(w->memo[r]->pte, table, sizeof(w->memo[r]->pte));
+}
+
+enum { REGION_UNSEEN, REGION_UNCHANGED, REGION_CHECKED };
+
 static void revalidate(struct mmu *m, const struct cpu *cpu, struct view *w) {
   uint32_t *gone = m->scratch;
   uint32_t n_gone = 0;
+  uint8_t region[1024] = {0};
+  bool memos = !m->pae;
   for (uint32_t i = 0; i < w->n_local;) { /* global pages stay (only mapped with CR4.PGE) */
-    uint32_t p = w->mapped[i], e = w->entry[p];
+    uint32_t p = w->mapped[i], e = w->entry[p], r = p >> 10;
+    if (memos && !(e & (VE_LARGE | VE_ONES))) {
+      if (region[r] == REGION_UNSEEN)
+        region[r] = region_unchanged(m, cpu, w, r) ? REGION_UNCHANGED : REGION_CHECKED;
+      if (region[r] == REGION_UNCHANGED) {
+        i++;
+        continue;
+      }
+    }
     if (still_valid(m, cpu, w->mode, p, e)) {
       i++;
       continue;
@@ -418,8 +498,11 @@ static void revalidate(struct mmu *m, const struct cpu *cpu, struct view *w) {
   if (m->mapping_changed)
     m->mapping_changed(m->code_write_opaque, w->mode, MMU_NONGLOBAL_PAGES);
   reserve_gone(m, w, gone, n_gone);
+  /* What is left of a checked region was just found valid against its tables as they are. */
+  for (uint32_t r = 0; r < 1024; r++)
+    if (region[r] == REGION_CHECKED)
+      memo_take(m, cpu, w, r);
 }
-
 
 /* Make lin_page's entry global or not, moving it in the view's list. */
 static void set_global(struct view *w, uint32_t lin_page, bool global) {
@@ -440,6 +523,7 @@ static void set_global(struct view *w, uint32_t lin_page, bool global) {
  * current tables too: what it keeps is either global (the same in every address space) or
  * revalidated against its own address space when it is next used. */
 static void revalidate_every_entry(struct mmu *m, const struct cpu *cpu, struct view *w) {
+  memo_forget_all(w); /* CR0.WP or CR4.PGE changed: what an entry allows is judged anew */
   uint32_t *pages = m->scratch, n = w->n_mapped, n_gone = 0;
   uint32_t large_seen[VIEW_PAGES / MIN_LARGE_PAGES / 32] = {0};
   memcpy(pages, w->mapped, n * sizeof(pages[0]));

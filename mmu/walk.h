@@ -7,6 +7,15 @@
 
 #include "mmu/mmu.h"
 
+/* Directory and table entry bits (SDM vol. 3, 4.3 and 4.4). */
+#define PTE_P 0x001u
+#define PTE_W 0x002u
+#define PTE_U 0x004u
+#define PTE_A 0x020u
+#define PTE_D 0x040u
+#define PTE_PS 0x080u
+#define PTE_G 0x100u
+
 struct walk {
   uint32_t pa;
   bool writable; /* W at every level */
