@@ -146,7 +146,6 @@ void mmu_exit(struct mmu *m) {
 
 /* ---- page walks (SDM vol. 3, 4.3: 32-bit paging; 4.4: PAE paging) ---- */
 
-
 /* PAE entries: the frame is bits 35:12 (MAXPHYADDR is 36: CPUID has PAE and no leaf
  * 80000008H). Bits 62:36 are reserved, and so is bit 63 (XD) unless IA32_EFER.NXE is set. */
 #define PAE_FRAME 0x0000000ffffff000ull

@@ -50,7 +50,7 @@ struct view {
   uint32_t *mapped;   /* linear pages currently mapped: the non-global ones first */
   uint32_t n_mapped;
   uint32_t n_local;   /* how many are not global */
-  struct table_memo *memo[1024]; /* per 4 MiB of linear space: see revalidate (views.c) */
+  struct table_memo *memo[1024]; /* per 4 MiB of linear space: see struct table_memo (views.c) */
 };
 
 /* Reverse map: every view mapping of a physical page, to write-protect all aliases of code. */

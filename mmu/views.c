@@ -134,10 +134,12 @@ static void reserve_again(struct mmu *m, const struct view *w, uint32_t lin_page
        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 }
 
+/* Page-table memos (see struct table_memo). */
+static void memo_forget(struct view *w, uint32_t p);
+static void memo_forget_all(struct view *w);
+
 /* mapped[] lists the non-global pages first, [0, n_local), then the global ones, so that a
  * mov cr3 looks at the first part only. */
-static void memo_forget(struct view *w, uint32_t p);
-
 static void list_add(struct view *w, uint32_t p, bool global) {
   memo_forget(w, p);
   if (global) {
@@ -205,8 +207,6 @@ static void unmap_page(struct mmu *m, int view, uint32_t lin_page) {
 }
 
 /* Drop every mapping of a view (all but global ones if keep_global). */
-static void memo_forget_all(struct view *w);
-
 static void unmap_all_of(struct mmu *m, struct view *w, bool keep_global) {
   memo_forget_all(w);
   if (!keep_global) {
@@ -409,11 +409,14 @@ static void reserve_gone(struct mmu *m, struct view *w, uint32_t *gone, uint32_t
  * one walk each; a kernel whose address spaces each have their own copy of the kernel's page
  * tables, not global (xv6), keeps thousands of entries in a view, and switches address space
  * twice per context switch. So a view remembers, per 4 MiB of linear space, the directory
- * entry and the page table its entries there were last found valid against; while none of
- * those entries changed since (list_add forgets the memo) and the new tables have the same
- * directory entry and a byte-identical page table, every one of them is still valid, and a
- * memcmp replaces the walks. Validity depends only on those entries, CR0.WP and CR4.PGE
- * (whose changes forget every memo), for 32-bit paging (PAE goes entry by entry). */
+ * entry and the page table its entries there were last found valid against. A valid memo
+ * means: every non-global 4 KiB entry of the region was walked against exactly these tables
+ * at the last mov cr3, and none was added or changed since (list_add forgets the memo). Then,
+ * if the new tables have the same directory entry and a byte-identical page table, every one
+ * of them is still valid, and a memcmp replaces the walks. An entry's validity depends on
+ * nothing else but the view's mode (fixed), CR0.WP, CR4.PGE and EFER.NXE (whose changes forget
+ * every memo, revalidate_every_entry) and CR4.PSE/PAE (whose changes empty the views; PAE
+ * paging goes entry by entry). */
 struct table_memo {
   bool valid;
   uint32_t pde;
@@ -444,7 +447,7 @@ static bool region_tables(struct mmu *m, const struct cpu *cpu, uint32_t r, uint
   return *table != NULL;
 }
 
-static bool region_unchanged(struct mmu *m, const struct cpu *cpu, const struct view *w,
+static bool memo_matches(struct mmu *m, const struct cpu *cpu, const struct view *w,
                              uint32_t r) {
   const struct table_memo *t = w->memo[r];
   uint32_t pde;
@@ -456,8 +459,10 @@ static bool region_unchanged(struct mmu *m, const struct cpu *cpu, const struct 
 static void memo_take(struct mmu *m, const struct cpu *cpu, struct view *w, uint32_t r) {
   uint32_t pde;
   const uint32_t *table;
-  if (!region_tables(m, cpu, r, &pde, &table))
+  if (!region_tables(m, cpu, r, &pde, &table)) {
+    memo_forget(w, r << 10);
     return;
+  }
   if (!w->memo[r] && !(w->memo[r] = malloc(sizeof(struct table_memo))))
     return;
   w->memo[r]->valid = true;
@@ -468,36 +473,37 @@ static void memo_take(struct mmu *m, const struct cpu *cpu, struct view *w, uint
 enum { REGION_UNSEEN, REGION_UNCHANGED, REGION_CHECKED };
 
 static void revalidate(struct mmu *m, const struct cpu *cpu, struct view *w) {
-  uint32_t *gone = m->scratch;
-  uint32_t n_gone = 0;
+  /* A copy of the list: dropping a large page also forgets the pages of its range already
+   * looked at (4 KiB ones mapped after its directory entry became a page table), and
+   * list_remove would move a page not yet looked at into their slots. */
+  uint32_t *pages = m->scratch, n = w->n_local, n_gone = 0;
   uint8_t region[1024] = {0};
-  bool memos = !m->pae;
-  for (uint32_t i = 0; i < w->n_local;) { /* global pages stay (only mapped with CR4.PGE) */
-    uint32_t p = w->mapped[i], e = w->entry[p], r = p >> 10;
-    if (memos && !(e & (VE_LARGE | VE_ONES))) {
+  bool use_memos = !m->pae;
+  memcpy(pages, w->mapped, n * sizeof(pages[0]));
+  for (uint32_t i = 0; i < n; i++) { /* global pages stay (only mapped with CR4.PGE) */
+    uint32_t p = pages[i], e = w->entry[p], r = p >> 10;
+    if (!e)
+      continue; /* went with its large page */
+    if (use_memos && !(e & (VE_LARGE | VE_ONES))) {
       if (region[r] == REGION_UNSEEN)
-        region[r] = region_unchanged(m, cpu, w, r) ? REGION_UNCHANGED : REGION_CHECKED;
-      if (region[r] == REGION_UNCHANGED) {
-        i++;
+        region[r] = memo_matches(m, cpu, w, r) ? REGION_UNCHANGED : REGION_CHECKED;
+      if (region[r] == REGION_UNCHANGED)
         continue;
-      }
     }
-    if (still_valid(m, cpu, w->mode, p, e)) {
-      i++;
+    if (still_valid(m, cpu, w->mode, p, e))
       continue;
-    }
     if (e & VE_LARGE) {
       drop(m, w, p);
       continue;
     }
-    forget(m, w, p); /* moves another page into slot i */
-    gone[n_gone++] = p;
+    forget(m, w, p);
+    pages[n_gone++] = p; /* n_gone <= i: only slots already read are reused */
   }
   w->cr3 = cpu->cr3;
   m->stat_flushes++;
   if (m->mapping_changed)
     m->mapping_changed(m->code_write_opaque, w->mode, MMU_NONGLOBAL_PAGES);
-  reserve_gone(m, w, gone, n_gone);
+  reserve_gone(m, w, pages, n_gone);
   /* What is left of a checked region was just found valid against its tables as they are. */
   for (uint32_t r = 0; r < 1024; r++)
     if (region[r] == REGION_CHECKED)
