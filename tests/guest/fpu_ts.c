@@ -25,57 +25,32 @@ static void set_cr0_bits(uint32_t set, uint32_t clear) { write_cr0((read_cr0() |
 
 /* Each instruction under the CR0 bits in force, skipped if it faults. */
 static void under_current_bits(const char *mode) {
-  struct site s;
   printf("-- %s\n", mode);
-  FAULTING(s, "fld1");
-  print_trap("fld1", s.start);
-  FAULTING(s, "fnstsw %%ax", : : "eax");
-  print_trap("fnstsw ax", s.start);
-  FAULTING(s, "fninit");
-  print_trap("fninit", s.start);
-  FAULTING(s, "fwait");
-  print_trap("fwait", s.start);
-  FAULTING(s, "fxsave %[a]", : [a] "m"(fx_area));
-  print_trap("fxsave", s.start);
-  FAULTING(s, "movd %%eax, %%mm0", : : "eax");
-  print_trap("movd mm0, eax", s.start);
-  FAULTING(s, "pavgb %%mm1, %%mm0");
-  print_trap("pavgb mm0, mm1", s.start);
-  FAULTING(s, "addps %%xmm1, %%xmm0");
-  print_trap("addps xmm0, xmm1", s.start);
-  FAULTING(s, "movd %%eax, %%xmm0", : : "eax");
-  print_trap("movd xmm0, eax", s.start);
-  FAULTING(s, "ldmxcsr %[m]", : [m] "m"(mxcsr));
-  print_trap("ldmxcsr", s.start);
-  FAULTING(s, "paddq %%mm1, %%mm0"); /* SSE2 on MMX registers */
-  print_trap("paddq mm0, mm1", s.start);
-  FAULTING(s, "maskmovq %%mm1, %%mm0", : "D"(&fx_area) : "memory");
-  print_trap("maskmovq", s.start);
-  FAULTING(s, "stmxcsr %[m]", , [m] "=m"(scratch));
-  print_trap("stmxcsr", s.start);
-  FAULTING(s, "fxrstor %[a]", : [a] "m"(fx_area));
-  print_trap("fxrstor", s.start);
-  FAULTING(s, "fnsave %[a]", , [a] "=m"(fx_area));
-  print_trap("fnsave", s.start);
-  FAULTING(s, "sfence; lfence; mfence");
-  print_trap("sfence, lfence, mfence", s.start);
-  FAULTING(s, "prefetchnta %[m]", : [m] "m"(scratch));
-  print_trap("prefetchnta", s.start);
-  FAULTING(s, "movnti %%eax, %[m]", , [m] "=m"(scratch) : "a"(7));
-  print_trap("movnti", s.start);
-  FAULTING(s, "pause");
-  print_trap("pause", s.start);
+  FAULT_REPORT("fld1", "fld1");
+  FAULT_REPORT("fnstsw ax", "fnstsw %%ax", : : "eax");
+  FAULT_REPORT("fninit", "fninit");
+  FAULT_REPORT("fwait", "fwait");
+  FAULT_REPORT("fxsave", "fxsave %[a]", : [a] "m"(fx_area));
+  FAULT_REPORT("movd mm0, eax", "movd %%eax, %%mm0", : : "eax");
+  FAULT_REPORT("pavgb mm0, mm1", "pavgb %%mm1, %%mm0");
+  FAULT_REPORT("addps xmm0, xmm1", "addps %%xmm1, %%xmm0");
+  FAULT_REPORT("movd xmm0, eax", "movd %%eax, %%xmm0", : : "eax");
+  FAULT_REPORT("ldmxcsr", "ldmxcsr %[m]", : [m] "m"(mxcsr));
+  FAULT_REPORT("paddq mm0, mm1", "paddq %%mm1, %%mm0"); /* SSE2 on MMX registers */
+  FAULT_REPORT("maskmovq", "maskmovq %%mm1, %%mm0", : "D"(&fx_area) : "memory");
+  FAULT_REPORT("stmxcsr", "stmxcsr %[m]", , [m] "=m"(scratch));
+  FAULT_REPORT("fxrstor", "fxrstor %[a]", : [a] "m"(fx_area));
+  FAULT_REPORT("fnsave", "fnsave %[a]", , [a] "=m"(fx_area));
+  FAULT_REPORT("sfence, lfence, mfence", "sfence; lfence; mfence");
+  FAULT_REPORT("prefetchnta", "prefetchnta %[m]", : [m] "m"(scratch));
+  FAULT_REPORT("movnti", "movnti %%eax, %[m]", , [m] "=m"(scratch) : "a"(7));
+  FAULT_REPORT("pause", "pause");
 #ifdef SDM_ONLY
-  FAULTING(s, "emms");
-  print_trap("emms", s.start);
-  FAULTING(s, "cvtpi2ps %%mm1, %%xmm0");
-  print_trap("cvtpi2ps xmm0, mm1", s.start);
-  FAULTING(s, "cvtpi2pd %%mm1, %%xmm0");
-  print_trap("cvtpi2pd xmm0, mm1", s.start);
-  FAULTING(s, "movq2dq %%mm1, %%xmm0");
-  print_trap("movq2dq xmm0, mm1", s.start);
-  FAULTING(s, "clflush %[m]", : [m] "m"(scratch));
-  print_trap("clflush", s.start);
+  FAULT_REPORT("emms", "emms");
+  FAULT_REPORT("cvtpi2ps xmm0, mm1", "cvtpi2ps %%mm1, %%xmm0");
+  FAULT_REPORT("cvtpi2pd xmm0, mm1", "cvtpi2pd %%mm1, %%xmm0");
+  FAULT_REPORT("movq2dq xmm0, mm1", "movq2dq %%mm1, %%xmm0");
+  FAULT_REPORT("clflush", "clflush %[m]", : [m] "m"(scratch));
 #endif
 }
 
@@ -86,8 +61,7 @@ static void next_instruction(void) {
   printf("-- at the next instruction\n");
   FAULTING(s, "mov %[on], %%cr0; fld1", , "+m"(scratch) : [on] "r"(cr0 | CR0_TS));
   print_trap("mov cr0 (TS set); fld1", s.start + 3);
-  FAULTING(s, "clts; fld1; fstp %%st(0)");
-  print_trap("clts; fld1", s.start);
+  FAULT_REPORT("clts; fld1", "clts; fld1; fstp %%st(0)");
   uint32_t msw = (cr0 | CR0_TS) & 0xffff;
   FAULTING(s, "lmsw %w[m]; fldz", : [m] "r"(msw));
   print_trap("lmsw (TS set); fldz", s.start + 3);
@@ -95,8 +69,7 @@ static void next_instruction(void) {
   __asm__ volatile("smsw %0" : "=r"(seen));
   printf("smsw TS %u\n", (seen >> 3) & 1);
   msw = cr0 & ~CR0_TS & 0xffff;
-  FAULTING(s, "lmsw %w[m]; fldz; fstp %%st(0)", : [m] "r"(msw));
-  print_trap("lmsw (TS clear); fldz", s.start);
+  FAULT_REPORT("lmsw (TS clear); fldz", "lmsw %w[m]; fldz; fstp %%st(0)", : [m] "r"(msw));
   __asm__ volatile("smsw %0" : "=r"(seen));
   printf("smsw TS %u\n", (seen >> 3) & 1);
 }

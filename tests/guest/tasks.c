@@ -135,9 +135,7 @@ int main(void) {
   /* The TS a task switch sets makes the next x87 instruction fault (#NM), as a lazy kernel
    * wants. */
   __asm__ volatile("lcall $0x20, $0" ::: "eax", "ecx", "edx", "memory");
-  struct site s;
-  FAULTING(s, "fld1");
-  print_trap("fld1 after a task switch", s.start);
+  FAULT_REPORT("fld1 after a task switch", "fld1");
   printf("TS %u\n", ts_bit());
 
   __asm__ volatile("ljmp $0x30, $0" ::: "eax", "ecx", "edx", "memory");

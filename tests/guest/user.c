@@ -135,13 +135,9 @@ static void user_call_gates(void) {
   printf("user: call gate to ring 0: %u, ran at cs=%x ss=%x, return cs=%x, caller's ss=%x and "
          "esp %s, esp back: %s\n", r, gate_cs, gate_ss, gate_ret_cs, gate_old_ss,
          gate_old_esp == before - 8 ? "as pushed" : "wrong", before == after ? "yes" : "no");
-  struct site s;
-  FAULTING(s, "lcall $0x3b, $0");
-  print_trap("user: call gate of DPL 0", s.start);
-  FAULTING(s, "lcall $0x43, $0");
-  print_trap("user: call gate not present", s.start);
-  FAULTING(s, "ljmp $0x33, $0");
-  print_trap("user: jmp through a gate to ring 0", s.start);
+  FAULT_REPORT("user: call gate of DPL 0", "lcall $0x3b, $0");
+  FAULT_REPORT("user: call gate not present", "lcall $0x43, $0");
+  FAULT_REPORT("user: jmp through a gate to ring 0", "ljmp $0x33, $0");
 }
 
 static void setup_tss(void) {

@@ -146,6 +146,14 @@ struct site {
                    "9999:"                                                                   \
                    : [site_start] "=m"((s).start), [site_next] "=m"((s).next) __VA_ARGS__)
 
+/* FAULTING, then print_trap expecting the fault at the instruction (a fault, not a trap). */
+#define FAULT_REPORT(what, insn, ...)                                                        \
+  do {                                                                                       \
+    struct site site_;                                                                       \
+    FAULTING(site_, insn, __VA_ARGS__);                                                      \
+    print_trap(what, site_.start);                                                           \
+  } while (0)
+
 /* Data breakpoints (lib/watch.c, linked by the tests that use it). watch_init: traps_init and
  * a #DB hook that records each trap. WATCHED runs asm `insn` (operands continue the output
  * list, as with FAULTING) and reports the #DBs it took, each with where it was taken relative
