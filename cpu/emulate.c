@@ -15,7 +15,6 @@
 #include "cpu/insn.h"
 #include "mmu/mmu.h"
 
-
 static int gpr_of(ZydisRegister r) {
   switch (ZydisRegisterGetClass(r)) {
   case ZYDIS_REGCLASS_GPR8:

@@ -86,7 +86,6 @@ static bool save_old_state(struct cpu *cpu, uint32_t ret_eip, uint32_t eflags) {
   return mmu_write(cpu->mmu, cpu, cpu->tr.base + 32, save, sizeof(save), 0);
 }
 
-
 /* Set or clear the busy bit of the TSS descriptor sel names in the GDT. */
 static bool set_busy(struct cpu *cpu, uint16_t sel, bool busy) {
   uint32_t lin = cpu->gdtr.base + (sel & ~7u) + 5;

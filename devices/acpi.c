@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "devices/le.h"
+
 /* ---- the PM block ---- */
 
 #define STS_WRITABLE                                                                         \
@@ -71,21 +73,6 @@ static void tmr_fired(void *opaque) {
   tmr_update(pm);
   sci_update(pm);
   tmr_arm(pm);
-}
-
-static void put16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)v;
-  p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v) {
-  put16(p, (uint16_t)v);
-  put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v) {
-  put32(p, (uint32_t)v);
-  put32(p + 4, (uint32_t)(v >> 32));
 }
 
 static uint32_t pm_read(void *opaque, uint16_t offset, int size) {

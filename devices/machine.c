@@ -4,6 +4,7 @@
  * the firmware tables (ACPI, MP) in guest RAM. docs/platform.md describes the result. */
 #include "devices/machine.h"
 
+#include "devices/le.h"
 #include "devices/mptable.h"
 
 #include <errno.h>
@@ -344,11 +345,6 @@ static void pci_exit(struct machine *m) {
 #define EBDA_ADDR 0x9fc00u
 #define EBDA_KIB 1u
 
-static void put_word(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)v;
-  p[1] = (uint8_t)(v >> 8);
-}
-
 static void bios_data_area_init(struct machine *m) {
   uint8_t *bda = mmu_phys_ptr(&m->mmu, BDA_ADDR, 0x100);
   uint8_t *ebda = mmu_phys_ptr(&m->mmu, EBDA_ADDR, EBDA_KIB * 1024);
@@ -356,10 +352,10 @@ static void bios_data_area_init(struct machine *m) {
     return; /* less RAM than 640 KiB: there is no BIOS data area to speak of */
   memset(bda, 0, 0x100);
   if (m->has_com1)
-    put_word(bda + BDA_COM_PORTS, UART_COM1_BASE);
-  put_word(bda + BDA_EBDA_SEGMENT, EBDA_ADDR >> 4);
-  put_word(bda + BDA_EQUIPMENT, (uint16_t)(1u << 1 | (m->has_com1 ? 1u : 0u) << 9));
-  put_word(bda + BDA_BASE_MEMORY, EBDA_ADDR / 1024);
+    put16(bda + BDA_COM_PORTS, UART_COM1_BASE);
+  put16(bda + BDA_EBDA_SEGMENT, EBDA_ADDR >> 4);
+  put16(bda + BDA_EQUIPMENT, (uint16_t)(1u << 1 | (m->has_com1 ? 1u : 0u) << 9));
+  put16(bda + BDA_BASE_MEMORY, EBDA_ADDR / 1024);
   memset(ebda, 0, EBDA_KIB * 1024);
   ebda[0] = EBDA_KIB; /* the EBDA's first byte: its size in KiB */
 }

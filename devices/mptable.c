@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "devices/le.h"
+
 #define FLOAT_LEN 16
 #define HEADER_LEN 44
 #define PROC_LEN 20
@@ -19,16 +21,6 @@
 #define CPU_ENABLED 1u
 #define CPU_BSP 2u
 #define IOAPIC_ENABLED 1u
-
-static void put16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)v;
-  p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v) {
-  put16(p, (uint16_t)v);
-  put16(p + 2, (uint16_t)(v >> 16));
-}
 
 static void set_checksum(uint8_t *p, size_t len, size_t at) {
   uint8_t sum = 0;
