@@ -488,7 +488,10 @@ void mmu_unprotect_code(struct mmu *m, uint32_t phys_page) {
 enum mmu_fault_result mmu_handle_fault(struct mmu *m, struct cpu *cpu, uint32_t lin, bool write,
                                        bool user_view) {
   if (m->paging) {
+    m->fill_kind = NULL;
     enum mmu_fault_result r = views_fill(m, cpu, lin, write, user_view ? VIEW_USER : VIEW_KERNEL);
+    if (m->fill_kind)
+      ++*m->fill_kind;
     if (r == MMU_FAULT_CODE_WRITE) {
       uint32_t pa;
       mmu_translate(m, cpu, lin, MMU_WRITE | (user_view ? MMU_USER : 0), &pa);

@@ -130,6 +130,11 @@ struct mmu {
   uint64_t stat_around; /* pages mapped by fault-around */
   uint64_t stat_view_switches; /* mov cr3s that made another kernel view active */
   uint64_t stat_view_recycled; /* ... one that held another address space */
+  /* Host page faults in a view, by what they were (indexed by view): a guest #PF, a page
+   * the view did not hold (a TLB miss), or a write to a page held read-only until the guest's
+   * D bit is set. */
+  uint64_t stat_fault_guest[VIEW_COUNT], stat_fault_miss[VIEW_COUNT], stat_fault_dirty[VIEW_COUNT];
+  uint64_t *fill_kind; /* which of those the last views_fill was */
 };
 
 #define MMU_ALL_PAGES UINT32_MAX

@@ -841,6 +841,7 @@ enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, b
   struct walk wk;
   if (!page_walk(m, cpu, lin, access, &wk)) {
     m->refill = (typeof(m->refill)){true, write, view, lin, cpu->eip, cpu->cr3};
+    m->fill_kind = &m->stat_fault_guest[view];
     return MMU_FAULT_GUEST;
   }
   if (mmu_is_mmio(m, wk.pa))
@@ -861,6 +862,8 @@ enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, b
              write ? "write" : "read", lin, cpu->eip);
     return MMU_FAULT_UNASSIGNED;
   }
+  m->fill_kind = (have & VE_MAPPED) && (have >> PAGE_SHIFT) == ppn ? &m->stat_fault_dirty[view]
+                                                                   : &m->stat_fault_miss[view];
   uint32_t flags = (wk.dirty && may_write ? VE_WRITE : 0) | (wk.global && m->pge ? VE_GLOBAL : 0);
   uint32_t lin_page = lin >> PAGE_SHIFT, pages = 1;
   if (wk.large) {
