@@ -178,7 +178,8 @@ static bool slot_used_in(const struct tcache *tc, int slot, int view) {
 }
 
 /* After a mov cr3: the non-global pages the slot's entries lead into that no longer map the
- * frame their code was translated from (with the rights the mode needs to fetch) lose their
+ * frame their code was translated from (with the rights the mode needs to fetch), or whose
+ * A bit is clear (the fetch after a flush must set it: SDM vol. 3A, 4.8), lose their
  * entries, and those of the page before (a block that runs into the page starts there); the
  * rest of the cache stays. False: clear it all, as the pages are not all known, or so many
  * changed (another program at the same addresses) that a clear costs less than the search. */
@@ -192,7 +193,7 @@ static bool jc_revalidate(struct tcache *tc, int slot) {
   for (uint32_t i = 0; i < jp->n;) {
     struct walk w;
     if (page_peek(tc->mmu, tc->cpu, jp->lin[i] << PAGE_SHIFT, &w) &&
-        (w.pa >> PAGE_SHIFT) == jp->ppn[i] && (!user || w.user) && w.executable) {
+        (w.pa >> PAGE_SHIFT) == jp->ppn[i] && (!user || w.user) && w.executable && w.accessed) {
       i++;
       continue;
     }

@@ -2,7 +2,8 @@
  * bits, demand paging from the #PF handler, CR0.WP, page-fault error codes and CR2, aliases,
  * invlpg, CR3 switches between two address spaces, 4 MiB pages (CR4.PSE), global pages
  * (CR4.PGE) and their flush by toggling PGE, and self-modifying code written through an alias
- * of the page it runs from. */
+ * of the page it runs from; the A bit of a code page reached through an indirect call after a
+ * flush. */
 #include "lib/guest.h"
 
 #define P 0x001u
@@ -326,6 +327,29 @@ static void code_remapped(void) {
          after_invlpg, space2, space1, space2_again);
 }
 
+/* The A bit of a code page: set by the fetch that follows a TLB flush, as by any other access
+ * (SDM vol. 3A, 4.8), however the code is reached: by a call through the same indirect site
+ * as before the flush (bt386's indirect-branch cache), after a CR3 reload and after invlpg. */
+static void code_accessed_bit(void) {
+  uint32_t lin = TEST_BASE + 0xa000;
+  uint32_t f = frame();
+  put_function((volatile uint8_t *)f, 0xc);
+  set_pte(pte_of(lin), f | P | W);
+  invlpg(lin);
+  uint32_t ran = call_at(lin);
+  const char *first = ad(get_pte(pte_of(lin)));
+  set_pte(pte_of(lin), get_pte(pte_of(lin)) & ~A);
+  write_cr3(read_cr3());
+  ran += call_at(lin);
+  const char *after_reload = ad(get_pte(pte_of(lin)));
+  set_pte(pte_of(lin), get_pte(pte_of(lin)) & ~A);
+  invlpg(lin);
+  ran += call_at(lin);
+  const char *after_invlpg = ad(get_pte(pte_of(lin)));
+  printf("code page A/D: first call %s, cleared and CR3 reloaded %s, cleared and invlpg %s "
+         "(sum %x)\n", first, after_reload, after_invlpg, ran);
+}
+
 int main(void) {
   traps_init();
   enable_paging();
@@ -338,6 +362,7 @@ int main(void) {
   code_through_alias();
   processes();
   code_remapped();
+  code_accessed_bit();
   global_flush();
   printf("done\n");
   return 0;
