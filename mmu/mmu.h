@@ -50,6 +50,7 @@ struct view {
   uint32_t *mapped;   /* linear pages currently mapped: the non-global ones first */
   uint32_t n_mapped;
   uint32_t n_local;   /* how many are not global */
+  uint8_t *global_seen; /* a kernel view: the bitmap of mmu.global_seen */
   struct table_memo *memo[1024]; /* per 4 MiB of linear space: see struct table_memo (views.c) */
 };
 
@@ -135,6 +136,10 @@ struct mmu {
    * D bit is set. */
   uint64_t stat_fault_guest[VIEW_COUNT], stat_fault_miss[VIEW_COUNT], stat_fault_dirty[VIEW_COUNT];
   uint64_t *fill_kind; /* which of those the last views_fill was */
+  /* Per linear page, a bit: some kernel view may hold it as a global page (set when one
+   * does, cleared only when all are emptied), so that invlpg of any other page need not look
+   * at every kernel view's entry (each a likely cache miss). */
+  uint8_t *global_seen;
 };
 
 #define MMU_ALL_PAGES UINT32_MAX

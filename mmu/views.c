@@ -52,7 +52,10 @@ int views_init(struct mmu *m) {
   m->views[VIEW_USER] = &m->user_view;
   m->rmap_head = calloc(m->npages, sizeof(uint32_t));
   m->scratch = alloc_table(VIEW_PAGES * sizeof(uint32_t));
-  return m->rmap_head && m->scratch ? 0 : -ENOMEM;
+  m->global_seen = alloc_table(VIEW_PAGES / 8);
+  for (int i = 0; i < MMU_KERNEL_VIEWS; i++)
+    m->kernel_views[i].global_seen = m->global_seen;
+  return m->rmap_head && m->scratch && m->global_seen ? 0 : -ENOMEM;
 }
 
 void views_exit(struct mmu *m) {
@@ -72,6 +75,9 @@ void views_exit(struct mmu *m) {
   if (m->scratch)
     munmap(m->scratch, VIEW_PAGES * sizeof(uint32_t));
   m->scratch = NULL;
+  if (m->global_seen)
+    munmap(m->global_seen, VIEW_PAGES / 8);
+  m->global_seen = NULL;
   free(m->rmap_head);
   free(m->rmap);
   m->rmap_head = NULL;
@@ -142,6 +148,8 @@ static void memo_forget_all(struct view *w);
  * mov cr3 looks at the first part only. */
 static void list_add(struct view *w, uint32_t p, bool global) {
   memo_forget(w, p);
+  if (global && w->global_seen)
+    w->global_seen[p / 8] |= (uint8_t)(1u << (p % 8));
   if (global) {
     w->slot[p] = w->n_mapped;
     w->mapped[w->n_mapped++] = p;
@@ -237,6 +245,8 @@ static void unmap_all(struct mmu *m, int view, bool keep_global) {
     for (int i = 0; i < MMU_KERNEL_VIEWS; i++)
       if (m->kernel_views[i].n_mapped || &m->kernel_views[i] == m->views[VIEW_KERNEL])
         unmap_all_of(m, &m->kernel_views[i], keep_global);
+    if (!keep_global)
+      memset(m->global_seen, 0, VIEW_PAGES / 8);
   }
   m->stat_flushes++;
   if (m->mapping_changed)
@@ -708,7 +718,7 @@ void mmu_invlpg(struct mmu *m, struct cpu *cpu, uint32_t lin) {
   struct view *k = m->views[VIEW_KERNEL];
   /* Global entries are shared by every address space, so the kernel views not in use drop
    * theirs too; their other entries are re-verified when they are next used. */
-  for (int i = 0; i < MMU_KERNEL_VIEWS; i++) {
+  for (int i = 0; i < MMU_KERNEL_VIEWS && (m->global_seen[page / 8] & (1u << (page % 8))); i++) {
     struct view *w = &m->kernel_views[i];
     if (w != k && (w->entry[page] & VE_GLOBAL))
       drop(m, w, page);
