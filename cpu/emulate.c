@@ -218,6 +218,35 @@ int cpu_decode_at_eip(struct cpu *cpu, ZydisDecodedInstruction *in, ZydisDecoded
   return ZYAN_FAILED(decoded) ? -1 : 1;
 }
 
+bool cpu_can_emulate(const struct decoded_insn *d) {
+  const ZydisDecodedOperand *mem = NULL, *other = NULL;
+  int n_mem = 0;
+  for (int i = 0; i < d->in.operand_count_visible; i++) {
+    if (d->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && d->ops[i].mem.type == ZYDIS_MEMOP_TYPE_MEM)
+      mem = &d->ops[i], n_mem++;
+    else
+      other = &d->ops[i];
+  }
+  if (n_mem != 1 || mem->size > 32 || d->in.operand_count_visible > 2 ||
+      (other && other->type != ZYDIS_OPERAND_TYPE_IMMEDIATE &&
+       (other->type != ZYDIS_OPERAND_TYPE_REGISTER || gpr_of(other->reg.value) < 0)))
+    return false;
+  switch (d->in.mnemonic) {
+  case ZYDIS_MNEMONIC_MOV: case ZYDIS_MNEMONIC_MOVZX: case ZYDIS_MNEMONIC_MOVSX:
+  case ZYDIS_MNEMONIC_XCHG:
+    return other != NULL;
+  case ZYDIS_MNEMONIC_NOT: case ZYDIS_MNEMONIC_NEG: case ZYDIS_MNEMONIC_INC:
+  case ZYDIS_MNEMONIC_DEC:
+    return other == NULL;
+  case ZYDIS_MNEMONIC_ADD: case ZYDIS_MNEMONIC_ADC: case ZYDIS_MNEMONIC_SUB:
+  case ZYDIS_MNEMONIC_SBB: case ZYDIS_MNEMONIC_CMP: case ZYDIS_MNEMONIC_AND:
+  case ZYDIS_MNEMONIC_TEST: case ZYDIS_MNEMONIC_OR: case ZYDIS_MNEMONIC_XOR:
+    return other != NULL;
+  default:
+    return false;
+  }
+}
+
 int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io) {
   struct decoded_insn d;
   int decoded = cpu_decode_at_eip(cpu, &d.in, d.ops);

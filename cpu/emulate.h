@@ -38,6 +38,11 @@ int cpu_emulate_mmio_decoded(struct cpu *cpu, const struct mmio_ops *io,
  * -1: the bytes are no instruction. */
 int cpu_decode_at_eip(struct cpu *cpu, ZydisDecodedInstruction *in, ZydisDecodedOperand *ops);
 
+/* Can cpu_emulate_mmio_decoded do this instruction (its forms: one memory operand of at most
+ * 4 bytes, with mov, movzx, movsx, xchg, not, neg, inc, dec or a two-operand ALU operation
+ * with a register or an immediate)? */
+bool cpu_can_emulate(const struct decoded_insn *d);
+
 /* The segment register a Zydis memory operand names (DS when none). */
 int cpu_segment_of(ZydisRegister r);
 

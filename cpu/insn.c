@@ -216,14 +216,76 @@ static uint32_t flags_sub(uint32_t a, uint32_t b, int width) {
   return f;
 }
 
+/* How many w-byte elements from lin on, going up or down, lie within lin's page. */
+static uint32_t elements_in_page(uint32_t lin, int w, bool down) {
+  uint32_t off = lin & 0xfffu;
+  return down ? (off / (uint32_t)w) + 1 : (0x1000u - off) / (uint32_t)w;
+}
+
+/* rep movs and rep stos a page at a time: one walk per page and one memmove or fill, where
+ * element by element would walk twice per element (a kernel's learned string instructions
+ * copy and clear whole pages through its kmap window this way). False, with nothing done,
+ * when the next elements are not a run of at least two in plain RAM that can be done so
+ * (overlapping, a page or index boundary, device memory): the element loop takes one then;
+ * or with *faulted when a walk raised #PF, at this element as on the CPU. */
+static bool string_run(struct cpu *cpu, const struct insn_call *c, bool movs, bool *faulted) {
+  *faulted = false;
+  uint32_t w = c->width;
+  bool down = cpu->eflags & FL_DF;
+  uint32_t esi = cpu->regs[R_ESI], edi = cpu->regs[R_EDI];
+  uint32_t n = count_reg(cpu, c);
+  uint32_t dst = cpu->seg[SEG_ES].base + edi, src = cpu->seg[c->seg].base + esi;
+  if (c->addr16)
+    return false; /* (16-bit indexes wrap within a page) */
+  if (elements_in_page(dst, (int)w, down) < n)
+    n = elements_in_page(dst, (int)w, down);
+  if (movs && elements_in_page(src, (int)w, down) < n)
+    n = elements_in_page(src, (int)w, down);
+  uint32_t span = (n - 1) * w;
+  if (n < 2 || (down ? edi < span || (movs && esi < span)
+                     : edi + span + w - 1 < edi || (movs && esi + span + w - 1 < esi)))
+    return false;
+  unsigned bytes = n * w, access = user_access(cpu);
+  uint8_t *from = NULL;
+  if (movs && !(from = mmu_linear_span(cpu->mmu, cpu, down ? src - span : src, bytes, access,
+                                       faulted)))
+    return false;
+  uint8_t *to = mmu_linear_span(cpu->mmu, cpu, down ? dst - span : dst, bytes,
+                                access | MMU_WRITE, faulted);
+  if (!to || (movs && from < to + bytes && to < from + bytes))
+    return false;
+  if (movs) {
+    memcpy(to, from, bytes);
+  } else {
+    uint32_t v = cpu->regs[R_EAX];
+    for (unsigned i = 0; i < bytes; i += w)
+      memcpy(to + i, &v, w);
+  }
+  uint32_t step = down ? (uint32_t)-bytes : bytes;
+  cpu->regs[R_EDI] = edi + step;
+  if (movs)
+    cpu->regs[R_ESI] = esi + step;
+  cpu->regs[R_ECX] -= n;
+  return true;
+}
+
 int insn_string(struct cpu *cpu, const struct insn_call *c) {
   int w = c->width;
   uint32_t m = addr_mask(c);
   int op = c->mnemonic;
+  bool movs = op == ZYDIS_MNEMONIC_MOVSB || op == ZYDIS_MNEMONIC_MOVSW || op == ZYDIS_MNEMONIC_MOVSD;
+  bool stos = op == ZYDIS_MNEMONIC_STOSB || op == ZYDIS_MNEMONIC_STOSW || op == ZYDIS_MNEMONIC_STOSD;
   bool compares = op == ZYDIS_MNEMONIC_CMPSB || op == ZYDIS_MNEMONIC_CMPSW ||
                   op == ZYDIS_MNEMONIC_CMPSD || op == ZYDIS_MNEMONIC_SCASB ||
                   op == ZYDIS_MNEMONIC_SCASW || op == ZYDIS_MNEMONIC_SCASD;
   for (uint32_t n = 0; !c->rep || count_reg(cpu, c); n++) {
+    bool faulted;
+    if (c->rep && (movs || stos) && count_reg(cpu, c) >= 2) {
+      if (string_run(cpu, c, movs, &faulted))
+        continue;
+      if (faulted)
+        return fault(cpu, c);
+    }
     uint32_t src = cpu->seg[c->seg].base + (cpu->regs[R_ESI] & m);
     uint32_t dst = cpu->seg[SEG_ES].base + (cpu->regs[R_EDI] & m);
     uint32_t a = 0, b = 0;

@@ -429,6 +429,23 @@ static bool linear_copy(struct mmu *m, struct cpu *cpu, uint32_t lin, void *buf,
   return true;
 }
 
+uint8_t *mmu_linear_span(struct mmu *m, struct cpu *cpu, uint32_t lin, unsigned len,
+                         unsigned access, bool *faulted) {
+  *faulted = false;
+  uint8_t *direct = view_ptr(m, lin, len, access);
+  if (direct)
+    return direct;
+  uint32_t pa;
+  if (!mmu_translate(m, cpu, lin, access, &pa)) {
+    *faulted = true;
+    return NULL;
+  }
+  uint8_t *host = mmu_phys_ptr(m, pa, len);
+  if (host && (access & MMU_WRITE) && m->code_page[pa >> PAGE_SHIFT] && m->code_write)
+    m->code_write(m->code_write_opaque, pa >> PAGE_SHIFT);
+  return host;
+}
+
 bool mmu_read(struct mmu *m, struct cpu *cpu, uint32_t lin, void *buf, unsigned len,
               unsigned access) {
   return linear_copy(m, cpu, lin, buf, len, access & ~MMU_WRITE);
@@ -486,10 +503,12 @@ void mmu_unprotect_code(struct mmu *m, uint32_t phys_page) {
 }
 
 enum mmu_fault_result mmu_handle_fault(struct mmu *m, struct cpu *cpu, uint32_t lin, bool write,
-                                       bool user_view) {
+                                       bool user_view, bool may_defer) {
   if (m->paging) {
     m->fill_kind = NULL;
+    m->defer_volatile = may_defer && !user_view;
     enum mmu_fault_result r = views_fill(m, cpu, lin, write, user_view ? VIEW_USER : VIEW_KERNEL);
+    m->defer_volatile = false;
     if (m->fill_kind)
       ++*m->fill_kind;
     if (r == MMU_FAULT_CODE_WRITE) {

@@ -140,6 +140,15 @@ struct mmu {
    * does, cleared only when all are emptied), so that invlpg of any other page need not look
    * at every kernel view's entry (each a likely cache miss). */
   uint8_t *global_seen;
+  /* Per linear page, how often an invlpg found the kernel view's global mapping of it gone or
+   * pointing elsewhere (saturating): a kernel's temporary-mapping window (Linux's kmap_local
+   * slots, for highmem pages and HIGHPTE page tables) remaps its pages at every use, each an
+   * mmap and a host fault here. */
+  uint8_t *remaps;
+  bool defer_volatile; /* views_fill may answer MMU_FAULT_VOLATILE */
+  uint32_t volatile_lin; /* ... the access it answered so */
+  bool volatile_write;
+  uint64_t stat_volatile; /* faults left to C that way */
 };
 
 #define MMU_ALL_PAGES UINT32_MAX
@@ -177,6 +186,12 @@ bool mmu_peek_phys(const struct mmu *m, const struct cpu *cpu, uint32_t lin, uin
  * They raise #PF (or stop the VM on unassigned memory) and return false on failure. */
 bool mmu_read(struct mmu *m, struct cpu *cpu, uint32_t lin, void *buf, unsigned len,
               unsigned access);
+/* The host address of len bytes of plain RAM at lin (within one page), after the walk an
+ * access would make (A set, and D for MMU_WRITE; a write to translated code drops its
+ * translations first). NULL with *faulted set: the walk raised #PF (cpu->pending); NULL
+ * without: not plain RAM (device memory, unassigned), to be done an access at a time. */
+uint8_t *mmu_linear_span(struct mmu *m, struct cpu *cpu, uint32_t lin, unsigned len,
+                         unsigned access, bool *faulted);
 bool mmu_write(struct mmu *m, struct cpu *cpu, uint32_t lin, const void *buf, unsigned len,
                unsigned access);
 
@@ -219,6 +234,8 @@ enum mmu_fault_result {
   MMU_FAULT_GUEST,      /* deliver the exception now pending on the CPU */
   MMU_FAULT_UNASSIGNED, /* could not be mapped: the CPU has been stopped with a message */
   MMU_FAULT_MMIO,       /* device memory: emulate the instruction (cpu/emulate.h) */
+  MMU_FAULT_VOLATILE,   /* a page remapped at every use (a kernel's kmap window): not mapped;
+                         * the instruction is better done in C (translator/run.c) */
 };
 
 static inline bool mmu_is_mmio(const struct mmu *m, uint32_t pa) {
@@ -227,7 +244,9 @@ static inline bool mmu_is_mmio(const struct mmu *m, uint32_t pa) {
 /* views.c: map the page containing lin into a view after a fault (paging on). */
 enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, bool write,
                                  int view);
+/* may_defer: the instruction may be done in C instead if the page is volatile
+ * (MMU_FAULT_VOLATILE), rather than mapped. */
 enum mmu_fault_result mmu_handle_fault(struct mmu *m, struct cpu *cpu, uint32_t lin, bool write,
-                                       bool user_view);
+                                       bool user_view, bool may_defer);
 
 #endif

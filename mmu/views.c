@@ -22,6 +22,13 @@
 #include "mmu/walk.h"
 
 #define VIEW_PAGES (1u << 20)
+/* A global page (the kernel's own, the same in every address space) whose kernel-view mapping
+ * an invlpg has found changed this often is remapped at every use (mmu.h, remaps): a kernel
+ * instruction that faults on it is done in C from then on if it can be (translator/run.c,
+ * on_volatile_page) instead of mapping the page. User pages, which change at every
+ * copy-on-write, are never global. */
+#define VOLATILE_REMAPS 8u
+
 /* The smallest large page: 2 MiB (PAE); m->large_pages is the current one's size in pages. */
 #define MIN_LARGE_PAGES 512u
 
@@ -53,9 +60,10 @@ int views_init(struct mmu *m) {
   m->rmap_head = calloc(m->npages, sizeof(uint32_t));
   m->scratch = alloc_table(VIEW_PAGES * sizeof(uint32_t));
   m->global_seen = alloc_table(VIEW_PAGES / 8);
+  m->remaps = alloc_table(VIEW_PAGES);
   for (int i = 0; i < MMU_KERNEL_VIEWS; i++)
     m->kernel_views[i].global_seen = m->global_seen;
-  return m->rmap_head && m->scratch && m->global_seen ? 0 : -ENOMEM;
+  return m->rmap_head && m->scratch && m->global_seen && m->remaps ? 0 : -ENOMEM;
 }
 
 void views_exit(struct mmu *m) {
@@ -78,6 +86,9 @@ void views_exit(struct mmu *m) {
   if (m->global_seen)
     munmap(m->global_seen, VIEW_PAGES / 8);
   m->global_seen = NULL;
+  if (m->remaps)
+    munmap(m->remaps, VIEW_PAGES);
+  m->remaps = NULL;
   free(m->rmap_head);
   free(m->rmap);
   m->rmap_head = NULL;
@@ -740,6 +751,8 @@ void mmu_invlpg(struct mmu *m, struct cpu *cpu, uint32_t lin) {
    * the mapping is what a TLB fill would produce, and keeping it hides nothing. */
   if (e && still_valid(m, cpu, VIEW_KERNEL, page, e))
     return;
+  if ((e & VE_GLOBAL) && m->remaps[page] < UINT8_MAX)
+    m->remaps[page]++;
   if (cpu->cpl == 0 && e && !(e & (VE_LARGE | VE_ONES))) {
     forget(m, k, page);
     fill_quietly(m, cpu, VIEW_KERNEL, lin, false);
@@ -864,6 +877,13 @@ enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, b
   if (write && m->code_page[ppn])
     return MMU_FAULT_CODE_WRITE;
   uint32_t have = m->views[view]->entry[lin >> PAGE_SHIFT];
+  if (m->defer_volatile && !have && !wk.large && wk.global && m->pge &&
+      m->remaps[lin >> PAGE_SHIFT] >= VOLATILE_REMAPS) {
+    m->stat_volatile++;
+    m->volatile_lin = lin;
+    m->volatile_write = write;
+    return MMU_FAULT_VOLATILE;
+  }
   if ((have & VE_MAPPED) && !(have & VE_ONES) && (have >> PAGE_SHIFT) == ppn &&
       (!write || (have & VE_WRITE))) {
     /* Mapped as the guest allows, yet it faulted: retrying would loop for ever. */

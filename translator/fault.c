@@ -116,7 +116,7 @@ static void on_memory_fault(struct tcache *tc, siginfo_t *si, greg_t *g, const u
     return;
   }
   tc->stats.faults_page++;
-  switch (mmu_handle_fault(mmu, cpu, lin, write, user_view)) {
+  switch (mmu_handle_fault(mmu, cpu, lin, write, user_view, true)) {
   case MMU_FAULT_RETRY:
     return; /* re-execute the host instruction */
   case MMU_FAULT_CODE_WRITE:
@@ -129,6 +129,12 @@ static void on_memory_fault(struct tcache *tc, siginfo_t *si, greg_t *g, const u
     /* Device registers: the run loop emulates this one instruction. */
     tc->stats.faults_mmio++;
     tc->mmio_next = true;
+    exit_translated_code(tc, g);
+    return;
+  case MMU_FAULT_VOLATILE:
+    /* The run loop learns the instruction: from now on it runs in C. */
+    tc->volatile_next = true;
+    tc->volatile_string = faulting_insn->fixup == FIXUP_STRING_BIAS;
     exit_translated_code(tc, g);
     return;
   case MMU_FAULT_GUEST:

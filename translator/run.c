@@ -46,7 +46,7 @@ static struct tcache *running; /* the cache bt_run is running */
 static bool go_on_directly(struct tcache *tc, struct cpu *cpu) {
   if (!tc->cfg.jcache || tc->stepping || cpu->breakpoints_changed || cpu->shutdown ||
       cpu->pending.valid || cpu->halted || cpu->shadow ||
-      tc->one_shot_next || tc->mmio_next || tc->extra_key ||
+      tc->one_shot_next || tc->mmio_next || tc->volatile_next || tc->extra_key ||
       (tc->n_phases_done == 0 && tc->cfg.phase_mark != TC_PHASE_NONE &&
        (tc->cfg.phase_mark != TC_PHASE_RING3 || cpu->cpl == 3)) ||
       __atomic_load_n(&tc->kicked, __ATOMIC_RELAXED) ||
@@ -100,14 +100,14 @@ static struct tb_exit *exit_at(struct tcache *tc, const uint8_t *field) {
 }
 
 /* Emulate the instruction at EIP, which touched device memory; once done, its translation
- * becomes a callout to the emulator (tc_note_mmio_insn) instead of a host fault each time. */
+ * becomes a callout to the emulator (tc_note_learned_insn) instead of a host fault each time. */
 static void emulate_and_remember(struct tcache *tc, const struct mmio_ops *ops) {
   struct cpu *cpu = tc->cpu;
   uint32_t eip = cpu->eip, pa = 0;
   bool known = mmu_peek_phys(tc->mmu, cpu, cpu->seg[SEG_CS].base + eip, &pa);
   cpu_emulate_mmio(cpu, ops);
   if (known && !cpu->pending.valid && !cpu->shutdown && cpu->eip != eip && pa < tc->mmu->ram_size)
-    tc_note_mmio_insn(tc, pa);
+    tc_note_learned_insn(tc, pa, LEARNED_MMIO);
 }
 
 /* Single-stepping (EFLAGS.TF when the instruction began) and data breakpoints: once the
@@ -118,6 +118,37 @@ static void emulate_and_remember(struct tcache *tc, const struct mmio_ops *ops) 
 static void raise_debug_trap(struct cpu *cpu, uint32_t dr6) {
   cpu->dr[6] |= dr6;
   cpu_raise(cpu, EXC_DB, false, 0);
+}
+
+/* A kernel instruction met a page that is remapped at every use (a kmap window slot, mmu.h:
+ * remaps), where mapping it would cost an mmap and a host fault each time. A string
+ * instruction (stopped part-way, its registers where it stopped) goes on in C and is
+ * translated so from now on; one the device-memory emulator can do is done by it now and
+ * from now on (both reach the page with a walk, never a mapping); anything else gets the page
+ * mapped after all. */
+static void on_volatile_page(struct tcache *tc) {
+  struct cpu *cpu = tc->cpu;
+  uint32_t pa;
+  bool known = mmu_peek_phys(tc->mmu, cpu, cpu->seg[SEG_CS].base + cpu->eip, &pa) &&
+               pa < tc->mmu->ram_size;
+  uint32_t dr6 = tc->trap_after_mmio; /* a #DB due once it is done (debug_trap_after) */
+  tc->trap_after_mmio = 0;
+  struct decoded_insn d;
+  struct mmio_ops ops = {cpu->env.opaque, cpu->env.mmio_read, cpu->env.mmio_write};
+  struct pending_event none = cpu->pending;
+  if (tc->volatile_string) {
+    if (known)
+      tc_note_learned_insn(tc, pa, LEARNED_STRING);
+    tc->extra_key |= KEY_SLOW_STRING; /* (in any case, as the learned set may be full) */
+  } else if (known && ops.read && ops.write && cpu_decode_at_eip(cpu, &d.in, d.ops) > 0 &&
+             cpu_can_emulate(&d)) {
+    emulate_and_remember(tc, &ops);
+    if (dr6 && !cpu->pending.valid && !cpu->shutdown)
+      raise_debug_trap(cpu, dr6);
+  } else {
+    cpu->pending = none; /* (the decoding's fetch may have faulted: the instruction runs again) */
+    mmu_handle_fault(tc->mmu, cpu, tc->mmu->volatile_lin, tc->mmu->volatile_write, false, false);
+  }
 }
 
 /* A single-stepped (KEY_TF) or watched (KEY_WATCH) block left translated code with its
@@ -133,7 +164,7 @@ static void debug_trap_after(struct tcache *tc, int why, uint32_t eip, uint32_t 
     return;
   }
   if (why == EXIT_FAULT) {
-    if (tc->mmio_next) {
+    if (tc->mmio_next || tc->volatile_next) {
       tc->trap_after_mmio = dr6; /* done once the run loop has emulated it */
       return;
     }
@@ -319,6 +350,11 @@ int bt_run(struct tcache *tc) {
     if (cpu->breakpoints_changed) { /* translations check the breakpoints they were made with */
       cpu->breakpoints_changed = false;
       tc_flush(tc);
+    }
+    if (tc->volatile_next) {
+      tc->volatile_next = false;
+      on_volatile_page(tc);
+      continue;
     }
     if (tc->mmio_next) {
       /* The instruction that touched device memory completes before any interrupt: taking

@@ -285,7 +285,7 @@ void tc_print_stats(struct tcache *tc, FILE *out) {
           (unsigned long long)s->smc_faults, (unsigned long long)s->invalidated_blocks,
           (unsigned long long)s->flushes);
   fprintf(out, "  blocks invalidated by cause   %12llu  (code writes %llu, device writes %llu, "
-               "device-memory callouts %llu, cache full %llu, explicit flush %llu)\n",
+               "instructions made callouts %llu, cache full %llu, explicit flush %llu)\n",
           (unsigned long long)s->invalidated_blocks, (unsigned long long)s->inval_smc,
           (unsigned long long)s->inval_device, (unsigned long long)s->inval_mmio,
           (unsigned long long)s->inval_full, (unsigned long long)s->inval_explicit);
@@ -310,11 +310,12 @@ void tc_print_stats(struct tcache *tc, FILE *out) {
   for (int k = 0; k < 3; k++)
     view_faults += by_kind[k][VIEW_KERNEL] + by_kind[k][VIEW_USER];
   fprintf(out, "  page faults in the views      %12llu  (kernel/user: guest #PF %llu/%llu, page not "
-               "held %llu/%llu, first write to a clean page %llu/%llu)\n",
+               "held %llu/%llu, first write to a clean page %llu/%llu; on pages remapped at "
+               "every use, left to C %llu)\n",
           (unsigned long long)view_faults, (unsigned long long)by_kind[0][VIEW_KERNEL],
           (unsigned long long)by_kind[0][VIEW_USER], (unsigned long long)by_kind[1][VIEW_KERNEL],
           (unsigned long long)by_kind[1][VIEW_USER], (unsigned long long)by_kind[2][VIEW_KERNEL],
-          (unsigned long long)by_kind[2][VIEW_USER]);
+          (unsigned long long)by_kind[2][VIEW_USER], (unsigned long long)m->stat_volatile);
   fprintf(out, "  kernel view switches          %12llu  (to a view that held another address space "
                "%llu; TLB flushes %llu)\n",
           (unsigned long long)m->stat_view_switches, (unsigned long long)m->stat_view_recycled,

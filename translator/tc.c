@@ -656,27 +656,28 @@ void tc_invalidate_page(struct tcache *tc, uint32_t page) { invalidate_page(tc, 
  * it is full the rest keep faulting. */
 /* The slot that holds pa, or the empty one it would go in; -1 if the set is full. */
 static int mmio_slot(const struct tcache *tc, uint32_t pa) {
-  for (uint32_t i = (pa * 0x9e3779b1u) >> 24, n = 0; n < TC_MMIO_INSNS;
+  for (uint32_t i = ((pa * 0x9e3779b1u) >> 16) % TC_MMIO_INSNS, n = 0; n < TC_MMIO_INSNS;
        i = (i + 1) % TC_MMIO_INSNS, n++)
     if (tc->mmio_insns[i] == pa + 1 || tc->mmio_insns[i] == 0)
       return (int)i;
   return -1;
 }
 
-bool tc_is_mmio_insn(const struct tcache *tc, uint32_t pa) {
+enum learned tc_learned_insn(const struct tcache *tc, uint32_t pa) {
   if (!tc->mmio_pages[pa >> PAGE_SHIFT])
-    return false;
+    return LEARNED_NONE;
   int i = mmio_slot(tc, pa);
-  return i >= 0 && tc->mmio_insns[i] == pa + 1;
+  return i >= 0 && tc->mmio_insns[i] == pa + 1 ? (enum learned)tc->mmio_kind[i] : LEARNED_NONE;
 }
 
 /* Remember the instruction at pa and drop the translations of its page, so that it is
  * translated again as a callout. */
-void tc_note_mmio_insn(struct tcache *tc, uint32_t pa) {
+void tc_note_learned_insn(struct tcache *tc, uint32_t pa, enum learned kind) {
   int i = mmio_slot(tc, pa);
   if (i < 0 || tc->mmio_insns[i] == pa + 1)
     return;
   tc->mmio_insns[i] = pa + 1;
+  tc->mmio_kind[i] = (uint8_t)kind;
   tc->mmio_pages[pa >> PAGE_SHIFT] = 1;
   invalidate_page(tc, pa >> PAGE_SHIFT, FOR_MMIO);
   /* Still watched, with no blocks on it now: new code there must forget the entry. */
@@ -686,13 +687,19 @@ void tc_note_mmio_insn(struct tcache *tc, uint32_t pa) {
 /* The code on a page changed: what was there touched device memory, not what is there now. */
 static void forget_mmio_insns(struct tcache *tc, uint32_t page) {
   uint32_t keep[TC_MMIO_INSNS], n = 0;
+  uint8_t kind[TC_MMIO_INSNS];
   for (uint32_t i = 0; i < TC_MMIO_INSNS; i++)
-    if (tc->mmio_insns[i] && (tc->mmio_insns[i] - 1) >> PAGE_SHIFT != page)
+    if (tc->mmio_insns[i] && (tc->mmio_insns[i] - 1) >> PAGE_SHIFT != page) {
+      kind[n] = tc->mmio_kind[i];
       keep[n++] = tc->mmio_insns[i] - 1;
+    }
   memset(tc->mmio_insns, 0, sizeof(tc->mmio_insns));
   tc->mmio_pages[page] = 0;
-  for (uint32_t i = 0; i < n; i++)
-    tc->mmio_insns[mmio_slot(tc, keep[i])] = keep[i] + 1; /* (fewer than before: a slot) */
+  for (uint32_t i = 0; i < n; i++) {
+    int slot = mmio_slot(tc, keep[i]); /* (fewer than before: there is one) */
+    tc->mmio_insns[slot] = keep[i] + 1;
+    tc->mmio_kind[slot] = kind[i];
+  }
 }
 
 void tc_invalidate_phys(struct tcache *tc, uint64_t pa, uint64_t len) {

@@ -144,7 +144,7 @@ struct tc_phase {
 };
 
 #define TB_HASH_BITS 16
-#define TC_MMIO_INSNS 256 /* a power of two */
+#define TC_MMIO_INSNS 1024 /* a power of two */
 
 /* Indirect-branch caches: one per CPL, SSE availability and CR0.TS, the key bits a target's
  * host code depends on besides its page (non-flat segments use none). A kernel that switches
@@ -192,11 +192,14 @@ struct tcache {
                                           page or an indirect-branch cache entry leads into */
   bool code_lin_set[2];                /* ... some bit may be set */
 
-  uint32_t mmio_insns[TC_MMIO_INSNS]; /* physical addresses + 1 of instructions that touched
-                                         device memory: translated as callouts (0: empty) */
+  uint32_t mmio_insns[TC_MMIO_INSNS]; /* physical addresses + 1 of learned instructions:
+                                         translated as callouts (0: empty) */
+  uint8_t mmio_kind[TC_MMIO_INSNS];    /* ... what each learned (enum learned) */
   uint8_t *mmio_pages;                 /* per guest physical page: it has such instructions */
   bool one_shot_next;   /* translate the next block uncached, without protecting its page */
   bool mmio_next;       /* the instruction at cpu->eip touches device memory: emulate it */
+  bool volatile_next;   /* the instruction at cpu->eip met a volatile page (MMU_FAULT_VOLATILE) */
+  bool volatile_string; /* ... and it is a kernel string instruction */
   bool stepping;        /* in a block of one watched instruction (KEY_TF, KEY_RF) */
   uint32_t trap_after_mmio; /* DR6 bits of a #DB trap due once the run loop has emulated it */
   uint32_t deferred_dr6;    /* data breakpoints hit by a load of SS: due after the next one */
@@ -231,8 +234,12 @@ void tc_link(struct tcache *tc, struct tb_exit *x, struct tb *to, bool to_global
 int tc_jcache_slot(uint32_t key);
 void tc_jcache_fill(struct tcache *tc, const struct tb *tb, bool global);
 void tc_invalidate_page(struct tcache *tc, uint32_t page);
-void tc_note_mmio_insn(struct tcache *tc, uint32_t pa);
-bool tc_is_mmio_insn(const struct tcache *tc, uint32_t pa);
+/* Instructions translated differently after what they did once (tc.c): one that touched
+ * device memory becomes a callout to the emulator; a kernel string instruction that met a
+ * page remapped at every use (mmu.h, remaps) runs in C (insn_string). */
+enum learned { LEARNED_NONE, LEARNED_MMIO, LEARNED_STRING };
+void tc_note_learned_insn(struct tcache *tc, uint32_t pa, enum learned kind);
+enum learned tc_learned_insn(const struct tcache *tc, uint32_t pa);
 void tc_register(struct tcache *tc, struct tb *tb);
 int tc_set_kernel_view(struct tcache *tc, uintptr_t base);
 

@@ -1780,10 +1780,16 @@ struct tb *translate_block(struct tcache *tc, uint32_t eip, uint32_t key, bool c
       callout(x, insn_check_stack16); /* SP is ESP here: see insn_check_stack16 */
     if (raise_if_unusable(x)) {
       /* it faults before it touches anything */
-    } else if (tc_is_mmio_insn(tc, pages[0] << PAGE_SHIFT | (lin & (PAGE_SIZE - 1)))) {
-      mmio_callout(x); /* it touched device memory before */
     } else {
-      translate_insn(x);
+      enum learned learned = tc_learned_insn(tc, pages[0] << PAGE_SHIFT | (lin & (PAGE_SIZE - 1)));
+      if (learned == LEARNED_MMIO) {
+        mmio_callout(x); /* it touched device memory before */
+      } else {
+        bool slow = x->slow_string;
+        x->slow_string = slow || learned == LEARNED_STRING; /* it met a volatile page */
+        translate_insn(x);
+        x->slow_string = slow;
+      }
     }
     if (in_shadow && !x->ended)
       poll_pending_before(x, x->next_eip);

@@ -151,11 +151,11 @@ START_TEST(rewritten_code_is_translated_again) {
   store_loop(RAM_VAR, RAM_VAR, 100);
   uint64_t plain = m.tc->stats.callouts - before; /* hlt's */
   store_loop(DEVICE, DEVICE, 2);
-  ck_assert(tc_is_mmio_insn(m.tc, CODE));
+  ck_assert_int_eq(tc_learned_insn(m.tc, CODE), LEARNED_MMIO);
   /* The code written again (by store_loop): the store on RAM is translated, not emulated. */
   before = m.tc->stats.callouts;
   store_loop(RAM_VAR, RAM_VAR, 100);
-  ck_assert(!tc_is_mmio_insn(m.tc, CODE));
+  ck_assert_int_eq(tc_learned_insn(m.tc, CODE), LEARNED_NONE);
   ck_assert_uint_eq(m.tc->stats.callouts - before, plain);
 }
 END_TEST
