@@ -216,10 +216,24 @@ static uint32_t flags_sub(uint32_t a, uint32_t b, int width) {
   return f;
 }
 
-/* How many w-byte elements from lin on, going up or down, lie within lin's page. */
+/* How many w-byte elements from the one at lin on, going up or down, lie wholly within lin's
+ * page (0 if that one runs into the next page). */
 static uint32_t elements_in_page(uint32_t lin, int w, bool down) {
   uint32_t off = lin & 0xfffu;
+  if (off + (uint32_t)w > 0x1000u)
+    return 0;
   return down ? (off / (uint32_t)w) + 1 : (0x1000u - off) / (uint32_t)w;
+}
+
+/* The host address of the run of `bytes` whose first element (the one done first) is at lin:
+ * the page is walked at that element, so that a #PF reports it in CR2 as the CPU would. */
+static uint8_t *run_span(struct cpu *cpu, uint32_t lin, uint32_t w, uint32_t span, bool down,
+                         unsigned access, bool *faulted) {
+  uint8_t *first = mmu_linear_span(cpu->mmu, cpu, lin, w, access, faulted);
+  if (!first)
+    return NULL;
+  /* The run is within the page, and so within its frame: the rest is reached from there. */
+  return down ? first - span : first;
 }
 
 /* rep movs and rep stos a page at a time: one walk per page and one memmove or fill, where
@@ -247,11 +261,9 @@ static bool string_run(struct cpu *cpu, const struct insn_call *c, bool movs, bo
     return false;
   unsigned bytes = n * w, access = user_access(cpu);
   uint8_t *from = NULL;
-  if (movs && !(from = mmu_linear_span(cpu->mmu, cpu, down ? src - span : src, bytes, access,
-                                       faulted)))
+  if (movs && !(from = run_span(cpu, src, w, span, down, access, faulted)))
     return false;
-  uint8_t *to = mmu_linear_span(cpu->mmu, cpu, down ? dst - span : dst, bytes,
-                                access | MMU_WRITE, faulted);
+  uint8_t *to = run_span(cpu, dst, w, span, down, access | MMU_WRITE, faulted);
   if (!to || (movs && from < to + bytes && to < from + bytes))
     return false;
   if (movs) {

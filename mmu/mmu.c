@@ -432,6 +432,8 @@ static bool linear_copy(struct mmu *m, struct cpu *cpu, uint32_t lin, void *buf,
 uint8_t *mmu_linear_span(struct mmu *m, struct cpu *cpu, uint32_t lin, unsigned len,
                          unsigned access, bool *faulted) {
   *faulted = false;
+  if ((lin & (PAGE_SIZE - 1)) + len > PAGE_SIZE)
+    return NULL;
   uint8_t *direct = view_ptr(m, lin, len, access);
   if (direct)
     return direct;

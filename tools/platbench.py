@@ -45,7 +45,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROMPT = re.compile(rb"bt386-guest:[^\n#]*# ")
 APPEND = "console=ttyS0 quiet panic=-1"
-MEMORY_MIB = 256
+MEMORY_MIB = 256 # the default guest RAM (--memory)
 CFLAGS = ["-O2", "-Wall", "-Wextra", "-fno-tree-loop-distribute-patterns", "-fno-math-errno"]
 DISK_MIB = 128
 
@@ -217,13 +217,13 @@ class Console:
 def vmm_argv(vmm, args, initrd, disk):
     kernel = os.path.join(args.guest, "vmlinuz")
     if vmm == "qemu":
-        argv = ["qemu-system-i386", "-accel", "tcg", "-m", str(MEMORY_MIB), "-nographic",
+        argv = ["qemu-system-i386", "-accel", "tcg", "-m", str(args.memory), "-nographic",
                 "-no-reboot", "-nic", "none", "-kernel", kernel, "-initrd", initrd,
                 "-append", APPEND]
         if disk:
             argv += ["-drive", "file=%s,format=raw,if=ide,index=0,media=disk" % disk]
         return argv
-    argv = [args.bt386, "-m", "%dM" % MEMORY_MIB, "-nographic", "-no-reboot", "-kernel",
+    argv = [args.bt386, "-m", "%dM" % args.memory, "-nographic", "-no-reboot", "-kernel",
             kernel, "-initrd", initrd, "-append", APPEND]
     if disk:
         argv += ["-hda", disk]
@@ -413,9 +413,9 @@ def render(args, results, native, notes, loads, started, took):
         where = os.path.relpath(where, ROOT)
     doc.append("- bt386: %s, built from commit %s%s" % (
         where, rev or "(not in a git tree)", " with uncommitted changes" if dirty else ""))
-    doc.append("- QEMU: %s, `-accel tcg -m %d -nic none`" % (qemu_version, MEMORY_MIB))
+    doc.append("- QEMU: %s, `-accel tcg -m %d -nic none`" % (qemu_version, args.memory))
     doc.append("- guest: %s; `-append \"%s\"`, %d MiB RAM; a fresh %d MiB ext2 image per boot"
-               % (guest_txt, APPEND, MEMORY_MIB, DISK_MIB))
+               % (guest_txt, APPEND, args.memory, DISK_MIB))
     doc.append("- cpu workload: sha256 with BENCH_N=%d (gcc -O2; `-m32 -static` for the guest)"
                % args.cpu_n)
     doc.append("- host: %s, %d CPUs (%s); load average before each boot: %s" % (
@@ -441,6 +441,9 @@ def main():
     p.add_argument("--guest", default=os.environ.get("BT386_GUEST_DIR",
                                                      os.path.join(ROOT, "build", "guest")))
     p.add_argument("--work", default=os.path.join(ROOT, "build", "platbench"))
+    p.add_argument("--memory", type=int, default=MEMORY_MIB,
+                   help="guest RAM in MiB for both VMMs (default %d; from about 1024 a 32-bit "
+                   "Linux has highmem, reached through kmap)" % MEMORY_MIB)
     p.add_argument("--cpu-n", type=int, default=140, help="sha256's BENCH_N (default 140, "
                    "about 0.5 s natively)")
     p.add_argument("--timeout", type=float, default=300, help="seconds for the shell or any "

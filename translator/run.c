@@ -136,7 +136,12 @@ static void on_volatile_page(struct tcache *tc) {
   struct decoded_insn d;
   struct mmio_ops ops = {cpu->env.opaque, cpu->env.mmio_read, cpu->env.mmio_write};
   struct pending_event none = cpu->pending;
+  uint32_t cr2 = cpu->cr2;
+  /* Run again (not emulated now), an instruction in an interrupt shadow (after sti, mov ss)
+   * is still in it. */
+  uint32_t shadow = cpu->eip == tc->entry_eip ? tc->entry_shadow : 0;
   if (tc->volatile_string) {
+    cpu->shadow = shadow;
     if (known)
       tc_note_learned_insn(tc, pa, LEARNED_STRING);
     tc->extra_key |= KEY_SLOW_STRING; /* (in any case, as the learned set may be full) */
@@ -147,6 +152,8 @@ static void on_volatile_page(struct tcache *tc) {
       raise_debug_trap(cpu, dr6);
   } else {
     cpu->pending = none; /* (the decoding's fetch may have faulted: the instruction runs again) */
+    cpu->cr2 = cr2;
+    cpu->shadow = shadow;
     mmu_handle_fault(tc->mmu, cpu, tc->mmu->volatile_lin, tc->mmu->volatile_write, false, false);
   }
 }
@@ -389,6 +396,8 @@ int bt_run(struct tcache *tc) {
     mmu_refill(tc->mmu, cpu);
     if (cpu->shadow)
       tc->extra_key |= KEY_NOPOLL; /* the next instruction runs before any interrupt */
+    tc->entry_shadow = cpu->shadow;
+    tc->entry_eip = cpu->eip;
     cpu->shadow = 0;
     struct tb *tb = tc_lookup_or_translate(tc, cpu->eip);
     if (!tb) {

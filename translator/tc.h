@@ -204,6 +204,8 @@ struct tcache {
   uint32_t trap_after_mmio; /* DR6 bits of a #DB trap due once the run loop has emulated it */
   uint32_t deferred_dr6;    /* data breakpoints hit by a load of SS: due after the next one */
   uint32_t extra_key;   /* key bits forced for the next translation (KEY_SLOW_STRING) */
+  uint32_t entry_eip, entry_shadow; /* the last block entered from the dispatcher: its EIP and
+                                       the interrupt shadow its first instruction ran in */
   struct tc_stats stats;
   uint64_t live_blocks;                /* cached, valid blocks */
   uint64_t flushed_entered, flushed_insns; /* block entries of blocks flushed away */
