@@ -145,6 +145,7 @@ struct mmu {
    * slots, for highmem pages and HIGHPTE page tables) remaps its pages at every use, each an
    * mmap and a host fault here. */
   uint8_t *remaps;
+  uint64_t remap_events;
   bool defer_volatile; /* views_fill may answer MMU_FAULT_VOLATILE */
   uint32_t volatile_lin; /* ... the access it answered so */
   bool volatile_write;

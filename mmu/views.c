@@ -707,6 +707,22 @@ void mmu_cr3_written(struct mmu *m, const struct cpu *cpu) {
   revalidate(m, cpu, &m->user_view);
 }
 
+/* A global page's mapping changed under invlpg (mmu.h: remaps). The counts are halved every
+ * REMAP_EPOCH such events, so that a page is volatile only if it is remapped often (a kmap
+ * slot, thousands of times a second), not after a few reuses of its address over a long run
+ * (vmalloc), which would turn instructions into callouts for good. */
+#define REMAP_EPOCH 4096u
+static void count_remap(struct mmu *m, uint32_t page) {
+  if (m->remaps[page] < UINT8_MAX)
+    m->remaps[page]++;
+  if (++m->remap_events % REMAP_EPOCH)
+    return;
+  uint64_t *counts = (uint64_t *)m->remaps;
+  for (size_t i = 0; i < VIEW_PAGES / 8; i++)
+    if (counts[i]) /* (pages of the table never written stay unallocated) */
+      counts[i] = (counts[i] >> 1) & 0x7f7f7f7f7f7f7f7full;
+}
+
 /* Map lin into a view now, as a TLB fill would, if the guest's tables allow the access and
  * their A bit (and D, for a write) is set already: nothing the guest can see changes. */
 static void fill_quietly(struct mmu *m, struct cpu *cpu, int view, uint32_t lin, bool write) {
@@ -751,8 +767,8 @@ void mmu_invlpg(struct mmu *m, struct cpu *cpu, uint32_t lin) {
    * the mapping is what a TLB fill would produce, and keeping it hides nothing. */
   if (e && still_valid(m, cpu, VIEW_KERNEL, page, e))
     return;
-  if ((e & VE_GLOBAL) && m->remaps[page] < UINT8_MAX)
-    m->remaps[page]++;
+  if (e & VE_GLOBAL)
+    count_remap(m, page);
   if (cpu->cpl == 0 && e && !(e & (VE_LARGE | VE_ONES))) {
     forget(m, k, page);
     fill_quietly(m, cpu, VIEW_KERNEL, lin, false);
