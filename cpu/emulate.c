@@ -277,17 +277,25 @@ int cpu_emulate_mmio_decoded(struct cpu *cpu, const struct mmio_ops *io,
   int size = mem->size / 8;
   bool reads = mem->actions & ZYDIS_OPERAND_ACTION_MASK_READ;
   bool writes = mem->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
-  uint32_t pa;
-  if (!mmu_translate(cpu->mmu, cpu, lin, (writes ? MMU_WRITE : 0) | user, &pa))
+  /* RAM within a page, when an instruction translated as a callout (for touching device
+   * memory once, or a page remapped at every use) touches RAM this time: one walk. */
+  bool faulted = false;
+  uint8_t *ram = size <= 4 ? mmu_linear_span(cpu->mmu, cpu, lin, (unsigned)size,
+                                             (writes ? MMU_WRITE : 0) | user, &faulted)
+                           : NULL;
+  if (faulted)
     return 0;
-  /* RAM, when an instruction translated as a callout for touching device memory once
-   * (insn_emulate_mmio) touches RAM this time. */
-  bool device = mmu_is_mmio(cpu->mmu, pa);
+  uint32_t pa = 0;
+  if (!ram && !mmu_translate(cpu->mmu, cpu, lin, (writes ? MMU_WRITE : 0) | user, &pa))
+    return 0;
+  bool device = !ram && mmu_is_mmio(cpu->mmu, pa);
   if ((device && (lin & (PAGE_SIZE - 1)) + (unsigned)size > PAGE_SIZE) || size > 4)
     return unsupported(cpu, &in, pa);
 
   uint64_t value = 0;
-  if (reads && !device && !mmu_read(cpu->mmu, cpu, lin, &value, (unsigned)size, user))
+  if (reads && ram)
+    memcpy(&value, ram, (size_t)size);
+  else if (reads && !device && !mmu_read(cpu->mmu, cpu, lin, &value, (unsigned)size, user))
     return 0;
   if (reads && device && !io->read(io->opaque, pa, size, &value))
     return unsupported(cpu, &in, pa);
@@ -340,7 +348,9 @@ int cpu_emulate_mmio_decoded(struct cpu *cpu, const struct mmio_ops *io,
     break;
   }
   }
-  if (store && !device && !mmu_write(cpu->mmu, cpu, lin, &result, (unsigned)size, user))
+  if (store && ram)
+    memcpy(ram, &result, (size_t)size);
+  else if (store && !device && !mmu_write(cpu->mmu, cpu, lin, &result, (unsigned)size, user))
     return 0;
   if (store && device && !io->write(io->opaque, pa, size, result))
     return unsupported(cpu, &in, pa);
