@@ -217,10 +217,27 @@ static void tsc_crystal_ratio(struct cpu *cpu, uint32_t *den, uint32_t *num) {
 #define MAX_EXTENDED_LEAF 0x80000004u
 #define CPUID_EXT_NX (1u << 20)
 
+/* CPUID.1:ECX bit 31, which hardware leaves clear for a hypervisor to set, and the
+ * hypervisor leaves from 40000000H (the convention KVM, Xen and VMware follow: the highest
+ * hypervisor leaf in EAX, a vendor signature in EBX, ECX, EDX). A guest learns it runs in a
+ * VMM, as under QEMU or KVM: Linux, for one, then takes the missing performance counters for
+ * virtualization rather than reporting broken PMU hardware. */
+#define CPUID1_ECX_HYPERVISOR (1u << 31)
+#define HYPERVISOR_LEAF 0x40000000u
+
 static void cpuid_leaf(struct cpu *cpu, uint32_t leaf, uint32_t r[4]) {
   static const char brand[48] = "bt386 virtual i686 CPU";
   uint32_t max_basic =
       cpu->crystal_hz && !(cpu->misc_enable & MISC_ENABLE_LIMIT_CPUID) ? MAX_BASIC_LEAF : 2;
+  if (leaf >= HYPERVISOR_LEAF && leaf <= HYPERVISOR_LEAF + 0xff) {
+    if (leaf == HYPERVISOR_LEAF) {
+      r[0] = HYPERVISOR_LEAF;
+      cpuid_string(&r[1], "bt38", 1);
+      cpuid_string(&r[2], "6 VM", 1);
+      cpuid_string(&r[3], "M\0\0\0", 1);
+    }
+    return; /* (the rest of the range: zero) */
+  }
   /* Above the maximum basic or extended leaf, Intel CPUs return the highest basic leaf's. */
   if ((leaf < 0x80000000u && leaf > max_basic) || leaf > MAX_EXTENDED_LEAF)
     leaf = max_basic;
@@ -234,7 +251,7 @@ static void cpuid_leaf(struct cpu *cpu, uint32_t leaf, uint32_t r[4]) {
   case 1:
     r[0] = 0x6d6; /* family 6, model 13, stepping 6 */
     r[1] = 0x00010000 | (64 / 8) << 8; /* one logical CPU, CLFLUSH line 64 bytes */
-    r[2] = 0;
+    r[2] = CPUID1_ECX_HYPERVISOR;
     r[3] = cpu_features_edx(cpu); /* EBX 31:24, the initial APIC ID, is 0 */
     cpu->bios_sign_id = (uint64_t)CPU_MICROCODE_REVISION << 32;
     break;

@@ -133,6 +133,15 @@ START_TEST(cpuid_and_the_apic_base_msr) {
   m.cpu.regs[R_EAX] = 1;
   cpu_cpuid(&m.cpu);
   ck_assert_uint_ne(m.cpu.regs[R_EDX] & (1u << 9), 0);
+  ck_assert_uint_ne(m.cpu.regs[R_ECX] & (1u << 31), 0); /* a hypervisor, as QEMU and KVM say */
+  m.cpu.regs[R_EAX] = 0x40000000;
+  cpu_cpuid(&m.cpu);
+  char vendor[13] = {0};
+  memcpy(vendor, &m.cpu.regs[R_EBX], 4);
+  memcpy(vendor + 4, &m.cpu.regs[R_ECX], 4);
+  memcpy(vendor + 8, &m.cpu.regs[R_EDX], 4);
+  ck_assert_uint_eq(m.cpu.regs[R_EAX], 0x40000000); /* the highest hypervisor leaf */
+  ck_assert_str_eq(vendor, "bt386 VMM");
   uint64_t v = 0;
   ck_assert(m.cpu.env.msr_read(m.cpu.env.opaque, 0x1b, &v));
   ck_assert_uint_eq(v, 0xfee00900u); /* base, enabled, BSP */
