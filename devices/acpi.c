@@ -253,14 +253,6 @@ void acpi_config_default(struct acpi_config *cfg) {
   cfg->pci_mem_len = 0x1ec00000u;
 }
 
-static void set_checksum(uint8_t *p, size_t len, size_t at) {
-  uint8_t sum = 0;
-  p[at] = 0;
-  for (size_t i = 0; i < len; i++)
-    sum = (uint8_t)(sum + p[i]);
-  p[at] = (uint8_t)-sum;
-}
-
 static void header(uint8_t *t, const char *sig, uint32_t len, uint8_t revision) {
   memcpy(t, sig, 4);
   put32(t + 4, len);
@@ -543,27 +535,27 @@ int acpi_build_tables(void *buf, size_t size, uint32_t phys, const struct acpi_c
   size_t end = madt;
   if (cfg->apic) {
     size_t len = build_madt(b + madt, cfg);
-    set_checksum(b + madt, len, 9);
+    put_checksum(b + madt, len, 9);
     end = madt + len;
   }
   size_t dsdt = align(end, 16);
   size_t dsdt_len = build_dsdt(b + dsdt, cfg);
-  set_checksum(b + dsdt, dsdt_len, 9);
+  put_checksum(b + dsdt, dsdt_len, 9);
 
   build_facs(b + facs);
   build_fadt(b + fadt, cfg, phys + (uint32_t)facs, phys + (uint32_t)dsdt);
-  set_checksum(b + fadt, FADT_LEN, 9);
+  put_checksum(b + fadt, FADT_LEN, 9);
 
   header(b + rsdt, "RSDT", (uint32_t)rsdt_len, 1);
   put32(b + rsdt + HEADER_LEN, phys + (uint32_t)fadt);
   if (cfg->apic)
     put32(b + rsdt + HEADER_LEN + 4, phys + (uint32_t)madt);
-  set_checksum(b + rsdt, rsdt_len, 9);
+  put_checksum(b + rsdt, rsdt_len, 9);
 
   memcpy(b, "RSD PTR ", 8);
   memcpy(b + 9, OEM_ID, 6);
   b[15] = 0; /* revision: ACPI 1.0 RSDP, RSDT only */
   put32(b + 16, phys + (uint32_t)rsdt);
-  set_checksum(b, RSDP_LEN, 8);
+  put_checksum(b, RSDP_LEN, 8);
   return (int)(dsdt + dsdt_len);
 }

@@ -6,6 +6,7 @@
 
 #include "devices/le.h"
 #include "devices/mptable.h"
+#include "devices/smbios.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -361,7 +362,8 @@ static void bios_data_area_init(struct machine *m) {
 }
 
 /* What a BIOS leaves in 0xE0000-0xFFFFF, which the e820 map reserves: the ACPI tables at
- * ACPI_TABLES_ADDR and the MP tables at MPTABLE_ADDR; and its data areas. */
+ * ACPI_TABLES_ADDR, the MP tables at MPTABLE_ADDR and the SMBIOS tables at SMBIOS_ADDR; and
+ * its data areas. */
 static int firmware_tables_init(struct machine *m) {
   bios_data_area_init(m);
   if (m->has_acpi) {
@@ -376,6 +378,9 @@ static int firmware_tables_init(struct machine *m) {
     if (n < 0)
       return n;
   }
+  uint8_t *smbios = mmu_phys_ptr(&m->mmu, SMBIOS_ADDR, SMBIOS_SIZE);
+  if (smbios && smbios_build(smbios, SMBIOS_SIZE, SMBIOS_ADDR) < 0)
+    return -ENOSPC;
   if (m->has_apic) {
     struct mptable_config mc;
     mptable_config_default(&mc);

@@ -22,14 +22,6 @@
 #define CPU_BSP 2u
 #define IOAPIC_ENABLED 1u
 
-static void set_checksum(uint8_t *p, size_t len, size_t at) {
-  uint8_t sum = 0;
-  p[at] = 0;
-  for (size_t i = 0; i < len; i++)
-    sum = (uint8_t)(sum + p[i]);
-  p[at] = (uint8_t)-sum;
-}
-
 void mptable_config_default(struct mptable_config *cfg) {
   memset(cfg, 0, sizeof(*cfg));
   cfg->lapic_id = 0;
@@ -146,7 +138,7 @@ int mptable_build(void *buf, size_t size, uint32_t phys, const struct mptable_co
   put32(t + 36, cfg->lapic_addr);
   put16(t + 40, 0);                   /* no extended table */
   t[42] = 0;
-  set_checksum(t, n, 7);
+  put_checksum(t, n, 7);
 
   memcpy(b, "_MP_", 4);
   put32(b + 4, phys + FLOAT_LEN);
@@ -154,6 +146,6 @@ int mptable_build(void *buf, size_t size, uint32_t phys, const struct mptable_co
   b[9] = SPEC_REV;
   b[11] = 0;       /* feature byte 1: a configuration table is present */
   b[12] = 0;       /* feature byte 2: IMCRP clear, virtual wire mode */
-  set_checksum(b, FLOAT_LEN, 10);
+  put_checksum(b, FLOAT_LEN, 10);
   return (int)(FLOAT_LEN + n);
 }
