@@ -359,15 +359,17 @@ int cpu_emulate_mmio_decoded(struct cpu *cpu, const struct mmio_ops *io,
   cpu->eip += in.length;
   if (code16)
     cpu->eip &= 0xffff; /* IP */
-  return 0;
+  return device ? 1 : 0;
 }
 
 int insn_emulate_mmio(struct cpu *cpu, const struct insn_call *c) {
   cpu->eip = c->eip;
   struct mmio_ops ops = {cpu->env.opaque, cpu->env.mmio_read, cpu->env.mmio_write};
-  if (c->decoded)
-    cpu_emulate_mmio_decoded(cpu, &ops, c->decoded);
-  else
-    cpu_emulate_mmio(cpu, &ops);
-  return CO_EXIT; /* a device may want an interrupt taken now: the dispatcher looks */
+  int r = c->decoded ? cpu_emulate_mmio_decoded(cpu, &ops, c->decoded) : cpu_emulate_mmio(cpu, &ops);
+  /* RAM (a page remapped at every use, or RAM where a device was once), done and nothing
+   * raised: translated code goes on. A device may want an interrupt taken now: the dispatcher
+   * looks. */
+  if (r == 0 && !cpu->pending.valid && !cpu->shutdown && cpu->eip == c->next_eip)
+    return CO_NEXT;
+  return CO_EXIT;
 }

@@ -17,8 +17,9 @@ struct mmio_ops {
 };
 
 /* Emulate the instruction at cpu->eip, whose memory operand is device memory. On success EIP
- * moves past it; an exception it raises is left in cpu->pending (returns 0 either way). An
- * instruction form devices are not accessed with stops the VM with a message (-1). */
+ * moves past it; an exception it raises is left in cpu->pending. Returns 1 if it reached a
+ * device register, 0 if RAM or an exception; an instruction form devices are not accessed
+ * with stops the VM with a message (-1). */
 int cpu_emulate_mmio(struct cpu *cpu, const struct mmio_ops *io);
 
 /* An instruction as the translator decoded it: a device-memory instruction's callout carries

@@ -1344,7 +1344,7 @@ static bool raise_if_unusable(struct xlate *x) {
 /* An instruction that touched device memory before: a callout to the emulator, which gets
  * the decoding made here (32-bit code: 16-bit code is decoded again as 32-bit to translate). */
 static void mmio_callout(struct xlate *x) {
-  struct insn_call *c = callout_final(x, insn_emulate_mmio);
+  struct insn_call *c = callout(x, insn_emulate_mmio); /* (leaves when a device was reached) */
   if (x->key & KEY_CODE16)
     return;
   struct decoded_insn *d = tc_meta_alloc(x->tc, sizeof(*d));
