@@ -70,10 +70,16 @@ int bt_callout(struct cpu *cpu, const struct insn_call *c);
 int bt_callout(struct cpu *cpu, const struct insn_call *c) {
   (*callout_counter)++;
   cpu_flags_from_host(cpu);
+  uint64_t code_writes = running->code_writes;
   if (c->fn(cpu, c) == CO_NEXT) {
-    cpu_flags_to_host(cpu);
-    cpu->resume = (uint64_t)(uintptr_t)c->resume;
-    return 0;
+    if (running->code_writes == code_writes) {
+      cpu_flags_to_host(cpu);
+      cpu->resume = (uint64_t)(uintptr_t)c->resume;
+      return 0;
+    }
+    /* It wrote translated code (a string instruction in C, an emulated store), maybe what
+     * follows in this very block: go on through a fresh lookup, as after any code write. */
+    cpu->eip = c->next_eip;
   }
   if (go_on_directly(running, cpu)) {
     cpu_flags_to_host(cpu);

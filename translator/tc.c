@@ -718,7 +718,11 @@ void tc_set_logging(struct tcache *tc, bool in_asm, bool out_asm, FILE *log) {
 
 void tc_set_perf_map(struct tcache *tc, FILE *map) { tc->perf_map = map; }
 
-static void code_write_hook(void *opaque, uint32_t page) { tc_invalidate_page(opaque, page); }
+static void code_write_hook(void *opaque, uint32_t page) {
+  struct tcache *tc = opaque;
+  tc->code_writes++;
+  tc_invalidate_page(tc, page);
+}
 
 void bt_kick(struct tcache *tc) {
   /* The flag first: the run loop clears it before it looks, so no kick is lost. */

@@ -204,6 +204,7 @@ struct tcache {
   uint32_t trap_after_mmio; /* DR6 bits of a #DB trap due once the run loop has emulated it */
   uint32_t deferred_dr6;    /* data breakpoints hit by a load of SS: due after the next one */
   uint32_t extra_key;   /* key bits forced for the next translation (KEY_SLOW_STRING) */
+  uint64_t code_writes;  /* writes by the CPU's C code to pages holding translated code */
   uint32_t entry_eip, entry_shadow; /* the last block entered from the dispatcher: its EIP and
                                        the interrupt shadow its first instruction ran in */
   struct tc_stats stats;

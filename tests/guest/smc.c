@@ -1,6 +1,6 @@
 /* smc.c - self-modifying code, which x86 makes coherent without any flush: an instruction
  * written and then executed; an immediate patched in a loop; an instruction patched later in
- * the same basic block (and the very next one); code copied with rep movsb and run; code
+ * the same basic block (and the very next one, also by a string instruction run in C); code copied with rep movsb and run; code
  * patched through another segment's base (another linear address); an instruction that
  * straddles a page boundary patched on its second page; and a chained block's target
  * rewritten. Each prints what the code computed after the change. */
@@ -84,6 +84,28 @@ static void same_block(void) {
   printf("patched later in the same block: %x, with the next instruction: %x\n", a, b);
   patch_ahead(0x50, &a, &b);
   printf("second time: %x %x\n", a, b);
+}
+
+/* A string instruction through a segment override (fs, base 0: bt386 runs it in C) copies
+ * new bytes over the instruction right after it in the same block: the new one runs. */
+static void __attribute__((noinline)) patch_next_by_string(uint32_t imm, uint32_t *a) {
+  uint8_t bytes[5] = {0xb8};
+  memcpy(bytes + 1, &imm, 4);
+  const uint8_t *src = bytes;
+  uint32_t n = sizeof(bytes);
+  __asm__ volatile("movl $1f, %%edi\n\t"
+                   "fs rep movsb\n"
+                   "1: movl $0x0, %%eax"
+                   : "=a"(*a), "+S"(src), "+c"(n)
+                   :
+                   : "edi", "memory");
+}
+
+static void next_by_string(void) {
+  uint32_t a, b;
+  patch_next_by_string(0x61, &a);
+  patch_next_by_string(0x62, &b);
+  printf("the next instruction rewritten by fs: rep movsb: %x, then %x\n", a, b);
 }
 
 /* An instruction that overwrites its own first byte with ret: it completes as decoded; the
@@ -171,6 +193,7 @@ int main(void) {
   patch_in_loop();
   loop_patches_itself();
   same_block();
+  next_by_string();
   own_bytes();
   copied_code();
   through_alias();
