@@ -7,22 +7,12 @@
 #include <string.h>
 
 #include "devices/acpi.h"
+#include "tests/unit/table_bytes.h"
 
 #define PHYS 0xe0000u
 #define AREA 0x20000u /* 0xE0000-0xFFFFF, where kernels look for the RSDP */
 
 static uint8_t mem[AREA];
-
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t get32(const uint8_t *p) { return get16(p) | (uint32_t)get16(p + 2) << 16; }
-static uint64_t get64(const uint8_t *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
-
-static uint8_t sum(const uint8_t *p, size_t len) {
-  uint8_t s = 0;
-  for (size_t i = 0; i < len; i++)
-    s = (uint8_t)(s + p[i]);
-  return s;
-}
 
 /* Guest physical address to our copy of the BIOS area. */
 static const uint8_t *at(uint64_t pa, size_t len) {

@@ -12,6 +12,7 @@
 
 #include "devices/machine.h"
 #include "devices/mptable.h"
+#include "tests/unit/table_bytes.h"
 
 static struct machine m;
 
@@ -34,16 +35,6 @@ static void check_irq1_through_the_8259a(void) {
   irq_set(isa_irq_line(&m.isa, 1), 1);
   ck_assert(m.cpu.env.intr_pending(m.cpu.env.opaque));
   ck_assert_int_eq(m.cpu.env.intr_ack(m.cpu.env.opaque), 0x09);
-}
-
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t get32(const uint8_t *p) { return get16(p) | (uint32_t)get16(p + 2) << 16; }
-
-static uint8_t sum(const uint8_t *p, size_t len) {
-  uint8_t s = 0;
-  for (size_t i = 0; i < len; i++)
-    s = (uint8_t)(s + p[i]);
-  return s;
 }
 
 static const uint8_t *phys(uint32_t pa, uint32_t len) { return mmu_phys_ptr(&m.mmu, pa, len); }

@@ -8,21 +8,12 @@
 
 #include "devices/mptable.h"
 #include "devices/smbios.h"
+#include "tests/unit/table_bytes.h"
 
 #define PHYS 0xf0000u
 #define AREA 0x10000u
 
 static uint8_t mem[AREA];
-
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t get32(const uint8_t *p) { return get16(p) | (uint32_t)get16(p + 2) << 16; }
-
-static uint8_t sum(const uint8_t *p, size_t len) {
-  uint8_t s = 0;
-  for (size_t i = 0; i < len; i++)
-    s = (uint8_t)(s + p[i]);
-  return s;
-}
 
 /* dmi_present(): "_SM_", its length byte, checksum, and the "_DMI_" part's own checksum. */
 static const uint8_t *find_entry(void) {
