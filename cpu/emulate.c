@@ -279,14 +279,14 @@ int cpu_emulate_mmio_decoded(struct cpu *cpu, const struct mmio_ops *io,
   bool writes = mem->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
   /* RAM within a page, when an instruction translated as a callout (for touching device
    * memory once, or a page remapped at every use) touches RAM this time: one walk. */
+  unsigned access = (writes ? MMU_WRITE : 0) | user;
   bool faulted = false;
-  uint8_t *ram = size <= 4 ? mmu_linear_span(cpu->mmu, cpu, lin, (unsigned)size,
-                                             (writes ? MMU_WRITE : 0) | user, &faulted)
-                           : NULL;
+  uint8_t *ram =
+      size <= 4 ? mmu_linear_span(cpu->mmu, cpu, lin, (unsigned)size, access, &faulted) : NULL;
   if (faulted)
     return 0;
   uint32_t pa = 0;
-  if (!ram && !mmu_translate(cpu->mmu, cpu, lin, (writes ? MMU_WRITE : 0) | user, &pa))
+  if (!ram && !mmu_translate(cpu->mmu, cpu, lin, access, &pa))
     return 0;
   bool device = !ram && mmu_is_mmio(cpu->mmu, pa);
   if ((device && (lin & (PAGE_SIZE - 1)) + (unsigned)size > PAGE_SIZE) || size > 4)

@@ -251,10 +251,12 @@ static bool string_run(struct cpu *cpu, const struct insn_call *c, bool movs, bo
   uint32_t dst = cpu->seg[SEG_ES].base + edi, src = cpu->seg[c->seg].base + esi;
   if (c->addr16)
     return false; /* (16-bit indexes wrap within a page) */
-  if (elements_in_page(dst, (int)w, down) < n)
-    n = elements_in_page(dst, (int)w, down);
-  if (movs && elements_in_page(src, (int)w, down) < n)
-    n = elements_in_page(src, (int)w, down);
+  uint32_t fit = elements_in_page(dst, (int)w, down);
+  if (fit < n)
+    n = fit;
+  fit = movs ? elements_in_page(src, (int)w, down) : n;
+  if (fit < n)
+    n = fit;
   uint32_t span = (n - 1) * w;
   if (n < 2 || (down ? edi < span || (movs && esi < span)
                      : edi + span + w - 1 < edi || (movs && esi + span + w - 1 < esi)))

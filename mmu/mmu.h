@@ -28,6 +28,8 @@
 struct cpu;
 
 enum { VIEW_KERNEL, VIEW_USER, VIEW_COUNT };
+/* What a host page fault in a view was (mmu.stat_fault). */
+enum { MMU_FAULT_GUEST_PF, MMU_FAULT_NOT_HELD, MMU_FAULT_CLEAN_WRITE, MMU_FAULT_KINDS };
 /* Kernel views, one per recent address space (CR3), each a 4 GiB range with guards between. */
 #define MMU_KERNEL_VIEWS 8
 
@@ -134,7 +136,7 @@ struct mmu {
   /* Host page faults in a view, by what they were (indexed by view): a guest #PF, a page
    * the view did not hold (a TLB miss), or a write to a page held read-only until the guest's
    * D bit is set. */
-  uint64_t stat_fault_guest[VIEW_COUNT], stat_fault_miss[VIEW_COUNT], stat_fault_dirty[VIEW_COUNT];
+  uint64_t stat_fault[MMU_FAULT_KINDS][VIEW_COUNT];
   uint64_t *fill_kind; /* which of those the last views_fill was */
   /* Per linear page, a bit: some kernel view may hold it as a global page (set when one
    * does, cleared only when all are emptied), so that invlpg of any other page need not look

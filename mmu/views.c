@@ -880,7 +880,7 @@ enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, b
   struct walk wk;
   if (!page_walk(m, cpu, lin, access, &wk)) {
     m->refill = (typeof(m->refill)){true, write, view, lin, cpu->eip, cpu->cr3};
-    m->fill_kind = &m->stat_fault_guest[view];
+    m->fill_kind = &m->stat_fault[MMU_FAULT_GUEST_PF][view];
     return MMU_FAULT_GUEST;
   }
   if (mmu_is_mmio(m, wk.pa))
@@ -908,8 +908,8 @@ enum mmu_fault_result views_fill(struct mmu *m, struct cpu *cpu, uint32_t lin, b
              write ? "write" : "read", lin, cpu->eip);
     return MMU_FAULT_UNASSIGNED;
   }
-  m->fill_kind = (have & VE_MAPPED) && (have >> PAGE_SHIFT) == ppn ? &m->stat_fault_dirty[view]
-                                                                   : &m->stat_fault_miss[view];
+  bool clean_write = (have & VE_MAPPED) && (have >> PAGE_SHIFT) == ppn;
+  m->fill_kind = &m->stat_fault[clean_write ? MMU_FAULT_CLEAN_WRITE : MMU_FAULT_NOT_HELD][view];
   uint32_t flags = (wk.dirty && may_write ? VE_WRITE : 0) | (wk.global && m->pge ? VE_GLOBAL : 0);
   uint32_t lin_page = lin >> PAGE_SHIFT, pages = 1;
   if (wk.large) {

@@ -302,20 +302,21 @@ void tc_print_stats(struct tcache *tc, FILE *out) {
           (unsigned long long)m->stat_maps, (unsigned long long)m->stat_around,
           (unsigned long long)m->stat_ws_filled, (unsigned long long)m->stat_unmaps,
           (unsigned long long)m->stat_reserves);
-  uint64_t by_kind[3][VIEW_COUNT];
-  memcpy(by_kind[0], m->stat_fault_guest, sizeof(by_kind[0]));
-  memcpy(by_kind[1], m->stat_fault_miss, sizeof(by_kind[1]));
-  memcpy(by_kind[2], m->stat_fault_dirty, sizeof(by_kind[2]));
+  const uint64_t(*by_kind)[VIEW_COUNT] = m->stat_fault;
   uint64_t view_faults = 0;
-  for (int k = 0; k < 3; k++)
+  for (int k = 0; k < MMU_FAULT_KINDS; k++)
     view_faults += by_kind[k][VIEW_KERNEL] + by_kind[k][VIEW_USER];
   fprintf(out, "  page faults in the views      %12llu  (kernel/user: guest #PF %llu/%llu, page not "
                "held %llu/%llu, first write to a clean page %llu/%llu; on pages remapped at "
                "every use, left to C %llu)\n",
-          (unsigned long long)view_faults, (unsigned long long)by_kind[0][VIEW_KERNEL],
-          (unsigned long long)by_kind[0][VIEW_USER], (unsigned long long)by_kind[1][VIEW_KERNEL],
-          (unsigned long long)by_kind[1][VIEW_USER], (unsigned long long)by_kind[2][VIEW_KERNEL],
-          (unsigned long long)by_kind[2][VIEW_USER], (unsigned long long)m->stat_volatile);
+          (unsigned long long)view_faults,
+          (unsigned long long)by_kind[MMU_FAULT_GUEST_PF][VIEW_KERNEL],
+          (unsigned long long)by_kind[MMU_FAULT_GUEST_PF][VIEW_USER],
+          (unsigned long long)by_kind[MMU_FAULT_NOT_HELD][VIEW_KERNEL],
+          (unsigned long long)by_kind[MMU_FAULT_NOT_HELD][VIEW_USER],
+          (unsigned long long)by_kind[MMU_FAULT_CLEAN_WRITE][VIEW_KERNEL],
+          (unsigned long long)by_kind[MMU_FAULT_CLEAN_WRITE][VIEW_USER],
+          (unsigned long long)m->stat_volatile);
   fprintf(out, "  kernel view switches          %12llu  (to a view that held another address space "
                "%llu; TLB flushes %llu)\n",
           (unsigned long long)m->stat_view_switches, (unsigned long long)m->stat_view_recycled,
