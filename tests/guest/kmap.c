@@ -17,24 +17,21 @@
 #define G 0x100u /* global, as a kernel's own mappings are */
 
 #define FRAMES 0x00400000u /* frames for the rounds: 4 MiB up, identity-mapped below 8 MiB */
-#define WINDOW 0x40000000u
+#define WINDOW WINDOW_BASE
 #define ROUNDS 24
 #define WORDS 1024
 
-static uint32_t pd[1024] __attribute__((aligned(4096)));
-static uint32_t low_pt[2][1024] __attribute__((aligned(4096)));
-static uint32_t window_pt[1024] __attribute__((aligned(4096)));
 static uint32_t source[WORDS] __attribute__((aligned(4096)));
 static uint32_t copied[WORDS] __attribute__((aligned(4096)));
 
 static void set_window(uint32_t pte) {
-  *(volatile uint32_t *)&window_pt[0] = pte;
+  *window_entry(WINDOW) = pte;
   __asm__ volatile("" ::: "memory");
 }
 
 static uint32_t window_pte(void) {
   __asm__ volatile("" ::: "memory");
-  return *(volatile uint32_t *)&window_pt[0];
+  return *window_entry(WINDOW);
 }
 
 static void unmap_window(void) {
@@ -106,13 +103,7 @@ static void fault_report(const char *what, void (*site)(void)) {
 }
 
 static void enable_paging(void) {
-  for (int t = 0; t < 2; t++)
-    for (int i = 0; i < 1024; i++)
-      low_pt[t][i] = ((uint32_t)t << 22) | ((uint32_t)i << 12) | P | W;
-  pd[0] = (uint32_t)low_pt[0] | P | W;
-  pd[1] = (uint32_t)low_pt[1] | P | W;
-  pd[WINDOW >> 22] = (uint32_t)window_pt | P | W;
-  write_cr3((uint32_t)pd);
+  window_paging_on();
   write_cr4(read_cr4() | 0x80u);       /* PGE */
   write_cr0(read_cr0() | 0x80010000u); /* PG, WP */
 }

@@ -10,11 +10,8 @@
 #define P 0x001u
 #define W 0x002u
 #define G 0x100u
-#define WINDOW 0x40000000u
+#define WINDOW WINDOW_BASE
 
-static uint32_t pd[1024] __attribute__((aligned(4096)));
-static uint32_t low_pt[2][1024] __attribute__((aligned(4096)));
-static uint32_t window_pt[1024] __attribute__((aligned(4096)));
 
 #define SITES(X) \
   X(s0, "movsbl 1(%eax), %edx") X(s1, "movzwl 2(%eax), %edx") X(s2, "adcl %edx, (%eax)") \
@@ -35,19 +32,13 @@ static site_fn sites[] = {SITES(PTR)};
 
 int main(void) {
   traps_init();
-  for (int t = 0; t < 2; t++)
-    for (int i = 0; i < 1024; i++)
-      low_pt[t][i] = ((uint32_t)t << 22) | ((uint32_t)i << 12) | P | W;
-  pd[0] = (uint32_t)low_pt[0] | P | W;
-  pd[1] = (uint32_t)low_pt[1] | P | W;
-  pd[WINDOW >> 22] = (uint32_t)window_pt | P | W;
-  write_cr3((uint32_t)pd);
+  window_paging_on();
   write_cr4(read_cr4() | 0x80u);
   write_cr0(read_cr0() | 0x80010000u);
   uint32_t crc = 0;
   for (int r = 0; r < 24; r++) {
     uint32_t *frame = (uint32_t *)(0x400000u + (uint32_t)r * 4096u);
-    *(volatile uint32_t *)&window_pt[0] = (uint32_t)frame | P | W | G;
+    *window_entry(WINDOW) = (uint32_t)frame | P | W | G;
     for (unsigned s = 0; s < sizeof sites / sizeof sites[0]; s++) {
       frame[0] = 0x80ff7f01u * (uint32_t)(r + 1) + s;
       frame[1023] = 0x12345678u * (uint32_t)(s + 1);
@@ -61,7 +52,7 @@ int main(void) {
         printf("site %u: edx %08x flags %03x mem %08x %08x\n", s, edx, ecx & 0x8d5u, frame[0], frame[1023]);
       crc = crc32_update(crc, res, sizeof res);
     }
-    *(volatile uint32_t *)&window_pt[0] = 0;
+    *window_entry(WINDOW) = 0;
     invlpg(WINDOW);
   }
   printf("crc %08x\n", crc);

@@ -1,8 +1,8 @@
 # System virtualization test kernels: paging, rings, system calls. Each runs under bt386 and
 # QEMU and must print the same (see compare.sh).
 add_guest_test(paging SOURCES paging.c)
-add_guest_test(kmap SOURCES kmap.c)
-add_guest_test(kmap_forms SOURCES kmap_forms.c)
+add_guest_test(kmap SOURCES kmap.c lib/window.c)
+add_guest_test(kmap_forms SOURCES kmap_forms.c lib/window.c)
 add_guest_test(string_pages SOURCES string_pages.c lib/window.c)
 add_guest_test(pae SOURCES pae.c)
 add_guest_sdm_test(pae_sdm SOURCES pae.c CFLAGS -DSDM_ONLY)

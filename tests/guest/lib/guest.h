@@ -46,10 +46,11 @@ static inline void invlpg(uint32_t lin) { __asm__ volatile("invlpg (%0)" ::"r"(l
 
 /* lib/window.c, for the tests that link it: paging on, the first 8 MiB identity-mapped (4 MiB
  * pages), and a page table at WINDOW_BASE whose pages window_map points at frames (NULL: not
- * present), with invlpg. */
+ * present), with invlpg; window_entry is the PTE itself, for other flags or no invlpg. */
 #define WINDOW_BASE 0x40000000u
 void window_paging_on(void);
 void window_map(uint32_t lin, const void *frame);
+volatile uint32_t *window_entry(uint32_t lin);
 
 /* ---- inspecting results ---- */
 

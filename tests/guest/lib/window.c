@@ -15,7 +15,9 @@ void window_paging_on(void) {
   __asm__ volatile("mov %0, %%cr0" : : "r"(read_cr0() | 0x80000000u) : "memory");
 }
 
+volatile uint32_t *window_entry(uint32_t lin) { return &pt[(lin >> 12) & 0x3ff]; }
+
 void window_map(uint32_t lin, const void *frame) {
-  *(volatile uint32_t *)&pt[(lin >> 12) & 0x3ff] = frame ? (uint32_t)frame | 3 : 0;
+  *window_entry(lin) = frame ? (uint32_t)frame | 3 : 0;
   __asm__ volatile("invlpg (%0)" : : "r"(lin) : "memory");
 }
